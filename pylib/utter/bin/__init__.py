@@ -1,0 +1,1 @@
+"""Stage programs: one module per pipeline stage, run as python -m utter.bin.<name>."""

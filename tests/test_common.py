@@ -1,0 +1,74 @@
+"""Stage-program parsing: Kaldi-style config files, command line wins, booleans, exit codes."""
+import pytest
+
+from utter.atomic import atomic_open, outputs_complete
+from utter.bin import common
+from utter.data.datadir import DataDir, DataDirError, read_table, utt2spk_to_spk2utt, write_table
+
+
+def _parser():
+    p = common.make_parser("test")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--use-vad", type=common.str2bool, default=True)
+    p.add_argument("--name", default="x")
+    return p
+
+
+def test_config_then_command_line_wins(tmp_path):
+    conf = tmp_path / "a.conf"
+    conf.write_text("# comment\n--lr=0.5  # trailing comment\n--use-vad=false\n--name=conf\n")
+    args = common.parse_args(_parser(), ["--config", str(conf), "--name", "cli"])
+    assert args.lr == 0.5 and args.use_vad is False and args.name == "cli"
+
+
+def test_bad_config_line_and_bad_bool(tmp_path, capsys):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("lr=0.5\n")
+    with pytest.raises(SystemExit):
+        common.parse_args(_parser(), ["--config", str(conf)])
+    assert "bad.conf:1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        common.parse_args(_parser(), ["--use-vad", "yes"])
+    assert "expected true or false" in capsys.readouterr().err
+
+
+def test_run_turns_errors_into_one_line(capsys):
+    def main(args):
+        raise ValueError("utterance u1: broken")
+    assert common.run(main, _parser(), []) == 1
+    err = capsys.readouterr().err
+    assert "error: utterance u1: broken" in err and "Traceback" not in err
+
+
+def test_table_roundtrip_sorted_c_order(tmp_path):
+    write_table(tmp_path / "utt2spk", {"b-1": "b", "a_2": "a", "a-1": "a", "B-1": "B"})
+    # LC_ALL=C: uppercase before lowercase, '-' (0x2d) before '_' (0x5f)
+    assert (tmp_path / "utt2spk").read_text().splitlines() == ["B-1 B", "a-1 a", "a_2 a", "b-1 b"]
+    d = DataDir(tmp_path)
+    assert d.utts == ["B-1", "a-1", "a_2", "b-1"]
+    assert utt2spk_to_spk2utt(d.utt2spk) == {"B": ["B-1"], "a": ["a-1", "a_2"], "b": ["b-1"]}
+
+
+def test_table_errors_name_file_and_line(tmp_path):
+    (tmp_path / "utt2spk").write_text("u1 s1\nu1 s2\n")
+    with pytest.raises(DataDirError, match=r"utt2spk:2: duplicate key 'u1'"):
+        read_table(tmp_path / "utt2spk")
+    (tmp_path / "utt2spk").write_text("u1 s1\nu2\n")
+    with pytest.raises(DataDirError, match=r"utt2spk:2: key 'u2' has no value"):
+        read_table(tmp_path / "utt2spk")
+
+
+def test_atomic_open_leaves_target_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as f:
+            f.write("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old\n"
+    assert list(tmp_path.iterdir()) == [target]
+    with atomic_open(target) as f:
+        f.write("new\n")
+    assert target.read_text() == "new\n"
+    assert outputs_complete([target])
+    assert not outputs_complete([target, tmp_path / "missing"])
