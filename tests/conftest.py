@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,3 +25,15 @@ def shell_env() -> dict:
     env["LC_ALL"] = "C"
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tests run with one torch thread: the machine has two cores and jobs run side by side."""
+    try:
+        import torch
+    except ImportError:  # the back-end tests need no torch
+        yield
+        return
+    torch.set_num_threads(1)
+    yield
