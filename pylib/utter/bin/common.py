@@ -13,8 +13,8 @@ import os
 import shlex
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 log = logging.getLogger("utter")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from utter.atomic import atomic_open
 
@@ -36,14 +36,14 @@ def sort_key(line: str) -> bytes:
     return line.encode("utf-8", "surrogateescape")
 
 
-def read_table(path: str | os.PathLike, *, allow_empty_value: bool = False) -> "OrderedDict[str, str]":
+def read_table(path: str | os.PathLike, *, allow_empty_value: bool = False) -> OrderedDict[str, str]:
     """Read a ``key value...`` table into an ordered dict of key -> rest of the line.
 
     Raises :class:`DataDirError` naming the file and line for a duplicate key, or for a
     line without a value unless ``allow_empty_value`` (as for ``text`` lines).
     """
     path = Path(path)
-    table: "OrderedDict[str, str]" = OrderedDict()
+    table: OrderedDict[str, str] = OrderedDict()
     try:
         f = open(path, encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
@@ -64,7 +64,7 @@ def read_table(path: str | os.PathLike, *, allow_empty_value: bool = False) -> "
     return table
 
 
-def read_list_table(path: str | os.PathLike) -> "OrderedDict[str, list[str]]":
+def read_list_table(path: str | os.PathLike) -> OrderedDict[str, list[str]]:
     """Read a table whose values are whitespace-separated lists (``spk2utt``, ``segments``)."""
     return OrderedDict((k, v.split()) for k, v in read_table(path).items())
 
@@ -94,7 +94,7 @@ def write_table(path: str | os.PathLike, table: Mapping[str, object] | Iterable[
         f.write("".join(line + "\n" for line in lines))
 
 
-def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> "OrderedDict[str, list[str]]":
+def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> OrderedDict[str, list[str]]:
     """Invert utt2spk; speakers in C order, each speaker's utterances in utt2spk's order."""
     spk2utt: dict[str, list[str]] = {}
     for utt, spk in utt2spk.items():
@@ -102,7 +102,7 @@ def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> "OrderedDict[str, list[str
     return OrderedDict((s, spk2utt[s]) for s in sorted(spk2utt, key=sort_key))
 
 
-def spk2utt_to_utt2spk(spk2utt: Mapping[str, list[str]]) -> "OrderedDict[str, str]":
+def spk2utt_to_utt2spk(spk2utt: Mapping[str, list[str]]) -> OrderedDict[str, str]:
     """Expand spk2utt into utt2spk, sorted by utterance in C order."""
     utt2spk = {u: s for s, utts in spk2utt.items() for u in utts}
     return OrderedDict((u, utt2spk[u]) for u in sorted(utt2spk, key=sort_key))
@@ -123,7 +123,7 @@ class DataDir:
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
 
-    def read(self, name: str, **kwargs) -> "OrderedDict[str, str]":
+    def read(self, name: str, **kwargs) -> OrderedDict[str, str]:
         if not self.path.is_dir():
             raise DataDirError(f"{self.path}: no such data directory")
         return read_table(self.path / name, **kwargs)
@@ -133,11 +133,11 @@ class DataDir:
 
     # Common tables, typed.
     @property
-    def utt2spk(self) -> "OrderedDict[str, str]":
+    def utt2spk(self) -> OrderedDict[str, str]:
         return self.read("utt2spk")
 
     @property
-    def spk2utt(self) -> "OrderedDict[str, list[str]]":
+    def spk2utt(self) -> OrderedDict[str, list[str]]:
         if self.has("spk2utt"):
             return read_list_table(self.file("spk2utt"))
         return utt2spk_to_spk2utt(self.utt2spk)
@@ -147,15 +147,15 @@ class DataDir:
         return list(self.utt2spk)
 
     @property
-    def wav_scp(self) -> "OrderedDict[str, str]":
+    def wav_scp(self) -> OrderedDict[str, str]:
         return self.read("wav.scp")
 
     @property
-    def segments(self) -> "OrderedDict[str, tuple[str, float, float]] | None":
+    def segments(self) -> OrderedDict[str, tuple[str, float, float]] | None:
         """utt -> (recording, start, end) in seconds (end -1 means the end), or None."""
         if not self.has("segments"):
             return None
-        out: "OrderedDict[str, tuple[str, float, float]]" = OrderedDict()
+        out: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
         for lineno, (utt, rest) in enumerate(self.read("segments").items(), 1):
             fields = rest.split()
             try:
@@ -169,14 +169,14 @@ class DataDir:
         return out
 
     @property
-    def feats_scp(self) -> "OrderedDict[str, str]":
+    def feats_scp(self) -> OrderedDict[str, str]:
         return self.read("feats.scp")
 
     @property
-    def vad_scp(self) -> "OrderedDict[str, str]":
+    def vad_scp(self) -> OrderedDict[str, str]:
         return self.read("vad.scp")
 
-    def numeric(self, name: str, kind: type = float) -> "OrderedDict[str, float]":
+    def numeric(self, name: str, kind: type = float) -> OrderedDict[str, float]:
         """A table of one number per key (utt2num_frames, utt2dur, utt2mmse ...)."""
         out = OrderedDict()
         for lineno, (key, value) in enumerate(self.read(name).items(), 1):
@@ -187,9 +187,9 @@ class DataDir:
         return out
 
     @property
-    def utt2num_frames(self) -> "OrderedDict[str, int]":
+    def utt2num_frames(self) -> OrderedDict[str, int]:
         return self.numeric("utt2num_frames", int)
 
     @property
-    def utt2dur(self) -> "OrderedDict[str, float]":
+    def utt2dur(self) -> OrderedDict[str, float]:
         return self.numeric("utt2dur", float)

@@ -1,0 +1,263 @@
+"""Classifiers and regressors on frozen utterance embeddings (numpy/scipy only).
+
+Multinomial logistic regression and a one-vs-rest linear SVM (L2-regularised, squared
+hinge, as liblinear's default) are fitted by L-BFGS on standardised inputs; cosine scoring
+against class means needs no fitting; ridge regression predicts continuous targets (MMSE).
+All share ``fit``/``scores``/``predict``/``save``/``load`` so a stage program can swap them
+by name, and every model saves to one npz file.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import log_softmax
+
+
+def class_weights(y: np.ndarray, n_classes: int, balanced: bool) -> np.ndarray:
+    """Per-sample weights; ``balanced`` gives class c the weight n / (C * n_c), as sklearn does."""
+    if not balanced:
+        return np.ones(len(y))
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    if np.any(counts == 0):
+        missing = np.flatnonzero(counts == 0)
+        raise ValueError(f"class indices {missing.tolist()} have no training sample")
+    return (len(y) / (n_classes * counts))[y]
+
+
+class _Standardiser:
+    """z-scores each input dimension with the training mean and standard deviation."""
+
+    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
+        self.mean, self.scale = mean, scale
+
+    def fit(self, x: np.ndarray) -> _Standardiser:
+        self.mean = x.mean(0)
+        sd = x.std(0)
+        self.scale = np.where(sd > 1e-12, sd, 1.0)
+        return self
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.scale
+
+
+def _check_matrix(x: np.ndarray, dim: int | None, what: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{what}: expected a 2-D matrix of embeddings, got shape {x.shape}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{what}: embeddings have dimension {x.shape[1]}, the model expects {dim}")
+    if not np.all(np.isfinite(x)):
+        bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
+        raise ValueError(f"{what}: {len(bad)} embeddings are not finite (first rows {bad[:5].tolist()})")
+    return x
+
+
+class EmbeddingClassifier:
+    """Common label handling, validation and npz persistence for the classifiers below."""
+
+    kind = "base"
+
+    def __init__(self, **options):
+        self.options = options
+        self.labels: list[str] = []
+        self.params: dict[str, np.ndarray] = {}
+
+    # -- labels -------------------------------------------------------------
+    def _encode(self, y: Sequence[str]) -> np.ndarray:
+        self.labels = sorted(set(y))
+        if len(self.labels) < 2:
+            raise ValueError(f"need at least two classes to train a classifier, got {self.labels}")
+        index = {c: i for i, c in enumerate(self.labels)}
+        return np.array([index[c] for c in y])
+
+    @property
+    def dim(self) -> int | None:
+        mean = self.params.get("mean")
+        return None if mean is None else int(mean.shape[0])
+
+    def predict(self, x: np.ndarray) -> list[str]:
+        s = self.scores(x)
+        return [self.labels[i] for i in s.argmax(1)]
+
+    def scores(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- persistence ----------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        from utter.atomic import atomic_path
+
+        meta = json.dumps({"kind": self.kind, "labels": self.labels, "options": self.options})
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, _meta=np.array(meta), **self.params)
+
+    @staticmethod
+    def load(path: str | os.PathLike) -> EmbeddingClassifier:
+        with np.load(path, allow_pickle=False) as z:
+            if "_meta" not in z:
+                raise ValueError(f"{path}: not a classifier model file (no metadata)")
+            meta = json.loads(str(z["_meta"]))
+            params = {k: z[k] for k in z.files if k != "_meta"}
+        try:
+            model = build_classifier(meta["kind"], **meta["options"])
+        except ValueError:
+            raise ValueError(f"{path}: unknown model kind '{meta['kind']}'") from None
+        model.labels, model.params = meta["labels"], params
+        return model
+
+
+class LogisticRegression(EmbeddingClassifier):
+    """Multinomial logistic regression: minimises C·Σ w_i CE_i + ½‖W‖² (bias unpenalised)."""
+
+    kind = "logreg"
+
+    def __init__(self, c: float = 1.0, balanced: bool = True, max_iter: int = 1000):
+        super().__init__(c=c, balanced=balanced, max_iter=max_iter)
+
+    def fit(self, x: np.ndarray, y: Sequence[str]) -> LogisticRegression:
+        x = _check_matrix(x, None, "logistic regression training set")
+        yi = self._encode(y)
+        std = _Standardiser().fit(x)
+        z = std(x)
+        n, d = z.shape
+        k = len(self.labels)
+        w = class_weights(yi, k, self.options["balanced"]) * self.options["c"]
+        onehot = np.eye(k)[yi]
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            weights, bias = theta[: d * k].reshape(d, k), theta[d * k:]
+            logp = log_softmax(z @ weights + bias, axis=1)
+            loss = -(w * (onehot * logp).sum(1)).sum() + 0.5 * (weights**2).sum()
+            resid = (np.exp(logp) - onehot) * w[:, None]
+            grad_w = z.T @ resid + weights
+            return loss, np.concatenate([grad_w.ravel(), resid.sum(0)])
+
+        theta = _lbfgs(objective, np.zeros(d * k + k), self.options["max_iter"])
+        self.params = {"mean": std.mean, "scale": std.scale,
+                       "weights": theta[: d * k].reshape(d, k), "bias": theta[d * k:]}
+        return self
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Log posterior probabilities, one column per class in ``self.labels`` order."""
+        z = (_check_matrix(x, self.dim, "logistic regression input") - self.params["mean"]) / self.params["scale"]
+        return log_softmax(z @ self.params["weights"] + self.params["bias"], axis=1)
+
+
+class LinearSVM(EmbeddingClassifier):
+    """One-vs-rest linear SVM, L2-regularised squared hinge: ½‖w_c‖² + C·Σ w_i max(0, 1 − y_ic f_c)²."""
+
+    kind = "svm"
+
+    def __init__(self, c: float = 1.0, balanced: bool = True, max_iter: int = 1000):
+        super().__init__(c=c, balanced=balanced, max_iter=max_iter)
+
+    def fit(self, x: np.ndarray, y: Sequence[str]) -> LinearSVM:
+        x = _check_matrix(x, None, "SVM training set")
+        yi = self._encode(y)
+        std = _Standardiser().fit(x)
+        z = std(x)
+        n, d = z.shape
+        k = len(self.labels)
+        w = class_weights(yi, k, self.options["balanced"]) * self.options["c"]
+        sign = np.where(np.eye(k)[yi] > 0, 1.0, -1.0)
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            weights, bias = theta[: d * k].reshape(d, k), theta[d * k:]
+            margin = np.maximum(0.0, 1.0 - sign * (z @ weights + bias))
+            loss = (w[:, None] * margin**2).sum() + 0.5 * (weights**2).sum()
+            dz = -2.0 * w[:, None] * margin * sign
+            return loss, np.concatenate([(z.T @ dz + weights).ravel(), dz.sum(0)])
+
+        theta = _lbfgs(objective, np.zeros(d * k + k), self.options["max_iter"])
+        self.params = {"mean": std.mean, "scale": std.scale,
+                       "weights": theta[: d * k].reshape(d, k), "bias": theta[d * k:]}
+        return self
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Decision values f_c(x), one column per class."""
+        z = (_check_matrix(x, self.dim, "SVM input") - self.params["mean"]) / self.params["scale"]
+        return z @ self.params["weights"] + self.params["bias"]
+
+
+class CosineClassMeans(EmbeddingClassifier):
+    """Cosine similarity to each class's mean of centred, length-normalised training embeddings."""
+
+    kind = "cosine"
+
+    def __init__(self):
+        super().__init__()
+
+    def fit(self, x: np.ndarray, y: Sequence[str]) -> CosineClassMeans:
+        x = _check_matrix(x, None, "cosine training set")
+        yi = self._encode(y)
+        mean = x.mean(0)
+        z = _unit(x - mean)
+        means = np.stack([z[yi == c].mean(0) for c in range(len(self.labels))])
+        self.params = {"mean": mean, "class_means": _unit(means)}
+        return self
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        z = _unit(_check_matrix(x, self.dim, "cosine input") - self.params["mean"])
+        return z @ self.params["class_means"].T
+
+
+class RidgeRegression(EmbeddingClassifier):
+    """Ridge regression on standardised embeddings: minimises ‖y − Zw − b‖² + α‖w‖² (closed form)."""
+
+    kind = "ridge"
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__(alpha=alpha)
+
+    def fit(self, x: np.ndarray, y: Sequence[float]) -> RidgeRegression:
+        x = _check_matrix(x, None, "ridge training set")
+        t = np.asarray(y, dtype=np.float64)
+        if t.shape != (len(x),):
+            raise ValueError(f"ridge: {len(t)} targets for {len(x)} embeddings")
+        std = _Standardiser().fit(x)
+        z = std(x)
+        tm = t.mean()
+        a = z.T @ z + self.options["alpha"] * np.eye(z.shape[1])
+        w = np.linalg.solve(a, z.T @ (t - tm))
+        self.labels = []
+        self.params = {"mean": std.mean, "scale": std.scale, "weights": w, "bias": np.array(tm)}
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        z = (_check_matrix(x, self.dim, "ridge input") - self.params["mean"]) / self.params["scale"]
+        return z @ self.params["weights"] + float(self.params["bias"])
+
+    scores = predict
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
+
+
+def _lbfgs(objective, theta0: np.ndarray, max_iter: int) -> np.ndarray:
+    result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iter, "gtol": 1e-6})
+    if not np.all(np.isfinite(result.x)):
+        raise RuntimeError(f"classifier training diverged: {result.message}")
+    return result.x
+
+
+CLASSIFIERS = {cls.kind: cls for cls in (LogisticRegression, LinearSVM, CosineClassMeans)}
+REGRESSORS = {RidgeRegression.kind: RidgeRegression}
+
+
+def build_classifier(kind: str, **options) -> EmbeddingClassifier:
+    """A classifier or regressor by name (``logreg``, ``svm``, ``cosine``, ``plda``, ``ridge``)."""
+    if kind == "plda":
+        from utter.backend.plda_classifier import PLDAClassifier
+
+        return PLDAClassifier(**options)
+    registry = {**CLASSIFIERS, **REGRESSORS}
+    if kind not in registry:
+        raise ValueError(f"unknown classifier '{kind}'; choose from {sorted(registry) + ['plda']}")
+    return registry[kind](**options)
