@@ -137,6 +137,8 @@ def run(main: Callable[[argparse.Namespace], int | None], parser: argparse.Argum
     return int(status or 0)
 
 
-def main_entry(main: Callable[[argparse.Namespace], int | None], build_parser: Callable[[], argparse.ArgumentParser]) -> None:
+def main_entry(
+    main: Callable[[argparse.Namespace], int | None], build_parser: Callable[[], argparse.ArgumentParser]
+) -> None:
     """``if __name__ == '__main__': main_entry(main, build_parser)`` for every stage module."""
     sys.exit(run(main, build_parser()))
