@@ -1,0 +1,16 @@
+#!/usr/bin/env python3
+"""Run a command (or tasks JOB=1:N of it) on this machine, Kaldi run.pl style.
+
+usage: run.py [--num-threads T] [--max-jobs-run N] [--mem X] [--gpu N] [--time T] [JOB=1:N] LOG command...
+--max-jobs-run defaults to the core count; --num-threads (default 1) is exported to each task as
+OMP/MKL/OPENBLAS/UTTER_NUM_THREADS; --mem/--gpu/--time are accepted for the cluster runners'
+sake and ignored here. Exits 1 naming the failed logs.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+from utter.jobs import main_local  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main_local(prog="run.py"))

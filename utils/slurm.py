@@ -1,0 +1,16 @@
+#!/usr/bin/env python3
+"""Run tasks JOB=1:N of a command on SLURM (sbatch job arrays, waiting through squeue/sacct).
+
+usage: slurm.py [--num-threads T] [--max-jobs-run N] [--mem X] [--gpu N] [--time T] [--queue-opts 'OPTS']
+             [--poll-interval S] [JOB=1:N] LOG command...
+Same interface and logs as run.py; waits for every task and exits 1 naming the failed logs.
+The batch script, its spec and per-task done files go to LOGDIR/q/.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
+from utter.jobs import Slurm, main_cluster  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main_cluster(Slurm(), prog="slurm.py"))
