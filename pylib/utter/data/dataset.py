@@ -1,0 +1,778 @@
+"""Training and extraction data loading: batch plans drawn in the main process, read by workers.
+
+An epoch's batches are a pure function of ``(seed, epoch)``: a :class:`PlanSampler` yields
+batch *specifications* (which utterance, copy, kept-frame start and length each crop has),
+drawn from a numpy Generator seeded by ``(seed, epoch, global batch index)``; a
+:class:`BatchDataset` turns a specification into tensors. So the batches do not depend on
+``num_workers``, resuming at ``start_batch`` gives exactly the remaining batches, and rank
+``r`` of ``world_size`` takes global batches ``r, r + world_size, ...`` (disjoint).
+
+Features come from ``feats.scp`` (:class:`FeatureReader`: only the rows a crop needs are
+read and decompressed, sliding CMN then VAD as Kaldi's ``apply-cmvn-sliding |
+select-voiced-frames``) or from ``wav.scp`` (:class:`AudioFeatureReader`: on-the-fly
+augmentation and fbank, for users who store no features).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import struct
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from utter.data.chunks import AUG_TYPES, Crop, build_orig2copies, derive_seed, multi_crop, sample_chunk
+from utter.data.datadir import DataDir, DataDirError, sort_key
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- ark reading
+
+@dataclass(frozen=True)
+class _MatHeader:
+    kind: str           # CM, CM2, CM3, FM, DM
+    rows: int
+    cols: int
+    data_offset: int    # where the per-column headers (CM) or the data start
+    gmin: float = 0.0
+    grange: float = 0.0
+
+
+class ArkReader:
+    """Random access to rows of Kaldi binary matrices named by ``path:offset`` scp entries.
+
+    Reads with ``os.pread`` (no shared file position, so safe after fork) and decompresses
+    only the requested rows of a compressed matrix, giving the same values as
+    ``kaldiio.load_mat`` (checked in the tests). Other entries (pipes, ``[...]`` ranges,
+    text matrices) fall back to ``kaldiio.load_mat`` of the whole matrix.
+    """
+
+    def __init__(self):
+        self._fds: dict[str, int] = {}
+        self._pid = os.getpid()
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def __del__(self):
+        try:
+            if os.getpid() == self._pid:
+                self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
+
+    @staticmethod
+    def _split(entry: str) -> tuple[str, int] | None:
+        s = entry.strip()
+        if s.endswith("|") or s.startswith("|") or "[" in s or ":" not in s:
+            return None
+        path, _, off = s.rpartition(":")
+        return (path, int(off)) if off.isdigit() else None
+
+    def _fd(self, path: str) -> int:
+        if os.getpid() != self._pid:  # forked: open our own descriptors
+            self._fds, self._pid = {}, os.getpid()
+        fd = self._fds.get(path)
+        if fd is None:
+            fd = self._fds[path] = os.open(path, os.O_RDONLY)
+        return fd
+
+    def _pread(self, path: str, n: int, offset: int) -> bytes:
+        buf = os.pread(self._fd(path), n, offset)
+        if len(buf) != n:
+            raise OSError(f"{path}: truncated ark (wanted {n} bytes at offset {offset})")
+        return buf
+
+    def header(self, entry: str) -> _MatHeader | None:
+        """The matrix header of a ``path:offset`` entry, or None when it is not one."""
+        split = self._split(entry)
+        if split is None:
+            return None
+        path, off = split
+        head = os.pread(self._fd(path), 32, off)
+        if head[:2] != b"\0B":
+            return None
+        sp = head.find(b" ", 2)
+        kind = head[2:sp].decode("ascii", "replace")
+        p = sp + 1
+        if kind in ("CM", "CM2", "CM3"):
+            gmin, grange, rows, cols = struct.unpack("<ffii", head[p:p + 16])
+            return _MatHeader(kind, rows, cols, off + p + 16, gmin, grange)
+        if kind in ("FM", "DM"):
+            rows, cols = struct.unpack("<xixi", head[p:p + 10])
+            return _MatHeader(kind, rows, cols, off + p + 10)
+        return None
+
+    def num_rows(self, entry: str) -> int:
+        h = self.header(entry)
+        if h is None:
+            return self.load(entry).shape[0]
+        return h.rows
+
+    def load(self, entry: str) -> np.ndarray:
+        import kaldiio
+
+        return np.asarray(kaldiio.load_mat(entry), dtype=np.float32)
+
+    def rows(self, entry: str, start: int, end: int, header: _MatHeader | None = None) -> np.ndarray:
+        """Rows ``[start, end)`` of the matrix as float32 ``[end - start, cols]``."""
+        h = header if header is not None else self.header(entry)
+        if h is None:
+            return self.load(entry)[start:end]
+        if not 0 <= start <= end <= h.rows:
+            raise ValueError(f"rows [{start}, {end}) outside a {h.rows}-row matrix at {entry}")
+        path = self._split(entry)[0]
+        n, cols = end - start, h.cols
+        if h.kind == "CM":
+            pch = np.frombuffer(self._pread(path, 8 * cols, h.data_offset), dtype="<u2").astype(np.float32)
+            pch = (h.gmin + pch * h.grange / 65535.0).reshape(cols, 4, 1)
+            lut = _cm_lut(pch[:, 0], pch[:, 1], pch[:, 2], pch[:, 3])        # [cols, 256]
+            if n == 0:
+                return np.zeros((0, cols), np.float32)
+            base = h.data_offset + 8 * cols
+            span = (cols - 1) * h.rows + n
+            buf = self._pread(path, span, base + start) + bytes(h.rows - n)
+            codes = np.frombuffer(buf, dtype=np.uint8).reshape(cols, h.rows)[:, :n]
+            return np.ascontiguousarray(np.take_along_axis(lut, codes.astype(np.intp), axis=1).T)
+        if h.kind in ("CM2", "CM3"):
+            width, c = (2, 65535.0) if h.kind == "CM2" else (1, 255.0)
+            raw = self._pread(path, n * cols * width, h.data_offset + start * cols * width)
+            arr = np.frombuffer(raw, dtype="<u2" if width == 2 else "u1").astype(np.float32)
+            return (h.gmin + arr * h.grange / c).reshape(n, cols)
+        width, dtype = (4, "<f4") if h.kind == "FM" else (8, "<f8")
+        raw = self._pread(path, n * cols * width, h.data_offset + start * cols * width)
+        return np.frombuffer(raw, dtype=dtype).astype(np.float32).reshape(n, cols)
+
+
+def _cm_lut(p0: np.ndarray, p25: np.ndarray, p75: np.ndarray, p100: np.ndarray) -> np.ndarray:
+    """Per-column byte -> float table of Kaldi's CompressedMatrix (kaldiio's arithmetic)."""
+    x = np.arange(256, dtype=np.float32)[None, :]
+    ma1 = x <= 64
+    ma3 = x > 192
+    ma2 = ~ma1 * ~ma3
+    return np.where(ma1, p0 + (p25 - p0) * x * (1 / 64.0),
+                    np.where(ma2, p25 + (p75 - p25) * (x - 64.0) * (1 / 128.0),
+                             p75 + (p100 - p75) * (x - 192.0) * (1 / 63.0))).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- corpus tables
+
+class Corpus:
+    """The utterance tables of one or more data dirs merged (an error on a repeated utterance)."""
+
+    def __init__(self, data_dirs: str | os.PathLike | Sequence[str | os.PathLike]):
+        if isinstance(data_dirs, (str, os.PathLike)):
+            data_dirs = [data_dirs]
+        self.dirs = [DataDir(d) for d in data_dirs]
+        if not self.dirs:
+            raise ValueError("no data dir given")
+        self.utt2dir: OrderedDict[str, int] = OrderedDict()
+        self.utt2spk: dict[str, str] = {}
+        for i, d in enumerate(self.dirs):
+            for utt, spk in d.utt2spk.items():
+                if utt in self.utt2dir:
+                    raise DataDirError(f"utterance '{utt}' is in both {self.dirs[self.utt2dir[utt]].path} and {d.path}")
+                self.utt2dir[utt] = i
+                self.utt2spk[utt] = spk
+        self.utts = sorted(self.utt2dir, key=sort_key)
+
+    def table(self, name: str, *, required: bool = True) -> dict[str, str]:
+        """``name`` merged over the dirs; with ``required`` every utterance must have an entry."""
+        out: dict[str, str] = {}
+        for d in self.dirs:
+            if d.has(name):
+                out.update(d.read(name))
+            elif required:
+                raise DataDirError(f"{d.file(name)}: no such file")
+        if required:
+            for utt in self.utts:
+                if utt not in out:
+                    d = self.dirs[self.utt2dir[utt]]
+                    raise DataDirError(f"{utt}: no entry in {d.file(name)}")
+        return out
+
+    def has(self, name: str) -> bool:
+        return any(d.has(name) for d in self.dirs)
+
+
+def label_map(labels: Sequence[str]) -> dict[str, int]:
+    """Label -> index in ``LC_ALL=C`` order of the distinct labels."""
+    return {lab: i for i, lab in enumerate(sorted(set(labels), key=sort_key))}
+
+
+# --------------------------------------------------------------------------- feature readers
+
+class FeatureReader:
+    """Crops of stored features: ``feats.scp`` rows, sliding CMN, then VAD (``vad.scp``).
+
+    ``num_kept[utt]`` is the number of voiced frames (all frames without VAD). A crop
+    ``(start, length)`` in kept-frame space reads only the frames it spans plus the CMN
+    window on each side, so the result equals CMN over the whole utterance, then VAD, then
+    slicing (checked in the tests).
+    """
+
+    def __init__(self, corpus: Corpus, *, apply_vad: bool = True, cmn_window: int = 300,
+                 cmn: bool = True, norm_vars: bool = False, utts: Sequence[str] | None = None):
+        self.feats = corpus.table("feats.scp")
+        self.cmn, self.cmn_window, self.norm_vars = cmn, int(cmn_window), norm_vars
+        self.ark = ArkReader()
+        utts = corpus.utts if utts is None else list(utts)
+        self.vad: dict[str, tuple[np.ndarray, int]] | None = None
+        self.num_kept: dict[str, int] = {}
+        if apply_vad:
+            self.vad = _read_vad(corpus, utts)
+            for utt in utts:
+                packed, n = self.vad[utt]
+                self.num_kept[utt] = int(np.unpackbits(packed, count=n).sum())
+        else:
+            frames = corpus.table("utt2num_frames", required=False)
+            for utt in utts:
+                if utt not in self.feats:
+                    raise DataDirError(f"{utt}: no entry in feats.scp")
+                self.num_kept[utt] = int(frames[utt]) if utt in frames else self.ark.num_rows(self.feats[utt])
+
+    def kept_frames(self, utt: str) -> np.ndarray | None:
+        if self.vad is None:
+            return None
+        packed, n = self.vad[utt]
+        return np.flatnonzero(np.unpackbits(packed, count=n))
+
+    def _cmn(self, x: np.ndarray) -> np.ndarray:
+        if not self.cmn:
+            return x
+        from utter.data.features import sliding_cmn
+
+        return np.asarray(sliding_cmn(x, window=self.cmn_window, center=True, norm_vars=self.norm_vars),
+                          dtype=np.float32)
+
+    def read_crop(self, crop: Crop) -> np.ndarray:
+        """The crop's ``[length, F]`` features after CMN and VAD."""
+        utt = crop.utt
+        try:
+            entry = self.feats[utt]
+        except KeyError:
+            raise DataDirError(f"{utt}: no entry in feats.scp") from None
+        header = self.ark.header(entry)
+        total = header.rows if header is not None else None
+        kept = self.kept_frames(utt)
+        if kept is not None:
+            if total is not None and self.vad[utt][1] != total:
+                raise ValueError(f"{utt}: vad.scp has {self.vad[utt][1]} frames but feats.scp has {total}")
+            if crop.start + crop.length > len(kept):
+                raise ValueError(f"{utt}: crop [{crop.start}, {crop.start + crop.length}) beyond its "
+                                 f"{len(kept)} voiced frames")
+            idx = kept[crop.start:crop.start + crop.length]
+            first, last = int(idx[0]), int(idx[-1]) + 1
+        else:
+            idx, first, last = None, crop.start, crop.start + crop.length
+        if total is None:
+            total = self.ark.num_rows(entry)
+        ctx = self.cmn_window if self.cmn else 0
+        a, b = max(0, first - ctx), min(total, last + ctx)
+        x = self._cmn(self.ark.rows(entry, a, b, header))
+        return x[idx - a] if idx is not None else x[first - a:last - a]
+
+    def read_utt(self, utt: str) -> np.ndarray:
+        """The whole utterance after CMN and VAD."""
+        return self.read_crop(Crop(utt, 0, self.num_kept[utt]))
+
+
+def _read_vad(corpus: Corpus, utts: Sequence[str]) -> dict[str, tuple[np.ndarray, int]]:
+    """utt -> (packed VAD bits, number of frames), read sequentially from vad.scp."""
+    import kaldiio
+
+    if not corpus.has("vad.scp"):
+        raise DataDirError(f"{corpus.dirs[0].file('vad.scp')}: no such file (run steps/compute_vad.sh, "
+                           "or train without VAD)")
+    vad_scp = corpus.table("vad.scp", required=False)
+    for utt in utts:
+        if utt not in vad_scp:
+            d = corpus.dirs[corpus.utt2dir[utt]]
+            raise DataDirError(f"{utt}: no entry in {d.file('vad.scp')}")
+    def position(utt: str) -> tuple:
+        split = ArkReader._split(vad_scp[utt])
+        return split if split is not None else (vad_scp[utt], 0)
+
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    fds: dict = {}
+    try:
+        for utt in sorted(utts, key=position):  # sequential reads within each ark
+            v = np.asarray(kaldiio.load_mat(vad_scp[utt], fd_dict=fds)).reshape(-1)
+            out[utt] = (np.packbits(v > 0.5), int(v.shape[0]))
+    finally:
+        for f in fds.values():
+            f.close()
+    return out
+
+
+class AudioFeatureReader:
+    """Crops computed from ``wav.scp``: optional on-the-fly augmentation, fbank, CMN, VAD.
+
+    VAD is computed on the clean audio's log-energy (Kaldi copies the clean VAD to augmented
+    copies). The sampler plans crops over ``num_kept`` = the utterance's frame count (VAD
+    is unknown before decoding); a crop's length is then capped at the voiced frames and its
+    start scaled to the same relative position within them.
+    """
+
+    def __init__(self, corpus: Corpus, *, fbank_opts=None, vad_opts=None, apply_vad: bool = True,
+                 cmn_window: int = 300, cmn: bool = True, augmenter=None, utts: Sequence[str] | None = None):
+        from utter.data.audio import AudioReader
+        from utter.data.features import FbankOptions, VadOptions
+
+        self.fbank_opts = fbank_opts if fbank_opts is not None else FbankOptions()
+        self.vad_opts = vad_opts if vad_opts is not None else VadOptions()
+        self.apply_vad, self.cmn, self.cmn_window = apply_vad, cmn, int(cmn_window)
+        self.augmenter = augmenter
+        self.corpus = corpus
+        self.readers = [AudioReader(d.path) for d in corpus.dirs]
+        utts = corpus.utts if utts is None else list(utts)
+        frames = corpus.table("utt2num_frames", required=False)
+        durs = corpus.table("utt2dur", required=False)
+        shift = float(getattr(self.fbank_opts, "frame_shift", 10.0)) / 1000.0
+        length = float(getattr(self.fbank_opts, "frame_length", 25.0)) / 1000.0
+        self.num_kept = {}
+        for utt in utts:
+            if utt in frames:
+                self.num_kept[utt] = int(frames[utt])
+            elif utt in durs:
+                self.num_kept[utt] = max(0, int((float(durs[utt]) - length) / shift) + 1)
+            else:
+                d = corpus.dirs[corpus.utt2dir[utt]]
+                raise DataDirError(f"{utt}: no entry in {d.file('utt2num_frames')} or {d.file('utt2dur')} "
+                                   "(run utils/data/get_utt2dur.sh)")
+
+    def _features(self, utt: str, aug: str | None, aug_seed: int) -> np.ndarray:
+        from utter.data.features import compute_fbank, compute_vad, sliding_cmn
+
+        samples, rate = self.readers[self.corpus.utt2dir[utt]].read(utt)
+        feats, log_energy = compute_fbank(samples, rate, self.fbank_opts, utt)
+        vad = compute_vad(log_energy, self.vad_opts) if self.apply_vad else None
+        if aug not in (None, "clean"):
+            if self.augmenter is None:
+                raise ValueError(f"{utt}: augmentation '{aug}' requested but no augmenter was given")
+            noisy = self.augmenter.apply(samples, rate, aug, np.random.default_rng(aug_seed))
+            feats, _ = compute_fbank(noisy, rate, self.fbank_opts, utt)
+        if self.cmn:
+            feats = np.asarray(sliding_cmn(feats, window=self.cmn_window, center=True), dtype=np.float32)
+        if vad is not None:
+            feats = feats[np.asarray(vad) > 0.5]
+        return feats
+
+    def read_crop(self, crop: Crop) -> np.ndarray:
+        feats = self._features(crop.utt, crop.aug, crop.aug_seed)
+        kept = feats.shape[0]
+        if kept == 0:
+            raise ValueError(f"{crop.utt}: no voiced frames")
+        planned = max(self.num_kept.get(crop.utt, kept), crop.length)
+        length = min(crop.length, kept)
+        slots = planned - crop.length + 1
+        start = min(kept - length, int(crop.start * (kept - length + 1) // max(1, slots)))
+        return feats[start:start + length]
+
+    def read_utt(self, utt: str) -> np.ndarray:
+        return self._features(utt, None, 0)
+
+
+# --------------------------------------------------------------------------- batch plans
+
+@dataclass
+class BatchSpec:
+    """What one batch holds: named groups of crops (``global``/``local``, or ``feats``), labels."""
+
+    groups: dict[str, list[Crop]]
+    utts: list[str]
+    labels: list[int] | None = None
+    index: int = 0
+
+
+class Plan:
+    """A deterministic epoch of batch specs for ``(seed, epoch)``; subclasses draw one batch."""
+
+    seed: int = 0
+
+    def num_global_batches(self, epoch: int) -> int:
+        raise NotImplementedError
+
+    def prepare(self, epoch: int) -> object:
+        """Per-epoch state (a permutation ...) shared by the epoch's batches."""
+        return None
+
+    def batch(self, epoch: int, state: object, g: int) -> BatchSpec:
+        raise NotImplementedError
+
+    def num_batches(self, epoch: int = 0, world_size: int = 1) -> int:
+        """Batches each rank gets (the remainder that does not fill every rank is dropped)."""
+        return self.num_global_batches(epoch) // world_size
+
+    def rng(self, epoch: int, g: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed & (2**63 - 1), epoch, g, 1])
+
+
+def _report_short(total: int, kept: int, min_frames: int, crops: str) -> None:
+    """Log how many utterances were too short; raise when none is left."""
+    short = total - kept
+    if short:
+        log.info("%d of %d utterances have fewer than %d voiced frames and are left out", short, total, min_frames)
+    if not kept:
+        raise ValueError(f"empty training set: {short} of {total} utterances have fewer than {min_frames} "
+                         f"voiced frames (the minimum for {crops}; lower --min-frames or the crop length)")
+
+
+class DinoPlan(Plan):
+    """DINO multi-crop batches: ``batch_size`` sources per rank per step, shuffled each epoch."""
+
+    def __init__(self, sources: Mapping[str, list[str]], num_kept: Mapping[str, int], *, batch_size: int,
+                 seed: int = 0, global_frames: int = 400, num_global: int = 2, local_frames: int = 200,
+                 num_local: int = 4, min_frames: int = 100, aug_types: Sequence[str] = ()):
+        self.num_kept, self.batch_size, self.seed = num_kept, int(batch_size), int(seed)
+        self.crop = dict(global_frames=global_frames, num_global=num_global, local_frames=local_frames,
+                         num_local=num_local, aug_types=tuple(aug_types))
+        views: dict[str, list[str]] = {}
+        for src, vs in sources.items():
+            ok = [v for v in vs if num_kept[v] >= min_frames]
+            if ok:
+                views[src] = ok
+        _report_short(len(sources), len(views), min_frames, f"crops of {local_frames}/{global_frames} frames")
+        self.sources = list(views)
+        self.views = views
+
+    def num_global_batches(self, epoch: int) -> int:
+        return len(self.sources) // self.batch_size
+
+    def prepare(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed & (2**63 - 1), epoch, 0]).permutation(len(self.sources))
+
+    def batch(self, epoch: int, perm: np.ndarray, g: int) -> BatchSpec:
+        rng = self.rng(epoch, g)
+        srcs = [self.sources[i] for i in perm[g * self.batch_size:(g + 1) * self.batch_size]]
+        glob: list[list[Crop]] = []
+        loc: list[list[Crop]] = []
+        for src in srcs:
+            gc, lc = multi_crop(self.views[src], self.num_kept, rng, **self.crop)
+            glob.append(gc)
+            loc.append(lc)
+        # view-major: row v * B + b is view v of source b (torch.chunk(n_views) splits views)
+        return BatchSpec({"global": [c[v] for v in range(self.crop["num_global"]) for c in glob],
+                          "local": [c[v] for v in range(self.crop["num_local"]) for c in loc]}, srcs, index=g)
+
+
+class ChunkPlan(Plan):
+    """Labelled chunk batches: class-balanced (draw a label uniformly, then one of its utterances,
+    then one of that utterance's views) or a shuffled pass over the utterances."""
+
+    def __init__(self, sources: Mapping[str, list[str]], num_kept: Mapping[str, int],
+                 labels: Mapping[str, int], *, batch_size: int, chunk_frames: int | None, seed: int = 0,
+                 balanced: bool = True, min_frames: int = 100, num_batches: int | None = None,
+                 aug_types: Sequence[str] = ()):
+        self.num_kept, self.labels, self.seed = num_kept, labels, int(seed)
+        self.batch_size, self.chunk_frames, self.balanced = int(batch_size), chunk_frames, balanced
+        self.aug_types = tuple(aug_types)
+        views = {s: [v for v in vs if num_kept[v] >= min_frames] for s, vs in sources.items()}
+        self.views = {s: vs for s, vs in views.items() if vs}
+        _report_short(len(sources), len(self.views), min_frames, f"crops of {chunk_frames} frames")
+        kept = list(self.views)
+        self.sources = kept
+        by_label: dict[int, list[str]] = {}
+        for s in kept:
+            by_label.setdefault(labels[s], []).append(s)
+        self.label_ids = sorted(by_label)
+        self.by_label = [by_label[k] for k in self.label_ids]
+        self._num = num_batches
+
+    def num_global_batches(self, epoch: int) -> int:
+        return self._num if self._num is not None else len(self.sources) // self.batch_size
+
+    def prepare(self, epoch: int) -> np.ndarray | None:
+        if self.balanced:
+            return None
+        return np.random.default_rng([self.seed & (2**63 - 1), epoch, 0]).permutation(len(self.sources))
+
+    def batch(self, epoch: int, perm, g: int) -> BatchSpec:
+        rng = self.rng(epoch, g)
+        if self.balanced:
+            srcs = []
+            for k in rng.integers(0, len(self.by_label), self.batch_size):
+                pool = self.by_label[int(k)]
+                srcs.append(pool[int(rng.integers(len(pool)))])
+        else:
+            n = len(self.sources)
+            srcs = [self.sources[perm[i % n]] for i in range(g * self.batch_size, (g + 1) * self.batch_size)]
+        crops = []
+        for s in srcs:
+            views = self.views[s]
+            v = views[int(rng.integers(len(views)))]
+            frames = self.chunk_frames or self.num_kept[v]
+            start, length = sample_chunk(self.num_kept[v], frames, rng)
+            if self.aug_types:
+                kinds = ("clean",) + self.aug_types
+                crops.append(Crop(v, start, length, kinds[int(rng.integers(len(kinds)))],
+                                  int(rng.integers(0, 2**63 - 1))))
+            else:
+                crops.append(Crop(v, start, length))
+        return BatchSpec({"feats": crops}, srcs, [self.labels[s] for s in srcs], index=g)
+
+
+class UttPlan(Plan):
+    """Whole utterances sorted by length (longest first), packed into batches of at most
+    ``batch_size`` utterances and ``max_frames`` padded frames; no randomness."""
+
+    def __init__(self, utts: Sequence[str], num_kept: Mapping[str, int], *, batch_size: int = 64,
+                 max_frames: int | None = None, labels: Mapping[str, int] | None = None):
+        order = sorted(utts, key=lambda u: (-num_kept[u], sort_key(u)))
+        self.batches: list[list[str]] = []
+        cur: list[str] = []
+        for u in order:
+            longest = num_kept[cur[0]] if cur else num_kept[u]
+            if cur and (len(cur) >= batch_size or (max_frames and longest * (len(cur) + 1) > max_frames)):
+                self.batches.append(cur)
+                cur = []
+            cur.append(u)
+        if cur:
+            self.batches.append(cur)
+        self.num_kept, self.labels = num_kept, labels
+
+    def num_global_batches(self, epoch: int) -> int:
+        return len(self.batches)
+
+    def num_batches(self, epoch: int = 0, world_size: int = 1) -> int:
+        return math.ceil(len(self.batches) / world_size)  # extraction keeps every utterance
+
+    def batch(self, epoch: int, state, g: int) -> BatchSpec:
+        utts = self.batches[g]
+        labels = [self.labels[u] for u in utts] if self.labels is not None else None
+        return BatchSpec({"feats": [Crop(u, 0, self.num_kept[u]) for u in utts]}, list(utts), labels, index=g)
+
+
+class PlanSampler(Sampler):
+    """Yields this rank's batch specs of one epoch from ``start_batch`` on (rank-local index)."""
+
+    def __init__(self, plan: Plan, epoch: int = 0, rank: int = 0, world_size: int = 1, start_batch: int = 0,
+                 drop_last: bool = True):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
+        self.plan, self.epoch, self.rank, self.world_size = plan, epoch, rank, world_size
+        self.start_batch = int(start_batch)
+        n = plan.num_batches(epoch, world_size)
+        total = plan.num_global_batches(epoch)
+        if not drop_last:
+            n = len(range(rank, total, world_size))
+        self.n = n
+        if n == 0:
+            raise ValueError(f"no batches: {total} global batches for {world_size} rank(s) "
+                             "(fewer training utterances than one batch per rank)")
+        if not 0 <= self.start_batch <= n:
+            raise ValueError(f"start_batch {start_batch} outside the epoch's {n} batches")
+
+    def __len__(self) -> int:
+        return self.n - self.start_batch
+
+    def __iter__(self):
+        state = self.plan.prepare(self.epoch)
+        for i in range(self.start_batch, self.n):
+            yield self.plan.batch(self.epoch, state, i * self.world_size + self.rank)
+
+
+class BatchDataset(Dataset):
+    """Reads a :class:`BatchSpec` into tensors: for each group ``name`` a zero-padded
+    ``[n, T, F]`` float tensor and ``name + "_lengths"`` ``[n]``; ``labels`` ``[B]`` int64 when
+    labelled; ``utts`` the source utterance ids; ``index`` the global batch index."""
+
+    def __init__(self, reader: FeatureReader | AudioFeatureReader):
+        self.reader = reader
+
+    def __len__(self) -> int:  # map-style, indexed by specs from PlanSampler
+        raise TypeError("BatchDataset is indexed by BatchSpec objects from a PlanSampler")
+
+    def __getitem__(self, spec: BatchSpec) -> dict:
+        out: dict = {"utts": spec.utts, "index": spec.index}
+        for name, crops in spec.groups.items():
+            mats = [self.reader.read_crop(c) for c in crops]
+            out[name], out[name + "_lengths"] = pad_batch(mats)
+        if spec.labels is not None:
+            out["labels"] = torch.tensor(spec.labels, dtype=torch.int64)
+        return out
+
+
+def pad_batch(mats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack ``[T_i, F]`` matrices into a zero-padded ``[n, max T, F]`` tensor and lengths."""
+    lengths = torch.tensor([m.shape[0] for m in mats], dtype=torch.int64)
+    dim = mats[0].shape[1]
+    out = torch.zeros(len(mats), int(lengths.max()), dim, dtype=torch.float32)
+    for i, m in enumerate(mats):
+        out[i, :m.shape[0]] = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))
+    return out, lengths
+
+
+# --------------------------------------------------------------------------- loader factories
+
+def _seed_worker(worker_id: int) -> None:
+    info = torch.utils.data.get_worker_info()
+    seed = info.seed % 2**32
+    np.random.seed(seed)  # noqa: NPY002 - only for third-party code that uses the global state
+    torch.set_num_threads(1)
+
+
+@dataclass
+class LoaderFactory:
+    """``factory(epoch, rank, world_size, start_batch) -> DataLoader`` over one plan.
+
+    ``factory.num_batches(epoch, world_size)`` is the number of batches each rank gets in
+    an epoch. Batches do not depend on ``num_workers``; worker seeds derive from
+    ``(seed, epoch)`` and the worker id.
+    """
+
+    plan: Plan
+    reader: FeatureReader | AudioFeatureReader
+    num_workers: int = 0
+    seed: int = 0
+    drop_last: bool = True
+    pin_memory: bool = False
+    prefetch_factor: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def num_batches(self, epoch: int = 0, world_size: int = 1) -> int:
+        return self.plan.num_batches(epoch, world_size)
+
+    def sampler(self, epoch: int = 0, rank: int = 0, world_size: int = 1, start_batch: int = 0) -> PlanSampler:
+        return PlanSampler(self.plan, epoch, rank, world_size, start_batch, self.drop_last)
+
+    def __call__(self, epoch: int = 0, rank: int = 0, world_size: int = 1, start_batch: int = 0) -> DataLoader:
+        gen = torch.Generator()
+        gen.manual_seed(derive_seed(self.seed, epoch, rank, "loader"))
+        kwargs = {}
+        if self.num_workers > 0:
+            kwargs = dict(worker_init_fn=_seed_worker, prefetch_factor=self.prefetch_factor or 2)
+        return DataLoader(BatchDataset(self.reader), sampler=self.sampler(epoch, rank, world_size, start_batch),
+                          batch_size=None, collate_fn=_identity, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory, generator=gen, **kwargs)
+
+
+def _identity(x):
+    return x
+
+
+def _make_reader(corpus: Corpus, *, audio: bool, apply_vad: bool, cmn_window: int, cmn: bool,
+                 augmenter=None, fbank_opts=None, vad_opts=None, utts=None):
+    if audio:
+        return AudioFeatureReader(corpus, fbank_opts=fbank_opts, vad_opts=vad_opts, apply_vad=apply_vad,
+                                  cmn_window=cmn_window, cmn=cmn, augmenter=augmenter, utts=utts)
+    return FeatureReader(corpus, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn, utts=utts)
+
+
+def _sources(corpus: Corpus) -> dict[str, list[str]]:
+    utt2orig = corpus.table("utt2orig", required=False) if corpus.has("utt2orig") else {}
+    return build_orig2copies(corpus.utts, utt2orig)
+
+
+def dino_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLike], *, batch_size: int,
+                        seed: int = 0, num_workers: int = 0, global_frames: int = 400, num_global: int = 2,
+                        local_frames: int = 200, num_local: int = 4, min_frames: int = 100,
+                        apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, audio: bool = False,
+                        augmenter=None, aug_types: Sequence[str] = AUG_TYPES, fbank_opts=None, vad_opts=None,
+                        pin_memory: bool = False) -> LoaderFactory:
+    """DINO multi-crop loaders. Batches: ``global`` ``[B*num_global, T_g, F]``, ``local``
+    ``[B*num_local, T_l, F]`` (view-major), ``*_lengths``, ``utts`` (the B sources).
+
+    From features (default): views are the source and its augmented copies (``utt2orig``).
+    With ``audio=True``: ``wav.scp``, each view augmented on the fly by ``augmenter``
+    (an :class:`utter.data.augment.Augmenter`) with a type drawn from clean + ``aug_types``.
+    """
+    corpus = Corpus(data_dirs)
+    reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
+                          augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts)
+    types = tuple(aug_types) if (audio and augmenter is not None) else ()
+    plan = DinoPlan(_sources(corpus), reader.num_kept, batch_size=batch_size, seed=seed,
+                    global_frames=global_frames, num_global=num_global, local_frames=local_frames,
+                    num_local=num_local, min_frames=min_frames, aug_types=types)
+    return LoaderFactory(plan, reader, num_workers, seed, pin_memory=pin_memory)
+
+
+def _labels_for(corpus: Corpus, sources: Mapping[str, list[str]], label_table: str,
+                labels: Sequence[str] | None) -> tuple[dict[str, int], dict[str, int]]:
+    table = corpus.utt2spk if label_table == "utt2spk" else corpus.table(label_table, required=False)
+    src_label: dict[str, str] = {}
+    for src, views in sources.items():
+        lab = table.get(src)
+        if lab is None:
+            lab = next((table[v] for v in views if v in table), None)
+        if lab is None:
+            raise DataDirError(f"{src}: no entry in {label_table}")
+        src_label[src] = lab.split()[0]
+    lmap = {lab: i for i, lab in enumerate(labels)} if labels is not None else label_map(list(src_label.values()))
+    out = {}
+    for src, lab in src_label.items():
+        if lab not in lmap:
+            raise ValueError(f"{src}: label '{lab}' in {label_table} is not one of {sorted(lmap)}")
+        out[src] = lmap[lab]
+    return out, lmap
+
+
+def chunk_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLike], *, batch_size: int,
+                         chunk_frames: int | None = 400, seed: int = 0, num_workers: int = 0,
+                         label_table: str = "utt2spk", labels: Sequence[str] | None = None,
+                         balanced: bool = True, num_batches: int | None = None, min_frames: int = 100,
+                         apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, audio: bool = False,
+                         augmenter=None, aug_types: Sequence[str] = AUG_TYPES, fbank_opts=None,
+                         vad_opts=None, pin_memory: bool = False) -> LoaderFactory:
+    """Labelled chunk loaders (speaker classification, emotion/label fine-tuning).
+
+    Batches: ``feats`` ``[B, T, F]`` (zero-padded), ``feats_lengths``, ``labels`` ``[B]``,
+    ``utts``. ``label_table`` names the utt->label table (``utt2spk``, ``utt2emo``,
+    ``utt2label`` ...), the label map is ``labels`` in order or the sorted distinct labels
+    (``factory.extra["label_map"]``). ``balanced``: draw a label uniformly, then an utterance;
+    else a shuffled pass. ``chunk_frames=None`` reads whole utterances.
+    """
+    corpus = Corpus(data_dirs)
+    reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
+                          augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts)
+    sources = _sources(corpus)
+    src_labels, lmap = _labels_for(corpus, sources, label_table, labels)
+    types = tuple(aug_types) if (audio and augmenter is not None) else ()
+    plan = ChunkPlan(sources, reader.num_kept, src_labels, batch_size=batch_size, chunk_frames=chunk_frames,
+                     seed=seed, balanced=balanced, min_frames=min_frames, num_batches=num_batches,
+                     aug_types=types)
+    return LoaderFactory(plan, reader, num_workers, seed, pin_memory=pin_memory, extra={"label_map": lmap})
+
+
+def utterance_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLike], *,
+                             batch_size: int = 64, max_frames: int | None = None, num_workers: int = 0,
+                             label_table: str | None = None, labels: Sequence[str] | None = None,
+                             utts: Sequence[str] | None = None, apply_vad: bool = True,
+                             cmn_window: int = 300, cmn: bool = True, audio: bool = False, fbank_opts=None,
+                             vad_opts=None) -> LoaderFactory:
+    """Whole-utterance batches sorted by length, for extraction and evaluation; every utterance
+    once (rank r of W takes batches r, r+W, ...). Batches: ``feats``, ``feats_lengths``,
+    ``utts``, and ``labels`` with ``label_table``."""
+    corpus = Corpus(data_dirs)
+    reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
+                          fbank_opts=fbank_opts, vad_opts=vad_opts, utts=utts)
+    chosen = list(reader.num_kept)
+    empty = [u for u in chosen if reader.num_kept[u] == 0]
+    if empty:
+        raise ValueError(f"{empty[0]}: no voiced frames ({len(empty)} utterance(s) without voiced frames)")
+    lab = lmap = None
+    if label_table is not None:
+        lab, lmap = _labels_for(corpus, {u: [u] for u in chosen}, label_table, labels)
+    plan = UttPlan(chosen, reader.num_kept, batch_size=batch_size, max_frames=max_frames, labels=lab)
+    return LoaderFactory(plan, reader, num_workers, 0, drop_last=False, extra={"label_map": lmap})
+
+
+__all__ = [
+    "ArkReader", "Corpus", "FeatureReader", "AudioFeatureReader", "BatchSpec", "Plan", "DinoPlan", "ChunkPlan",
+    "UttPlan", "PlanSampler", "BatchDataset", "LoaderFactory", "dino_loader_factory", "chunk_loader_factory",
+    "utterance_loader_factory", "label_map", "pad_batch",
+]
