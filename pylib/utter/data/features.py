@@ -32,14 +32,25 @@ give identical features, and no global random state changes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
+import logging
 import os
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import IO, TypeVar
 
 import numpy as np
 import torch
+
+from utter.atomic import atomic_open, atomic_path
+from utter.data.datadir import DataDir, write_table
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FBANK_CONF = """\
 --sample-frequency=16000
@@ -351,5 +362,164 @@ def sliding_cmn(feats: np.ndarray | torch.Tensor, window: int = 150, center: boo
     return out.to(feats.dtype) if is_torch else out.astype(feats.dtype, copy=False)
 
 
-__all__ = ["FbankOptions", "VadOptions", "FeatureError", "compute_fbank", "compute_vad", "sliding_cmn",
+class ArkScpWriter:
+    """Write matrices/vectors to a Kaldi binary ark and its scp, both atomically.
+
+    The scp names the ark by its absolute final path; the ark is renamed into place before
+    the scp, so an scp never points at a missing ark. ``compression_method`` (matrices only):
+    None for float, else Kaldi's CompressionMethod (1 = automatic, Kaldi's default for
+    ``--compress=true``, which is 2 = speech-feature for matrices of more than 8 rows).
+    """
+
+    def __init__(self, ark: IO[bytes], scp: IO[str], ark_name: str, compression_method: int | None):
+        self._ark, self._scp, self._name, self._method = ark, scp, ark_name, compression_method
+
+    def write(self, key: str, array: np.ndarray) -> None:
+        from kaldiio.matio import write_array
+        if not key or any(c.isspace() for c in key):
+            raise ValueError(f"bad ark key '{key}'")
+        self._ark.write((key + " ").encode("utf-8"))
+        offset = self._ark.tell()
+        method = self._method if array.ndim == 2 else None
+        write_array(self._ark, np.ascontiguousarray(array, dtype=np.float32), compression_method=method)
+        self._scp.write(f"{key} {self._name}:{offset}\n")
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, ark_path: str | os.PathLike, compression_method: int | None = None,
+             scp_path: str | os.PathLike | None = None) -> Iterator[ArkScpWriter]:
+        """``with ArkScpWriter.open("x.ark") as w: w.write(key, array)``; scp defaults to x.scp."""
+        ark_path = Path(ark_path).absolute()
+        scp_path = Path(scp_path) if scp_path is not None else ark_path.with_suffix(".scp")
+        with atomic_open(scp_path, "w") as scp, atomic_path(ark_path) as tmp_ark:
+            with open(tmp_ark, "wb") as ark:
+                yield cls(ark, scp, str(ark_path), compression_method)
+
+
+@dataclass
+class FbankJobStats:
+    """What one fbank job did, and where its time went (seconds)."""
+
+    utterances: int = 0
+    audio_seconds: float = 0.0
+    frames: int = 0
+    read_s: float = 0.0
+    fbank_s: float = 0.0
+    write_s: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.utterances} utterances, {self.audio_seconds:.1f} s of audio, {self.frames} frames; "
+                f"time: read {self.read_s:.2f} s, fbank {self.fbank_s:.2f} s, compress+write {self.write_s:.2f} s")
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="utt", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+
+def make_fbank_job(data_dir: str | os.PathLike, feats_ark: str | os.PathLike, opts: FbankOptions, *,
+                   compression_method: int | None = 1, log_energy_ark: str | os.PathLike | None = None,
+                   utt2num_frames: str | os.PathLike | None = None, utt2dur: str | os.PathLike | None = None,
+                   allow_resample: bool = False, channel: int = 0) -> FbankJobStats:
+    """Fbank for every utterance of a (split) data dir: ark + scp, and optionally the raw
+    log-energy (float vectors, for the VAD), utt2num_frames and utt2dur.
+
+    Any bad utterance raises an error naming it and leaves none of this job's outputs behind.
+    """
+    from utter.data.audio import AudioReader
+
+    reader = AudioReader(data_dir, sample_rate=int(opts.sample_frequency), allow_resample=allow_resample,
+                         channel=channel)
+    stats = FbankJobStats()
+    num_frames: dict[str, int] = {}
+    durations: dict[str, float] = {}
+    with contextlib.ExitStack() as stack:
+        feats_w = stack.enter_context(ArkScpWriter.open(feats_ark, compression_method))
+        energy_w = (stack.enter_context(ArkScpWriter.open(log_energy_ark)) if log_energy_ark else None)
+        bar = stack.enter_context(_progress(len(reader), "fbank"))
+        items = iter(reader)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                utt, samples, rate = next(items)
+            except StopIteration:
+                break
+            t1 = time.perf_counter()
+            feats, log_energy = compute_fbank(samples, rate, opts, utt)
+            t2 = time.perf_counter()
+            feats_w.write(utt, feats)
+            if energy_w is not None:
+                energy_w.write(utt, log_energy)
+            t3 = time.perf_counter()
+            stats.read_s += t1 - t0
+            stats.fbank_s += t2 - t1
+            stats.write_s += t3 - t2
+            stats.utterances += 1
+            stats.audio_seconds += len(samples) / rate
+            stats.frames += feats.shape[0]
+            num_frames[utt] = feats.shape[0]
+            durations[utt] = round(len(samples) / rate, 4)
+            bar.update()
+        if utt2num_frames:
+            write_table(utt2num_frames, num_frames)
+        if utt2dur:
+            write_table(utt2dur, durations)
+    log.info("fbank %s: %s", data_dir, stats.summary())
+    return stats
+
+
+def compute_vad_job(data_dir: str | os.PathLike, vad_ark: str | os.PathLike, opts: VadOptions, *,
+                    log_energy_scp: str | os.PathLike | None = None, fbank_opts: FbankOptions | None = None,
+                    allow_resample: bool = False, channel: int = 0) -> int:
+    """Energy VAD for every utterance of a (split) data dir, to a float-vector ark + scp.
+
+    The log-energy comes from ``log_energy_scp`` (written beside the features by
+    :func:`make_fbank_job`); when there is none, it is recomputed from the audio with
+    ``fbank_opts``, whose seeded dither reproduces the same frames. Frame counts are checked
+    against ``utt2num_frames`` when the data dir has one. Returns the number of utterances.
+    """
+    data = DataDir(data_dir)
+    utts = data.utts
+    expected = data.utt2num_frames if data.has("utt2num_frames") else {}
+    if log_energy_scp is not None:
+        import kaldiio
+        table = kaldiio.load_scp(str(log_energy_scp))
+
+        def energies():
+            for utt in utts:
+                if utt not in table:
+                    raise ValueError(f"{utt}: no log-energy in {log_energy_scp}")
+                yield utt, np.asarray(table[utt], dtype=np.float32)
+    else:
+        if fbank_opts is None:
+            raise ValueError(f"{data.path}: no log-energy scp and no fbank options to recompute it from audio")
+        from utter.data.audio import AudioReader
+        reader = AudioReader(data_dir, sample_rate=int(fbank_opts.sample_frequency),
+                             allow_resample=allow_resample, channel=channel, utts=utts)
+
+        def energies():
+            for utt, samples, rate in reader:
+                yield utt, compute_fbank(samples, rate, fbank_opts, utt)[1]
+
+    count = voiced = frames = 0
+    with ArkScpWriter.open(vad_ark) as writer, _progress(len(utts), "vad") as bar:
+        for utt, energy in energies():
+            if utt in expected and expected[utt] != energy.shape[0]:
+                raise ValueError(f"{utt}: {energy.shape[0]} log-energy frames but utt2num_frames says "
+                                 f"{expected[utt]}")
+            if energy.shape[0] == 0:
+                raise ValueError(f"{utt}: no frames")
+            vad = compute_vad(energy, opts)
+            writer.write(utt, vad)
+            count += 1
+            voiced += int(vad.sum())
+            frames += vad.shape[0]
+            bar.update()
+    log.info("vad %s: %d utterances, %d of %d frames voiced (%.1f%%)", data_dir, count, voiced, frames,
+             100.0 * voiced / max(frames, 1))
+    return count
+
+
+__all__ = ["ArkScpWriter", "FbankJobStats", "make_fbank_job", "compute_vad_job",
+           "FbankOptions", "VadOptions", "FeatureError", "compute_fbank", "compute_vad", "sliding_cmn",
            "cmn_windows", "utterance_seed", "DEFAULT_FBANK_CONF", "DEFAULT_VAD_CONF"]

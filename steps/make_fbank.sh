@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Compute Kaldi fbank features for a data dir, Kaldi make_fbank.sh style.
+#
+# usage: steps/make_fbank.sh [options] <data-dir> [<log-dir> [<fbank-dir>]]
+#  e.g.: steps/make_fbank.sh --nj 8 --cmd "$train_cmd" data/train exp/make_fbank/train fbank
+# <log-dir> defaults to <data-dir>/log, <fbank-dir> to <data-dir>/data.
+# Writes <data-dir>/feats.scp (compressed ark), utt2num_frames, utt2dur and log_energy.scp
+# (raw per-frame log-energy, which steps/compute_vad.sh reads). Skips when these are complete
+# and newer than wav.scp/segments, unless --overwrite true.
+# options:
+#   --nj N                   number of jobs (default 4)
+#   --cmd CMD                job runner (default run.py)
+#   --fbank-config FILE      Kaldi-style fbank options (default conf/fbank.conf; built-in defaults if absent)
+#   --compress true|false    compressed features (default true)
+#   --allow-resample true|false  resample audio at another rate instead of failing (default false)
+#   --channel N              channel of multi-channel audio (default 0)
+#   --overwrite true|false   recompute even when outputs are complete (default false)
+set -euo pipefail
+
+nj=4
+cmd=run.py
+fbank_config=conf/fbank.conf
+compress=true
+allow_resample=false
+channel=0
+overwrite=false
+
+. "$(dirname "$0")/../utils/parse_options.sh"
+export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
+
+if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+  exit 1
+fi
+data=$1
+logdir=${2:-$data/log}
+featdir=${3:-$data/data}
+name=$(basename "$data")
+
+for f in "$data/wav.scp" "$data/utt2spk"; do
+  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
+done
+inputs=("$data/wav.scp")
+[ -f "$data/segments" ] && inputs+=("$data/segments")
+num_utts=$(wc -l < "$data/utt2spk")
+
+outputs=("$data/feats.scp" "$data/utt2num_frames" "$data/log_energy.scp")
+complete=true
+for out in "${outputs[@]}"; do
+  if [ ! -s "$out" ] || [ "$(wc -l < "$out")" -ne "$num_utts" ]; then complete=false; continue; fi
+  for in in "${inputs[@]}"; do [ "$in" -nt "$out" ] && complete=false; done
+done
+if [ "$overwrite" != true ] && $complete; then
+  echo "$0: $data/feats.scp is complete; skipping (--overwrite true to redo)"
+  exit 0
+fi
+
+conf_opt=()
+if [ -f "$fbank_config" ]; then
+  conf_opt=(--config "$fbank_config")
+elif [ "$fbank_config" != conf/fbank.conf ]; then
+  echo "$0: no such fbank config $fbank_config" >&2; exit 1
+else
+  echo "$0: no $fbank_config here; using the built-in defaults" >&2
+fi
+
+mkdir -p "$logdir" "$featdir"
+featdir=$(cd "$featdir" && pwd)
+rm -f "$data/feats.scp" "$data/utt2num_frames" "$data/log_energy.scp"
+
+if [ "$nj" -gt "$num_utts" ]; then
+  echo "$0: reducing --nj $nj to the $num_utts utterances" >&2; nj=$num_utts
+fi
+split_data.sh "$data" "$nj"
+sdata=$data/split$nj
+
+if ! $cmd JOB=1:"$nj" "$logdir/make_fbank_$name.JOB.log" \
+    python -m utter.bin.make_fbank "${conf_opt[@]}" --num-threads 1 \
+      --compress "$compress" --allow-resample "$allow_resample" --channel "$channel" \
+      --log-energy-ark "$featdir/log_energy_$name.JOB.ark" \
+      --utt2num-frames "$logdir/utt2num_frames.JOB" --utt2dur "$logdir/utt2dur.JOB" \
+      "$sdata/JOB" "$featdir/raw_fbank_$name.JOB.ark"; then
+  echo "$0: fbank failed for $data; see the logs named above ($logdir/make_fbank_$name.*.log)" >&2
+  exit 1
+fi
+
+merge() {  # merge per-job tables into one C-sorted table, atomically
+  local out=$1; shift
+  cat "$@" | LC_ALL=C sort > "$out.tmp" && mv "$out.tmp" "$out"
+}
+merge "$data/log_energy.scp" $(for j in $(seq "$nj"); do echo "$featdir/log_energy_$name.$j.scp"; done)
+merge "$data/utt2num_frames" $(for j in $(seq "$nj"); do echo "$logdir/utt2num_frames.$j"; done)
+merge "$data/utt2dur" $(for j in $(seq "$nj"); do echo "$logdir/utt2dur.$j"; done)
+merge "$data/feats.scp" $(for j in $(seq "$nj"); do echo "$featdir/raw_fbank_$name.$j.scp"; done)
+
+num_feats=$(wc -l < "$data/feats.scp")
+if [ "$num_feats" -ne "$num_utts" ]; then
+  echo "$0: $num_feats feature matrices for $num_utts utterances in $data" >&2
+  exit 1
+fi
+validate_data_dir.sh --no-text "$data"
+echo "$0: wrote $data/feats.scp, utt2num_frames, utt2dur, log_energy.scp ($num_feats utterances, features in $featdir)"
