@@ -1,0 +1,722 @@
+"""The one training loop: every objective (DINO, AAM-softmax, fine-tuning, triplet + Barlow Twins) runs here.
+
+An :class:`Objective` says what is trained and how the loss is computed; the :class:`Trainer`
+does the rest the same way for all of them: optimiser and per-step schedules, AMP on CUDA,
+gradient clipping, data parallelism under ``torchrun``, progress, logs, checkpoints with
+exact resume, the loss curve and ``final.pt`` (the average of the last checkpoints).
+
+Data parallelism: the trainer all-reduces (averages) gradients itself after ``backward``
+instead of wrapping modules in ``DistributedDataParallel``, so an objective may call its
+networks any number of times per step, run a no-grad teacher, or leave parameters unused,
+and ``loss(batch)`` keeps working unchanged under ``torchrun``. Buffers (batch-norm
+statistics) are broadcast from rank 0 before each step, as DDP does.
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from utter.atomic import atomic_open, atomic_path
+from utter.train.checkpoint import (
+    FORMAT_VERSION, CheckpointError, capture_rng_state, checkpoint_name, latest_checkpoint, list_checkpoints,
+    load_checkpoint, restore_rng_state, save_checkpoint, average_checkpoints,
+)
+
+log = logging.getLogger(__name__)
+
+#: ``train_loader_factory(epoch, rank, world_size, start_batch) -> iterable of batches``.
+LoaderFactory = Callable[[int, int, int, int], Iterable[Any]]
+
+
+# ---------------------------------------------------------------- objective
+
+class Objective(abc.ABC):
+    """What a training run optimises. Subclasses implement :meth:`modules` and :meth:`loss`.
+
+    The trainer moves :meth:`modules` to the device, builds the optimiser from
+    :meth:`param_groups`, calls ``before_epoch``, then per step ``loss`` -> backward ->
+    (gradient all-reduce, unscale, clip) -> ``after_backward`` -> optimiser step ->
+    ``after_step``; checkpoints hold every module's state plus :meth:`state_dict`.
+    """
+
+    @abc.abstractmethod
+    def modules(self) -> dict[str, nn.Module]:
+        """Every module with state, by a stable name, e.g. ``{'model': student, 'teacher': t, 'head': h}``."""
+
+    @abc.abstractmethod
+    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        """The scalar loss of one (device-resident) batch, and metrics (floats) to log."""
+
+    def trainable(self) -> list[str]:
+        """Names of the modules the optimiser trains (default: all; a DINO teacher is left out)."""
+        return list(self.modules())
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimiser parameter groups: dicts with ``params`` and optional ``lr_scale`` / ``wd_scale``.
+
+        Default: every parameter of the trainable modules (frozen ones too, so a freezing
+        schedule may unfreeze them later: a parameter without a gradient is not updated),
+        weight decay on weights only, not on biases and other 1-D parameters.
+        """
+        decay, no_decay = [], []
+        mods = self.modules()
+        seen: set[int] = set()
+        for name in self.trainable():
+            for p in mods[name].parameters():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        groups = [{"params": decay, "lr_scale": 1.0, "wd_scale": 1.0, "name": "decay"},
+                  {"params": no_decay, "lr_scale": 1.0, "wd_scale": 0.0, "name": "no_decay"}]
+        return [g for g in groups if g["params"]]
+
+    def to(self, device: torch.device) -> None:
+        """Move everything with state to ``device`` (override to move tensors kept outside modules)."""
+        for m in self.modules().values():
+            m.to(device)
+
+    def train_mode(self) -> None:
+        """Set train/eval modes: trainable modules train, the others (e.g. a teacher) eval."""
+        trainable = set(self.trainable())
+        for name, m in self.modules().items():
+            m.train(name in trainable)
+
+    def before_epoch(self, epoch: int) -> None:
+        """Hook at the start of each epoch (0-based), e.g. a freezing schedule."""
+
+    def after_backward(self, step: int) -> None:
+        """Hook after gradients are averaged, unscaled and clipped, before the optimiser step."""
+
+    def after_step(self, step: int) -> None:
+        """Hook after the optimiser step ``step`` (0-based), e.g. a teacher EMA or a centre update."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The objective's own state outside its modules (plain types and tensors only)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        if state:
+            raise CheckpointError(f"{type(self).__name__} keeps no state but the checkpoint has {sorted(state)}")
+
+    def model_for_export(self) -> nn.Module:
+        """The network whose weights become the checkpoint's ``model`` (default ``modules()['model']``)."""
+        mods = self.modules()
+        if "model" not in mods:
+            raise NotImplementedError(f"{type(self).__name__} has no module named 'model': "
+                                      "override model_for_export()")
+        return mods["model"]
+
+    def arch_config(self) -> dict[str, Any]:
+        """The config dict that rebuilds :meth:`model_for_export` via ``utter.nnet.build_network``."""
+        config = getattr(self.model_for_export(), "config", None)
+        if not isinstance(config, dict):
+            raise NotImplementedError(f"{type(self).__name__}: the exported network has no .config dict: "
+                                      "override arch_config()")
+        return dict(config)
+
+
+# ---------------------------------------------------------------- configuration
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs; schedules are per optimiser step so a resumed run is exact.
+
+    Length: ``total_steps`` if set, else ``epochs * steps_per_epoch``; ``steps_per_epoch``
+    defaults to ``len()`` of epoch 0's loader. Warm-up: ``warmup_steps``, or
+    ``warmup_epochs`` (times steps per epoch) when that is 0.
+    """
+
+    epochs: int = 1
+    total_steps: int = 0
+    steps_per_epoch: int = 0
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    min_lr: float = 0.0
+    warmup_steps: int = 0
+    warmup_epochs: float = 0.0
+    warmup_start_lr: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    amsgrad: bool = False
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    weight_decay_end: float | None = None
+    grad_clip: float = 0.0
+    amp: str = "none"
+    device: str = "cpu"
+    num_threads: int = 0
+    checkpoint_interval: int = 0
+    keep_last: int = 3
+    average_last: int = 1
+    seed: int = 0
+    log_interval: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(float(b) for b in self.betas)
+        checks = [
+            (self.optimizer in ("adam", "adamw", "sgd"), f"optimizer must be adam, adamw or sgd, got '{self.optimizer}'"),
+            (self.amp in ("none", "bf16", "fp16"), f"amp must be none, bf16 or fp16, got '{self.amp}'"),
+            (self.epochs >= 1 or self.total_steps >= 1, "need epochs >= 1 or total_steps >= 1"),
+            (self.total_steps >= 0 and self.steps_per_epoch >= 0, "steps must not be negative"),
+            (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (self.keep_last >= 1, f"keep_last must be at least 1, got {self.keep_last}"),
+            (1 <= self.average_last <= self.keep_last,
+             f"average_last ({self.average_last}) must be between 1 and keep_last ({self.keep_last})"),
+            (len(self.betas) == 2, f"betas must be two numbers, got {self.betas}"),
+            (self.log_interval >= 1, "log_interval must be at least 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+def warmup_cosine(base: float, final: float, total_steps: int, warmup_steps: int = 0,
+                  warmup_start: float = 0.0) -> np.ndarray:
+    """Per-step values: linear warm-up ``warmup_start -> base`` then half-cosine ``base -> final``.
+
+    Step ``i`` of the warm-up is ``warmup_start + (base - warmup_start) * i / warmup_steps``;
+    step ``j`` after it is ``final + (base - final) * (1 + cos(pi * j / n)) / 2`` with ``n``
+    the remaining steps (DINO's ``cosine_scheduler`` in steps).
+    """
+    if total_steps < 1:
+        raise ValueError(f"schedule needs at least one step, got {total_steps}")
+    warmup_steps = min(max(0, int(warmup_steps)), total_steps)
+    warm = warmup_start + (base - warmup_start) * np.arange(warmup_steps, dtype=np.float64) / max(1, warmup_steps)
+    n = total_steps - warmup_steps
+    cos = final + (base - final) * 0.5 * (1.0 + np.cos(np.pi * np.arange(n, dtype=np.float64) / max(1, n)))
+    return np.concatenate([warm, cos])
+
+
+# ---------------------------------------------------------------- distributed
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    initialised_here: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: str) -> DistInfo:
+    """Join the ``torchrun`` process group from RANK/WORLD_SIZE/LOCAL_RANK (NCCL on GPU, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), local, False)
+    backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(local)
+    dist.init_process_group(backend=backend, init_method="env://")
+    return DistInfo(rank, world, local, True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), python ``random`` and numpy's global generator."""
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Run a block without disturbing the global RNG states (a loader built here cannot shift them)."""
+    state = capture_rng_state()
+    try:
+        yield
+    finally:
+        restore_rng_state(state)
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """Move every tensor in a (nested) batch to ``device``."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
+        return type(batch)(move_to(v, device) for v in batch)
+    if isinstance(batch, tuple):  # namedtuple
+        return type(batch)(*(move_to(v, device) for v in batch))
+    return batch
+
+
+# ---------------------------------------------------------------- trainer
+
+class Trainer:
+    """Runs an :class:`Objective` over batches from ``train_loader_factory`` into ``exp_dir``.
+
+    ``train_loader_factory(epoch, rank, world_size, start_batch)`` returns the batches of one
+    epoch for one rank, skipping the first ``start_batch`` (to resume mid-epoch). It must be a
+    pure function of its arguments and the run's seed (give a torch DataLoader an explicitly
+    seeded ``generator``), so a resumed run sees exactly the batches an uninterrupted one sees.
+    """
+
+    def __init__(self, objective: Objective, train_loader_factory: LoaderFactory, config: TrainConfig,
+                 exp_dir: str | os.PathLike, run_config: dict[str, Any] | None = None) -> None:
+        self.objective = objective
+        self.factory = train_loader_factory
+        self.config = config
+        self.exp_dir = Path(exp_dir)
+        self.run_config = dict(run_config or {})
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self._tsv_columns: list[str] | None = None
+
+    # -- setup
+
+    def _setup(self) -> None:
+        cfg = self.config
+        if cfg.num_threads > 0:
+            torch.set_num_threads(cfg.num_threads)
+        self.dist = init_distributed(cfg.device)
+        device = torch.device(cfg.device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", self.dist.local_rank)
+        self.device = device
+        self.is_main = self.dist.rank == 0
+        self.amp_dtype = None
+        if cfg.amp != "none":
+            if device.type == "cuda":
+                self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+            else:
+                log.info("amp=%s ignored on %s: mixed precision is used on CUDA only", cfg.amp, device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+
+        mods = self.objective.modules()
+        unknown = [n for n in self.objective.trainable() if n not in mods]
+        if unknown:
+            raise ValueError(f"{type(self.objective).__name__}.trainable() names unknown modules {unknown}")
+        self.objective.to(device)
+        self.optimizer = self._build_optimizer()
+        self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+
+        self.steps_per_epoch = cfg.steps_per_epoch or self._loader_length()
+        if cfg.total_steps:
+            self.total_steps = cfg.total_steps
+            self.num_epochs = math.ceil(cfg.total_steps / self.steps_per_epoch)
+        else:
+            self.total_steps = cfg.epochs * self.steps_per_epoch
+            self.num_epochs = cfg.epochs
+        warmup = cfg.warmup_steps or round(cfg.warmup_epochs * self.steps_per_epoch)
+        self.lr_values = warmup_cosine(cfg.lr, cfg.min_lr, self.total_steps, warmup, cfg.warmup_start_lr)
+        wd_end = cfg.weight_decay if cfg.weight_decay_end is None else cfg.weight_decay_end
+        self.wd_values = warmup_cosine(cfg.weight_decay, wd_end, self.total_steps)
+
+    def _loader_length(self) -> int:
+        with preserved_rng():
+            loader = self.factory(0, self.dist.rank, self.dist.world_size, 0)
+        try:
+            n = len(loader)
+        except TypeError:
+            raise ValueError("the training loader has no len(): set steps_per_epoch (or total_steps and "
+                             "steps_per_epoch) in the training config") from None
+        if n == 0:
+            raise RuntimeError(self._empty_message(0))
+        return n
+
+    def _empty_message(self, epoch: int) -> str:
+        return (f"the training loader yielded no batches for epoch {epoch} (rank {self.dist.rank} of "
+                f"{self.dist.world_size}): the training set is empty, or every utterance is shorter than "
+                "the crop, or there are fewer utterances than one batch")
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.config
+        groups = []
+        for g in self.objective.param_groups():
+            g = dict(g)
+            g["params"] = list(g["params"])
+            g.setdefault("lr_scale", 1.0)
+            g.setdefault("wd_scale", 1.0)
+            groups.append(g)
+        if not any(g["params"] for g in groups):
+            raise ValueError(f"{type(self.objective).__name__} has no parameters to train")
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+        cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        return cls(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, amsgrad=cfg.amsgrad)
+
+    # -- checkpoints
+
+    def _module_states(self) -> tuple[dict, dict, str | None]:
+        export = self.objective.model_for_export()
+        modules: dict[str, Any] = {}
+        export_name = None
+        for name, m in self.objective.modules().items():
+            if m is export and export_name is None:
+                export_name = name
+                modules[name] = None  # stored once, as 'model'
+            else:
+                modules[name] = m.state_dict()
+        return export.state_dict(), modules, export_name
+
+    def save(self, epoch: int, batch_in_epoch: int) -> Path | None:
+        """Checkpoint the state after ``self.step`` steps; resume continues at (epoch, batch_in_epoch)."""
+        rng = capture_rng_state()
+        if self.dist.active:
+            gathered: list[Any] = [None] * self.dist.world_size
+            dist.all_gather_object(gathered, rng)
+            rng_all = gathered
+        else:
+            rng_all = [rng]
+        if not self.is_main:
+            return None
+        model, modules, export_name = self._module_states()
+        state = {
+            "format_version": FORMAT_VERSION,
+            "arch_config": self.objective.arch_config(),
+            "model": model,
+            "extra": {"modules": modules, "export_module": export_name,
+                      "objective": self.objective.state_dict(),
+                      "scaler": self.scaler.state_dict() if self.scaler is not None else None},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": {"type": "warmup_cosine", "step": self.step, "total_steps": self.total_steps},
+            "step": self.step,
+            "epoch": epoch,
+            "batch_in_epoch": batch_in_epoch,
+            "rng": rng_all,
+            "world_size": self.dist.world_size,
+            "train_config": self.config.to_dict(),
+        }
+        path = save_checkpoint(self.exp_dir / checkpoint_name(self.step), state)
+        for old in list_checkpoints(self.exp_dir)[:-self.config.keep_last]:
+            old.unlink()
+        self._flush_tsv()
+        self._plot()
+        log.info("wrote checkpoint %s (step %d; resumes at epoch %d batch %d)", path, self.step, epoch + 1,
+                 batch_in_epoch + 1)
+        return path
+
+    def _resume(self, path: Path) -> None:
+        state = load_checkpoint(path, expected_arch=self.objective.arch_config(), map_location=self.device)
+        mods = self.objective.modules()
+        saved = state["extra"]["modules"]
+        if set(saved) != set(mods):
+            raise CheckpointError(f"checkpoint {path} holds modules {sorted(saved)}, "
+                                  f"but {type(self.objective).__name__} has {sorted(mods)}")
+        for name, m in mods.items():  # None: the exported module, stored once as 'model'
+            m.load_state_dict(state["model"] if saved[name] is None else saved[name])
+        self.objective.load_state_dict(state["extra"]["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state["extra"].get("scaler"):
+            self.scaler.load_state_dict(state["extra"]["scaler"])
+        if state["scheduler"]["total_steps"] != self.total_steps:
+            log.warning("checkpoint %s was made for %d steps, this run has %d: the schedule changes",
+                        path, state["scheduler"]["total_steps"], self.total_steps)
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        rngs = state["rng"]
+        if len(rngs) != self.dist.world_size:
+            log.warning("checkpoint %s was written by %d processes, this run has %d: random streams differ",
+                        path, len(rngs), self.dist.world_size)
+        restore_rng_state(rngs[min(self.dist.rank, len(rngs) - 1)])
+        log.info("resumed from %s after step %d (at epoch %d batch %d)", path, self.step, self.epoch + 1,
+                 self.batch_in_epoch + 1)
+
+    # -- logs
+
+    @property
+    def tsv_path(self) -> Path:
+        return self.exp_dir / "train_log.tsv"
+
+    def _open_tsv(self) -> None:
+        """Open train_log.tsv for appending, keeping only rows up to the current step."""
+        self._tsv = None
+        if not self.is_main:
+            return
+        rows: list[str] = []
+        if self.tsv_path.exists() and self.step > 0:
+            lines = self.tsv_path.read_text(encoding="utf-8").splitlines()
+            if lines:
+                self._tsv_columns = lines[0].split("\t")
+                for line in lines[1:]:
+                    fields = line.split("\t")
+                    if len(fields) == len(self._tsv_columns) and fields[0].isdigit() and int(fields[0]) <= self.step:
+                        rows.append(line)
+        with atomic_open(self.tsv_path) as f:
+            if self._tsv_columns:
+                f.write("\t".join(self._tsv_columns) + "\n")
+            for line in rows:
+                f.write(line + "\n")
+        self._tsv = open(self.tsv_path, "a", encoding="utf-8")
+
+    def _write_tsv(self, row: dict[str, float]) -> None:
+        if self._tsv is None:
+            return
+        if self._tsv_columns is None:
+            self._tsv_columns = list(row)
+            self._tsv.write("\t".join(self._tsv_columns) + "\n")
+        self._tsv.write("\t".join(_fmt(row.get(c, "")) for c in self._tsv_columns) + "\n")
+
+    def _flush_tsv(self) -> None:
+        if getattr(self, "_tsv", None) is not None:
+            self._tsv.flush()
+
+    def _plot(self) -> None:
+        if self.is_main and self.tsv_path.exists():
+            try:
+                plot_loss_curve(self.tsv_path, self.exp_dir / "loss.png")
+            except (ValueError, OSError) as e:  # a plot is a convenience: never stop training for it
+                log.warning("could not plot the loss curve: %s", e)
+
+    def _write_config(self) -> None:
+        if not self.is_main:
+            return
+        config = {"train": self.config.to_dict(), "arch": self.objective.arch_config(),
+                  "objective": type(self.objective).__name__, "run": self.run_config,
+                  "world_size": self.dist.world_size}
+        path = self.exp_dir / "config.json"
+        if path.exists():
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                old = {}
+            changed = sorted(k for k in config["train"] if old.get("train", {}).get(k) != config["train"][k])
+            if changed and old:
+                log.warning("training config differs from the earlier run's %s in: %s", path, ", ".join(changed))
+        with atomic_open(path) as f:
+            json.dump(config, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+
+    # -- the loop
+
+    def train(self, resume: bool = False) -> Path | None:
+        """Train to the end; return the path of ``final.pt`` (None on ranks other than 0).
+
+        With ``resume`` continue from the latest checkpoint in ``exp_dir`` (or start afresh
+        when there is none); without it, refuse to overwrite an earlier run's checkpoints.
+        """
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        self._setup()
+        latest = latest_checkpoint(self.exp_dir)
+        if resume and latest is not None:
+            self._resume(latest)
+        elif latest is not None:
+            raise RuntimeError(f"{self.exp_dir} already holds checkpoints (latest {latest.name}): "
+                               "resume with --resume true, or remove them to start again")
+        else:
+            seed_everything(self.config.seed + self.dist.rank)
+        if self.dist.active:
+            self._broadcast(params=True)
+        self._write_config()
+        self._open_tsv()
+        try:
+            self._loop()
+        finally:
+            if self._tsv is not None:
+                self._tsv.close()
+        final = self._finish()
+        if self.dist.initialised_here:
+            dist.barrier()
+            dist.destroy_process_group()
+        return final
+
+    def _loop(self) -> None:
+        cfg = self.config
+        objective = self.objective
+        objective.train_mode()
+        bar = _progress(self.total_steps, self.step, disable=not self.is_main)
+        window: list[float] = []
+        window_metrics: dict[str, list[float]] = {}
+        t_last, steps_last = time.perf_counter(), self.step
+        try:
+            for epoch in range(self.epoch, self.num_epochs):
+                if self.step >= self.total_steps:
+                    break
+                start = self.batch_in_epoch if epoch == self.epoch else 0
+                objective.before_epoch(epoch)
+                with preserved_rng():
+                    batches = iter(self.factory(epoch, self.dist.rank, self.dist.world_size, start))
+                n = start
+                for batch in batches:
+                    if n >= self.steps_per_epoch or self.step >= self.total_steps:
+                        break
+                    loss, metrics = self._train_step(batch)
+                    self.step += 1
+                    n += 1
+                    row = {"step": self.step, "epoch": epoch + 1, "loss": loss,
+                           "lr": float(self.lr_values[self.step - 1]), **metrics}
+                    self._write_tsv(row)
+                    window.append(loss)
+                    for k, v in metrics.items():
+                        window_metrics.setdefault(k, []).append(v)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{row['lr']:.3g}", refresh=False)
+                    if self.step % cfg.log_interval == 0 or self.step == self.total_steps:
+                        now = time.perf_counter()
+                        rate = (self.step - steps_last) / max(now - t_last, 1e-9)
+                        if self.is_main:
+                            extra = " ".join(f"{k} {np.mean(v):.4g}" for k, v in window_metrics.items())
+                            log.info("epoch %d step %d/%d loss %.4f lr %.3g %s%.2f steps/s", epoch + 1, self.step,
+                                     self.total_steps, float(np.mean(window)), row["lr"],
+                                     extra + " " if extra else "", rate)
+                        window, window_metrics = [], {}
+                        t_last, steps_last = now, self.step
+                        self._flush_tsv()
+                    at_end = n >= self.steps_per_epoch or self.step >= self.total_steps
+                    if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0 and not at_end:
+                        self.save(epoch, n)
+                if n == 0:
+                    raise RuntimeError(self._empty_message(epoch))
+                if n < self.steps_per_epoch and self.step < self.total_steps:
+                    log.warning("epoch %d ended after %d batches, fewer than steps_per_epoch %d",
+                                epoch + 1, n, self.steps_per_epoch)
+                self.save(epoch + 1, 0)
+                self.epoch, self.batch_in_epoch = epoch + 1, 0
+        finally:
+            bar.close()
+
+    def _train_step(self, batch: Any) -> tuple[float, dict[str, float]]:
+        cfg = self.config
+        i = self.step
+        lr, wd = float(self.lr_values[i]), float(self.wd_values[i])
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr * g["lr_scale"]
+            g["weight_decay"] = wd * g["wd_scale"]
+        batch = move_to(batch, self.device)
+        if self.dist.active:
+            self._broadcast(params=False)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            loss, metrics = self.objective.loss(batch)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value) and self.scaler is None:
+            raise RuntimeError(f"loss is {loss_value} at step {i + 1}: lower the learning rate or check the "
+                               "input features for non-finite values")
+        self.optimizer.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        if self.dist.active:
+            self._allreduce_grads()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        out = {k: float(v) for k, v in metrics.items()}
+        if cfg.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_([p for p in self.params if p.grad is not None], cfg.grad_clip)
+            out["grad_norm"] = float(norm)
+        self.objective.after_backward(i)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.objective.after_step(i)
+        return loss_value, out
+
+    def _allreduce_grads(self) -> None:
+        """Average gradients over ranks; a parameter gets a gradient when any rank produced one."""
+        has = torch.tensor([p.grad is not None for p in self.params], dtype=torch.float32, device=self.device)
+        dist.all_reduce(has)
+        by_dtype: dict[torch.dtype, list[nn.Parameter]] = {}
+        for p, h in zip(self.params, has.tolist()):
+            if h > 0:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                by_dtype.setdefault(p.grad.dtype, []).append(p)
+        for ps in by_dtype.values():
+            flat = torch.cat([p.grad.reshape(-1) for p in ps])
+            dist.all_reduce(flat)
+            flat /= self.dist.world_size
+            offset = 0
+            for p in ps:
+                k = p.grad.numel()
+                p.grad.copy_(flat[offset:offset + k].view_as(p.grad))
+                offset += k
+
+    def _broadcast(self, params: bool) -> None:
+        """Copy rank 0's buffers (and parameters when ``params``) to every rank."""
+        tensors = []
+        for m in self.objective.modules().values():
+            tensors.extend(b for b in m.buffers())
+            if params:
+                tensors.extend(p.data for p in m.parameters())
+        for t in tensors:
+            dist.broadcast(t, src=0)
+
+    def _finish(self) -> Path | None:
+        if not self.is_main:
+            return None
+        final = self.exp_dir / "final.pt"
+        ckpts = list_checkpoints(self.exp_dir)
+        last = ckpts[-self.config.average_last:]
+        state = average_checkpoints(last)
+        save_checkpoint(final, state)
+        self._plot()
+        log.info("wrote %s (average of %s)", final, ", ".join(p.name for p in last))
+        return final
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _progress(total: int, initial: int, disable: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
+                disable=disable or not sys.stderr.isatty())
+
+
+def plot_loss_curve(tsv: str | os.PathLike, png: str | os.PathLike) -> Path:
+    """Plot loss (raw and moving average) and learning rate against step from ``train_log.tsv``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lines = Path(tsv).read_text(encoding="utf-8").splitlines()
+    if len(lines) < 2:
+        raise ValueError(f"{tsv} has no rows to plot")
+    cols = lines[0].split("\t")
+    rows = [ln.split("\t") for ln in lines[1:] if len(ln.split("\t")) == len(cols)]
+    data = {c: np.array([float(r[i]) if r[i] else np.nan for r in rows]) for i, c in enumerate(cols)}
+    step, loss = data["step"], data["loss"]
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(step, loss, color="0.75", linewidth=0.8, label="loss")
+    k = max(1, len(loss) // 50)
+    if k > 1:
+        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+        ax.plot(step[k - 1:], smooth, color="C0", linewidth=1.5, label=f"mean of {k} steps")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    if "lr" in data:
+        ax2 = ax.twinx()
+        ax2.plot(step, data["lr"], color="C1", linewidth=1, alpha=0.7)
+        ax2.set_ylabel("learning rate", color="C1")
+    fig.tight_layout()
+    png = Path(png)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png")
+    return png
