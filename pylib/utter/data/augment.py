@@ -1,0 +1,278 @@
+"""Kaldi-v2-style data augmentation rendered in-process: reverberation, MUSAN noise/music/babble.
+
+Follows Kaldi's ``wav-reverberate`` as driven by ``steps/data/reverberate_data_dir.py`` and
+``steps/data/augment_data_dir.py`` in ``egs/voxceleb/v2``:
+
+* reverb: convolve with a unit-energy RIR, keep the input's length starting at the RIR's
+  peak (``--shift-output``), rescale to the input's power (``--normalize-output``);
+* noise: foreground MUSAN noises one after another with 1 s gaps until the utterance is
+  covered, each at an SNR drawn from 15/10/5/0 dB;
+* music: one background music track repeated/trimmed to the utterance, SNR 15/10/8/5 dB;
+* babble: 3-7 background MUSAN speech tracks summed, each SNR 20/17/15/13 dB.
+
+SNRs are energy ratios: a noise is scaled so that its mean power (over its own samples, after
+repeating to the utterance for background noises) is the utterance's mean power times
+10^(-SNR/10). Every draw comes from a Generator seeded per copy, e.g. by
+``derive_seed(seed, utt, type)``: the same seed gives the same samples.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from utter.data.chunks import AUG_TYPES
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Kaldi v2 defaults: SNR choices (dB), background-noise counts, foreground gap (s)."""
+
+    noise_snrs: tuple[float, ...] = (15.0, 10.0, 5.0, 0.0)
+    noise_interval: float = 1.0
+    music_snrs: tuple[float, ...] = (15.0, 10.0, 8.0, 5.0)
+    music_num: tuple[int, ...] = (1,)
+    babble_snrs: tuple[float, ...] = (20.0, 17.0, 15.0, 13.0)
+    babble_num: tuple[int, ...] = (3, 4, 5, 6, 7)
+
+
+def power(x: np.ndarray) -> float:
+    """Mean energy per sample (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.dot(x, x) / x.size) if x.size else 0.0
+
+
+def reverberate(samples: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """Kaldi ``wav-reverberate --shift-output=true --normalize-output=true`` with one RIR."""
+    from scipy.signal import fftconvolve
+
+    x = np.asarray(samples, dtype=np.float64)
+    h = np.asarray(rir, dtype=np.float64)
+    energy = float(np.dot(h, h))
+    if h.size == 0 or energy == 0.0:
+        raise ValueError("empty or all-zero room impulse response")
+    h = h / math.sqrt(energy)
+    peak = int(np.argmax(h))
+    y = fftconvolve(x, h)[peak:peak + x.size]
+    p_in, p_out = power(x), power(y)
+    if p_out > 0:
+        y *= math.sqrt(p_in / p_out)
+    return y.astype(np.float32)
+
+
+def extend(noise: np.ndarray, length: int) -> np.ndarray:
+    """Repeat or trim ``noise`` to ``length`` samples (``wav-reverberate --duration``)."""
+    if noise.size == 0:
+        raise ValueError("empty noise signal")
+    reps = -(-length // noise.size)
+    return np.tile(noise, reps)[:length]
+
+
+def add_noise(signal: np.ndarray, noise: np.ndarray, snr_db: float, offset: int, signal_power: float) -> None:
+    """Kaldi's AddNoise: scale ``noise`` to ``signal_power / 10^(snr/10)`` and add it at ``offset``
+    (in place; the part beyond the signal's end is dropped)."""
+    p_noise = power(noise)
+    if p_noise == 0.0 or offset >= signal.size:
+        return
+    scale = math.sqrt(10.0 ** (-snr_db / 10.0) * signal_power / p_noise)
+    end = min(signal.size, offset + noise.size)
+    signal[offset:end] += scale * np.asarray(noise[:end - offset], dtype=np.float64)
+
+
+class SignalBank:
+    """Named ``wav.scp`` entries decoded on demand (a small per-process cache), one sample rate."""
+
+    def __init__(self, entries: Mapping[str, str], what: str, cache_size: int = 64):
+        if not entries:
+            raise ValueError(f"no {what} signals given")
+        self.ids = sorted(entries)
+        self.entries = dict(entries)
+        self.what = what
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+
+    def __getstate__(self):
+        return {**self.__dict__, "_cache": OrderedDict()}
+
+    def choose(self, rng: np.random.Generator) -> str:
+        return self.ids[int(rng.integers(len(self.ids)))]
+
+    def get(self, key: str, rate: int) -> np.ndarray:
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            x, r = self._cache[key]
+        else:
+            from utter.data.audio import read_audio
+
+            x, r = read_audio(self.entries[key], name=f"{self.what} {key}")
+            x = np.asarray(x, dtype=np.float32)
+            self._cache[key] = (x, r)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        if r != rate:
+            raise ValueError(f"{self.what} '{key}' has sample rate {r} Hz, the speech {rate} Hz")
+        return x
+
+
+class Augmenter:
+    """Renders one augmented copy: ``apply(samples, rate, kind, rng)`` for kind in
+    reverb/noise/music/babble. ``noise``, ``music``, ``speech``, ``rirs``: id -> wav.scp entry."""
+
+    def __init__(self, *, noise: Mapping[str, str] | None = None, music: Mapping[str, str] | None = None,
+                 speech: Mapping[str, str] | None = None, rirs: Mapping[str, str] | None = None,
+                 config: AugmentConfig = AugmentConfig()):
+        self.banks = {name: SignalBank(entries, name) for name, entries in
+                      (("noise", noise), ("music", music), ("babble", speech), ("reverb", rirs)) if entries}
+        self.config = config
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(t for t in AUG_TYPES if t in self.banks)
+
+    @classmethod
+    def from_dirs(cls, musan_prefix: str | os.PathLike | None, rirs_dir: str | os.PathLike | None,
+                  types: Sequence[str] = AUG_TYPES, config: AugmentConfig = AugmentConfig()) -> Augmenter:
+        """From Kaldi data dirs ``{prefix}_noise``, ``{prefix}_music``, ``{prefix}_speech``
+        (as ``steps/data/make_musan.sh`` names them) and an RIR data dir (its wav.scp)."""
+        from utter.data.datadir import DataDir
+
+        unknown = [t for t in types if t not in AUG_TYPES]
+        if unknown:
+            raise ValueError(f"unknown augmentation type '{unknown[0]}' (choose from {','.join(AUG_TYPES)})")
+        kwargs = {}
+        for kind, key, suffix in (("noise", "noise", "_noise"), ("music", "music", "_music"),
+                                  ("babble", "speech", "_speech")):
+            if kind in types:
+                if musan_prefix is None:
+                    raise ValueError(f"augmentation '{kind}' needs the MUSAN data dirs")
+                kwargs[key] = DataDir(f"{musan_prefix}{suffix}").wav_scp
+        if "reverb" in types:
+            if rirs_dir is None:
+                raise ValueError("augmentation 'reverb' needs the RIR data dir")
+            kwargs["rirs"] = DataDir(rirs_dir).wav_scp
+        return cls(config=config, **kwargs)
+
+    def apply(self, samples: np.ndarray, rate: int, kind: str, rng: np.random.Generator,
+              trace: list | None = None) -> np.ndarray:
+        """The augmented copy (float32, same length, int16 scale like the input).
+
+        ``trace``, when given, receives one ``(signal id, snr_db or None, offset)`` per signal used.
+        """
+        x = np.asarray(samples, dtype=np.float32)
+        if kind in (None, "clean"):
+            return x.copy()
+        if kind not in self.banks:
+            raise ValueError(f"augmentation '{kind}' has no signals (have: {', '.join(self.types) or 'none'})")
+        bank, cfg = self.banks[kind], self.config
+        if kind == "reverb":
+            rir = bank.choose(rng)
+            if trace is not None:
+                trace.append((rir, None, 0))
+            return reverberate(x, bank.get(rir, rate))
+        out = x.astype(np.float64)
+        p_sig = power(x)
+        if kind == "noise":  # foreground: one noise after another, each with its own SNR
+            t = 0
+            gap = int(round(cfg.noise_interval * rate))
+            while t < x.size:
+                key = bank.choose(rng)
+                noise = bank.get(key, rate)
+                snr = float(cfg.noise_snrs[int(rng.integers(len(cfg.noise_snrs)))])
+                add_noise(out, noise, snr, t, p_sig)
+                if trace is not None:
+                    trace.append((key, snr, t))
+                t += noise.size + gap
+        else:  # background: music, or the sum of several babble speakers
+            nums = cfg.music_num if kind == "music" else cfg.babble_num
+            snrs = cfg.music_snrs if kind == "music" else cfg.babble_snrs
+            for _ in range(int(nums[int(rng.integers(len(nums)))])):
+                key = bank.choose(rng)
+                noise = extend(bank.get(key, rate), x.size)
+                snr = float(snrs[int(rng.integers(len(snrs)))])
+                add_noise(out, noise, snr, 0, p_sig)
+                if trace is not None:
+                    trace.append((key, snr, 0))
+        return out.astype(np.float32)
+
+
+#: Tables of a source data dir that the copies inherit, keyed by the copy's id.
+CARRIED_TABLES = ("utt2spk", "utt2dur", "utt2num_frames", "vad.scp", "text", "utt2lang", "utt2emo", "utt2emo_full",
+                  "utt2session", "utt2label", "utt2mmse", "utt2age", "utt2gender")
+
+
+def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike, augmenter: Augmenter, *,
+                         types: Sequence[str], seed: int, wav_dir: str | os.PathLike | None = None,
+                         feats_ark: str | os.PathLike | None = None, fbank_opts=None,
+                         compression_method: int | None = 1) -> int:
+    """Augmented copies ``<utt>-<type>`` of every utterance of ``src_dir`` into data dir ``out_dir``.
+
+    Audio goes to ``wav_dir/<type>/<copy>.wav`` (16-bit, ``wav.scp``) or, with ``feats_ark``,
+    straight to fbank features (``feats.scp``, ``utt2num_frames``). Copies keep the source's
+    speaker, labels, durations and VAD (Kaldi reuses the clean VAD), and ``utt2orig`` maps
+    each copy to its source. Copy ``<utt>-<type>`` is drawn from ``derive_seed(seed, utt, type)``,
+    so splitting into jobs changes nothing. Returns the number of copies.
+    """
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from utter.atomic import atomic_path
+    from utter.data.audio import AudioReader
+    from utter.data.chunks import derive_seed
+    from utter.data.datadir import DataDir
+    from utter.data.features import ArkScpWriter, FbankOptions, compute_fbank
+
+    if (wav_dir is None) == (feats_ark is None):
+        raise ValueError("give exactly one of wav_dir (write audio) or feats_ark (write features)")
+    missing = [t for t in types if t not in augmenter.banks]
+    if missing:
+        raise ValueError(f"augmentation '{missing[0]}' has no signals")
+    src, out = DataDir(src_dir), DataDir(out_dir)
+    reader = AudioReader(src.path)
+    src_orig = src.read("utt2orig") if src.has("utt2orig") else {}
+    carried = {name: src.read(name) for name in CARRIED_TABLES if src.has(name)}
+    tables: dict[str, dict[str, str]] = {name: {} for name in carried}
+    tables["utt2orig"] = {}
+    wav_scp: dict[str, str] = {}
+    num_frames: dict[str, int] = {}
+    count = 0
+    fbank_opts = fbank_opts if fbank_opts is not None else FbankOptions()
+    with contextlib.ExitStack() as stack:
+        feats_w = (stack.enter_context(ArkScpWriter.open(feats_ark, compression_method, out.file("feats.scp")))
+                   if feats_ark is not None else None)
+        bar = stack.enter_context(tqdm(total=len(reader) * len(types), desc="augment", unit="copy",
+                                       disable=not sys.stderr.isatty()))
+        for utt, samples, rate in reader:
+            for kind in types:
+                copy = f"{utt}-{kind}"
+                y = augmenter.apply(samples, rate, kind, np.random.default_rng(derive_seed(seed, utt, kind)))
+                if feats_w is not None:
+                    feats, _ = compute_fbank(y, rate, fbank_opts, copy)
+                    feats_w.write(copy, feats)
+                    num_frames[copy] = feats.shape[0]
+                else:
+                    path = os.path.abspath(os.path.join(wav_dir, kind, copy + ".wav"))
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    pcm = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+                    with atomic_path(path) as tmp:
+                        sf.write(str(tmp), pcm, rate, subtype="PCM_16", format="WAV")
+                    wav_scp[copy] = path
+                for name, table in carried.items():
+                    if utt in table:
+                        tables[name][copy] = table[utt]
+                tables["utt2orig"][copy] = src_orig.get(utt, utt)
+                count += 1
+                bar.update()
+    if feats_ark is not None:
+        tables["utt2num_frames"] = num_frames
+    else:
+        out.write("wav.scp", wav_scp)
+    for name, table in tables.items():
+        if table:
+            out.write(name, table)
+    return count
