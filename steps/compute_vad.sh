@@ -36,9 +36,8 @@ name=$(basename "$data")
 
 [ -f "$data/feats.scp" ] || { echo "$0: no such file $data/feats.scp (run steps/make_fbank.sh first)" >&2; exit 1; }
 num_utts=$(wc -l < "$data/feats.scp")
-if [ "$overwrite" != true ] && [ -s "$data/vad.scp" ] && [ "$(wc -l < "$data/vad.scp")" -eq "$num_utts" ] \
-    && ! [ "$data/feats.scp" -nt "$data/vad.scp" ]; then
-  echo "$0: $data/vad.scp is complete; skipping (--overwrite true to redo)"
+if [ -s "$data/vad.scp" ] && [ "$(wc -l < "$data/vad.scp")" -eq "$num_utts" ] \
+    && python -m utter.stage --overwrite "$overwrite" --what "$0 $data" --inputs "$data/feats.scp" "$data/vad.scp"; then
   exit 0
 fi
 

@@ -40,18 +40,18 @@ name=$(basename "$data")
 for f in "$data/wav.scp" "$data/utt2spk"; do
   [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
 done
+validate_data_dir.sh --no-text --no-feats "$data"
 inputs=("$data/wav.scp")
 [ -f "$data/segments" ] && inputs+=("$data/segments")
 num_utts=$(wc -l < "$data/utt2spk")
 
 outputs=("$data/feats.scp" "$data/utt2num_frames" "$data/log_energy.scp")
-complete=true
+counts_ok=true
 for out in "${outputs[@]}"; do
-  if [ ! -s "$out" ] || [ "$(wc -l < "$out")" -ne "$num_utts" ]; then complete=false; continue; fi
-  for in in "${inputs[@]}"; do [ "$in" -nt "$out" ] && complete=false; done
+  if [ ! -s "$out" ] || [ "$(wc -l < "$out")" -ne "$num_utts" ]; then counts_ok=false; fi
 done
-if [ "$overwrite" != true ] && $complete; then
-  echo "$0: $data/feats.scp is complete; skipping (--overwrite true to redo)"
+if $counts_ok && python -m utter.stage --overwrite "$overwrite" --what "$0 $data" \
+    --inputs "${inputs[*]}" "${outputs[@]}"; then
   exit 0
 fi
 
