@@ -19,11 +19,7 @@ fi
 outputs=$("$python" "$here/prepare_data.py" "$@")
 while IFS=$'\t' read -r name path; do
   if [ -d "$path" ]; then
-    if [ -x "$root/utils/validate_data_dir.sh" ]; then
-      "$root/utils/validate_data_dir.sh" --no-feats "$path" >&2
-    else
-      echo "$0: utils/validate_data_dir.sh not found; $path not validated" >&2
-    fi
+    "$root/utils/validate_data_dir.sh" --no-feats "$path" >&2
   fi
 done <<< "$outputs"
 echo "$0: wrote $(echo "$outputs" | cut -f2 | tr '\n' ' ')" >&2
