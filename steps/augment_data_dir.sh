@@ -2,10 +2,11 @@
 # Kaldi-v2-style augmented copies of a data dir: reverberation (RIRs), MUSAN noise, music, babble.
 #
 # usage: steps/augment_data_dir.sh [options] <src-data> <musan-data-prefix> <rirs-data> <out-data>
-#  e.g.: steps/augment_data_dir.sh --nj 8 data/train data/musan data/rirs data/train_aug
+#  e.g.: steps/augment_data_dir.sh --nj 8 data/train data/musan data/rirs_small,data/rirs_medium data/train_aug
 # <musan-data-prefix>: the data dirs <prefix>_noise, <prefix>_music, <prefix>_speech
-#   (local/musan/prepare_data.sh); <rirs-data>: a data dir whose wav.scp lists the RIRs
-#   (local/rirs/prepare_data.sh). Both are only read for the types asked for.
+#   (local/musan/prepare_data.sh); <rirs-data>: RIR data dirs, comma-separated (e.g.
+#   data/rirs_small,data/rirs_medium from local/rirs/prepare_data.sh), each set equally likely.
+#   Both are only read for the types asked for.
 # <out-data> holds only the copies, ids <utt>-reverb, <utt>-noise, <utt>-music, <utt>-babble,
 # with utt2orig (copy -> source), and the source's utt2spk, labels, utt2dur and vad.scp
 # (the clean VAD, as Kaldi does). Combine with the clean dir by utils/combine_data.sh.

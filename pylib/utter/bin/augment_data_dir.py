@@ -37,7 +37,7 @@ def build_parser():
                    help="Kaldi compression method for --feats-ark (0: float, 1: automatic)")
     p.add_argument("src_data")
     p.add_argument("musan_prefix", help="MUSAN data dirs are <prefix>_noise, <prefix>_music, <prefix>_speech")
-    p.add_argument("rirs_data", help="data dir whose wav.scp lists the room impulse responses")
+    p.add_argument("rirs_data", help="RIR data dir(s), comma-separated, each set equally likely")
     p.add_argument("out_data")
     return p
 

@@ -86,13 +86,18 @@ def add_noise(signal: np.ndarray, noise: np.ndarray, snr_db: float, offset: int,
 
 
 class SignalBank:
-    """Named ``wav.scp`` entries decoded on demand (a small per-process cache), one sample rate."""
+    """Named ``wav.scp`` entries decoded on demand (a small per-process cache), one sample rate.
 
-    def __init__(self, entries: Mapping[str, str], what: str, cache_size: int = 64):
-        if not entries:
+    Several sets (e.g. small-room and medium-room RIRs) are drawn with equal probability,
+    then a signal uniformly within the set, as Kaldi's ``--rir-set-parameters "0.5, ..."``.
+    """
+
+    def __init__(self, entries: Mapping[str, str] | Sequence[Mapping[str, str]], what: str, cache_size: int = 64):
+        sets = [entries] if isinstance(entries, Mapping) else list(entries)
+        if not sets or not all(sets):
             raise ValueError(f"no {what} signals given")
-        self.ids = sorted(entries)
-        self.entries = dict(entries)
+        self.sets = [sorted(s) for s in sets]
+        self.entries = {k: v for s in sets for k, v in s.items()}
         self.what = what
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
@@ -101,7 +106,8 @@ class SignalBank:
         return {**self.__dict__, "_cache": OrderedDict()}
 
     def choose(self, rng: np.random.Generator) -> str:
-        return self.ids[int(rng.integers(len(self.ids)))]
+        ids = self.sets[int(rng.integers(len(self.sets)))] if len(self.sets) > 1 else self.sets[0]
+        return ids[int(rng.integers(len(ids)))]
 
     def get(self, key: str, rate: int) -> np.ndarray:
         if key in self._cache:
@@ -122,10 +128,12 @@ class SignalBank:
 
 class Augmenter:
     """Renders one augmented copy: ``apply(samples, rate, kind, rng)`` for kind in
-    reverb/noise/music/babble. ``noise``, ``music``, ``speech``, ``rirs``: id -> wav.scp entry."""
+    reverb/noise/music/babble. ``noise``, ``music``, ``speech``: id -> wav.scp entry; ``rirs``:
+    one such mapping or several sets drawn with equal probability."""
 
     def __init__(self, *, noise: Mapping[str, str] | None = None, music: Mapping[str, str] | None = None,
-                 speech: Mapping[str, str] | None = None, rirs: Mapping[str, str] | None = None,
+                 speech: Mapping[str, str] | None = None,
+                 rirs: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
                  config: AugmentConfig = AugmentConfig()):
         self.banks = {name: SignalBank(entries, name) for name, entries in
                       (("noise", noise), ("music", music), ("babble", speech), ("reverb", rirs)) if entries}
@@ -136,10 +144,12 @@ class Augmenter:
         return tuple(t for t in AUG_TYPES if t in self.banks)
 
     @classmethod
-    def from_dirs(cls, musan_prefix: str | os.PathLike | None, rirs_dir: str | os.PathLike | None,
+    def from_dirs(cls, musan_prefix: str | os.PathLike | None, rirs_dir: str | os.PathLike | Sequence | None,
                   types: Sequence[str] = AUG_TYPES, config: AugmentConfig = AugmentConfig()) -> Augmenter:
         """From Kaldi data dirs ``{prefix}_noise``, ``{prefix}_music``, ``{prefix}_speech``
-        (as ``steps/data/make_musan.sh`` names them) and an RIR data dir (its wav.scp)."""
+        (as ``steps/data/make_musan.sh`` names them) and RIR data dirs (their wav.scp): one dir,
+        a comma-separated list or a sequence of dirs, each an equally likely set (Kaldi v2 uses
+        ``data/rirs_small,data/rirs_medium``)."""
         from utter.data.datadir import DataDir
 
         unknown = [t for t in types if t not in AUG_TYPES]
@@ -155,7 +165,9 @@ class Augmenter:
         if "reverb" in types:
             if rirs_dir is None:
                 raise ValueError("augmentation 'reverb' needs the RIR data dir")
-            kwargs["rirs"] = DataDir(rirs_dir).wav_scp
+            dirs = rirs_dir.split(",") if isinstance(rirs_dir, str) else (
+                [rirs_dir] if isinstance(rirs_dir, os.PathLike) else list(rirs_dir))
+            kwargs["rirs"] = [DataDir(d).wav_scp for d in dirs if str(d)]
         return cls(config=config, **kwargs)
 
     def apply(self, samples: np.ndarray, rate: int, kind: str, rng: np.random.Generator,
