@@ -1,0 +1,50 @@
+"""Audio-path loader: wav.scp -> (augmentation) -> fbank -> CMN -> VAD, against the same steps by hand."""
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+
+from utter.data.augment import Augmenter
+from utter.data.datadir import write_table
+from utter.data.dataset import dino_loader_factory
+from utter.data.features import FbankOptions, VadOptions, compute_fbank, compute_vad, sliding_cmn
+
+RATE = 16000
+
+
+def test_audio_path_matches_by_hand(tmp_path):
+    rng = np.random.default_rng(0)
+    wav, utt2spk = {}, {}
+    for i in range(4):
+        n = RATE * 3
+        x = rng.normal(0, 3000, n) * (np.sin(np.arange(n) / 2000.0) > -0.3)
+        utt = f"spk{i % 2}-u{i}"
+        wav[utt] = str(tmp_path / f"{utt}.wav")
+        sf.write(wav[utt], np.rint(x).astype(np.int16), RATE, subtype="PCM_16")
+        utt2spk[utt] = f"spk{i % 2}"
+    noise = tmp_path / "n.wav"
+    sf.write(noise, np.rint(rng.normal(0, 500, RATE)).astype(np.int16), RATE, subtype="PCM_16")
+    write_table(tmp_path / "wav.scp", wav)
+    write_table(tmp_path / "utt2spk", utt2spk)
+    write_table(tmp_path / "utt2dur", {u: "3.0" for u in wav})
+    aug = Augmenter(noise={"n": str(noise)})
+    f = dino_loader_factory(tmp_path, batch_size=2, seed=4, global_frames=150, local_frames=80, num_local=2,
+                            min_frames=50, audio=True, augmenter=aug, aug_types=("noise",))
+    batches = list(f(0))
+    assert len(batches) == 2 and batches[0]["global"].shape[:2] == (4, 150)
+    spec = f.plan.batch(0, f.plan.prepare(0), 0)
+    crop = spec.groups["local"][0]
+    assert crop.aug in ("clean", "noise")
+    x, _ = sf.read(wav[crop.utt], dtype="int16")
+    x = x.astype(np.float32)
+    opts = FbankOptions()
+    clean, energy = compute_fbank(x, RATE, opts, crop.utt)
+    vad = compute_vad(energy, VadOptions()) > 0.5
+    if crop.aug == "noise":
+        y = aug.apply(x, RATE, "noise", np.random.default_rng(crop.aug_seed))
+        clean, _ = compute_fbank(y, RATE, opts, crop.utt)
+    ref = sliding_cmn(clean, window=300, center=True)[vad]
+    kept, planned = ref.shape[0], f.reader.num_kept[crop.utt]
+    start = min(kept - crop.length, crop.start * (kept - crop.length + 1) // (planned - crop.length + 1))
+    assert np.allclose(batches[0]["local"][0].numpy(), ref[start:start + crop.length], atol=1e-4)
+    assert kept < planned  # the VAD dropped frames, so the planned position was rescaled
