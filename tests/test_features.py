@@ -249,6 +249,9 @@ def test_conf_parsing(tmp_path):
     conf.write_text("--num-mel-bins=80\n--no-such-option=1\n")
     with pytest.raises(ValueError, match=r"fbank.conf:2: unknown FbankOptions option '--no-such-option'"):
         FbankOptions.from_conf(conf)
+    conf.write_text("--window-type=hann\n")
+    with pytest.raises(ValueError, match=r"fbank.conf:1: unknown window type 'hann'"):
+        FbankOptions.from_conf(conf)
     conf.write_text("num-mel-bins 80\n")
     with pytest.raises(ValueError, match=r"fbank.conf:1: expected --option=value"):
         FbankOptions.from_conf(conf)

@@ -193,6 +193,13 @@ class FbankOptions(_KaldiOptions):
     use_log_fbank: bool = True
     use_power: bool = True
 
+    def __post_init__(self):
+        if self.window_type not in ("hamming", "hanning", "povey", "rectangular", "blackman"):
+            raise ValueError(f"unknown window type '{self.window_type}'")
+        if self.num_mel_bins < 1 or self.frame_shift <= 0 or self.frame_length <= 0:
+            raise ValueError(f"bad fbank options: num_mel_bins={self.num_mel_bins}, "
+                             f"frame_length={self.frame_length}, frame_shift={self.frame_shift}")
+
     def window_samples(self) -> tuple[int, int]:
         """(frame length, frame shift) in samples, truncated as Kaldi does."""
         return (int(self.sample_frequency * self.frame_length * 0.001),
