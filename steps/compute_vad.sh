@@ -59,6 +59,7 @@ else
 fi
 
 mkdir -p "$logdir" "$vaddir"
+if [ -f "$vad_config" ]; then cp "$vad_config" "$logdir/vad.conf"; fi  # the exact config used, beside the logs
 vaddir=$(cd "$vaddir" && pwd)
 rm -f "$data/vad.scp"
 

@@ -65,6 +65,7 @@ else
 fi
 
 mkdir -p "$logdir" "$featdir"
+if [ -f "$fbank_config" ]; then cp "$fbank_config" "$logdir/fbank.conf"; fi  # the exact config used, beside the logs
 featdir=$(cd "$featdir" && pwd)
 rm -f "$data/feats.scp" "$data/utt2num_frames" "$data/log_energy.scp"
 

@@ -155,6 +155,13 @@ def test_steps_make_fbank_and_compute_vad(tmp_path, root, shell_env):
     energy = kaldiio.load_scp(str(d / "log_energy.scp"))
     for utt in entries:
         np.testing.assert_array_equal(vad[utt], compute_vad(energy[utt], VadOptions()))
+    # without log_energy.scp (features made elsewhere) the energy is recomputed from the audio
+    (d / "log_energy.scp").unlink()
+    r = _steps(root, "compute_vad.sh", "--nj", 1, "--overwrite", "true", "--fbank-config", conf, d, env=shell_env)
+    assert r.returncode == 0 and "recomputing the log-energy from the audio" in r.stderr, r.stderr
+    again = kaldiio.load_scp(str(d / "vad.scp"))
+    for utt in entries:
+        np.testing.assert_array_equal(again[utt], vad[utt])
 
 
 def test_steps_make_fbank_bad_utterance_stops_only_its_job(tmp_path, root, shell_env):
