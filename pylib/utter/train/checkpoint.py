@@ -15,8 +15,9 @@ import logging
 import os
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -218,7 +219,8 @@ def load_embedder(path: str | os.PathLike, device: str | torch.device = "cpu",
     try:
         net = build_network(dict(state["arch_config"]))
     except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"checkpoint {path}: cannot build network {describe_arch(state['arch_config'])}: {e}") from e
+        raise CheckpointError(f"checkpoint {path}: cannot build network "
+                              f"{describe_arch(state['arch_config'])}: {e}") from e
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as e:

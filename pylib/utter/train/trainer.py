@@ -23,9 +23,10 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,9 +34,18 @@ import torch.distributed as dist
 from torch import nn
 
 from utter.atomic import atomic_open, atomic_path
+from utter.ssl.dino import cosine_schedule
 from utter.train.checkpoint import (
-    FORMAT_VERSION, CheckpointError, capture_rng_state, checkpoint_name, latest_checkpoint, list_checkpoints,
-    load_checkpoint, restore_rng_state, save_checkpoint, average_checkpoints,
+    FORMAT_VERSION,
+    CheckpointError,
+    average_checkpoints,
+    capture_rng_state,
+    checkpoint_name,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
 )
 
 log = logging.getLogger(__name__)
@@ -78,11 +88,11 @@ class Objective(abc.ABC):
         mods = self.modules()
         seen: set[int] = set()
         for name in self.trainable():
-            for p in mods[name].parameters():
+            for pname, p in mods[name].named_parameters():
                 if id(p) in seen:
                     continue
                 seen.add(id(p))
-                (no_decay if p.ndim <= 1 else decay).append(p)
+                (no_decay if pname.endswith(".bias") or p.ndim <= 1 else decay).append(p)
         groups = [{"params": decay, "lr_scale": 1.0, "wd_scale": 1.0, "name": "decay"},
                   {"params": no_decay, "lr_scale": 1.0, "wd_scale": 0.0, "name": "no_decay"}]
         return [g for g in groups if g["params"]]
@@ -98,13 +108,13 @@ class Objective(abc.ABC):
         for name, m in self.modules().items():
             m.train(name in trainable)
 
-    def before_epoch(self, epoch: int) -> None:
+    def before_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
         """Hook at the start of each epoch (0-based), e.g. a freezing schedule."""
 
-    def after_backward(self, step: int) -> None:
+    def after_backward(self, step: int) -> None:  # noqa: B027 (optional hook)
         """Hook after gradients are averaged, unscaled and clipped, before the optimiser step."""
 
-    def after_step(self, step: int) -> None:
+    def after_step(self, step: int) -> None:  # noqa: B027 (optional hook)
         """Hook after the optimiser step ``step`` (0-based), e.g. a teacher EMA or a centre update."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -174,7 +184,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)
         checks = [
-            (self.optimizer in ("adam", "adamw", "sgd"), f"optimizer must be adam, adamw or sgd, got '{self.optimizer}'"),
+            (self.optimizer in ("adam", "adamw", "sgd"),
+             f"optimizer must be adam, adamw or sgd, got '{self.optimizer}'"),
             (self.amp in ("none", "bf16", "fp16"), f"amp must be none, bf16 or fp16, got '{self.amp}'"),
             (self.epochs >= 1 or self.total_steps >= 1, "need epochs >= 1 or total_steps >= 1"),
             (self.total_steps >= 0 and self.steps_per_epoch >= 0, "steps must not be negative"),
@@ -193,23 +204,6 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         return d
-
-
-def warmup_cosine(base: float, final: float, total_steps: int, warmup_steps: int = 0,
-                  warmup_start: float = 0.0) -> np.ndarray:
-    """Per-step values: linear warm-up ``warmup_start -> base`` then half-cosine ``base -> final``.
-
-    Step ``i`` of the warm-up is ``warmup_start + (base - warmup_start) * i / warmup_steps``;
-    step ``j`` after it is ``final + (base - final) * (1 + cos(pi * j / n)) / 2`` with ``n``
-    the remaining steps (DINO's ``cosine_scheduler`` in steps).
-    """
-    if total_steps < 1:
-        raise ValueError(f"schedule needs at least one step, got {total_steps}")
-    warmup_steps = min(max(0, int(warmup_steps)), total_steps)
-    warm = warmup_start + (base - warmup_start) * np.arange(warmup_steps, dtype=np.float64) / max(1, warmup_steps)
-    n = total_steps - warmup_steps
-    cos = final + (base - final) * 0.5 * (1.0 + np.cos(np.pi * np.arange(n, dtype=np.float64) / max(1, n)))
-    return np.concatenate([warm, cos])
 
 
 # ---------------------------------------------------------------- distributed
@@ -329,10 +323,10 @@ class Trainer:
         else:
             self.total_steps = cfg.epochs * self.steps_per_epoch
             self.num_epochs = cfg.epochs
-        warmup = cfg.warmup_steps or round(cfg.warmup_epochs * self.steps_per_epoch)
-        self.lr_values = warmup_cosine(cfg.lr, cfg.min_lr, self.total_steps, warmup, cfg.warmup_start_lr)
+        warmup = min(self.total_steps, cfg.warmup_steps or round(cfg.warmup_epochs * self.steps_per_epoch))
+        self.lr_values = cosine_schedule(cfg.lr, cfg.min_lr, self.total_steps, warmup, cfg.warmup_start_lr)
         wd_end = cfg.weight_decay if cfg.weight_decay_end is None else cfg.weight_decay_end
-        self.wd_values = warmup_cosine(cfg.weight_decay, wd_end, self.total_steps)
+        self.wd_values = cosine_schedule(cfg.weight_decay, wd_end, self.total_steps)
 
     def _loader_length(self) -> int:
         with preserved_rng():

@@ -1,0 +1,155 @@
+"""The training loop in one process: schedules, outputs, hooks, optimisers, clear errors."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from train_toy import ToyNet, ToyObjective, make_trainer
+
+from utter.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from utter.train.trainer import TrainConfig, Trainer
+
+
+def _read_tsv(path):
+    lines = path.read_text().splitlines()
+    cols = lines[0].split("\t")
+    return [dict(zip(cols, ln.split("\t"))) for ln in lines[1:]]
+
+
+def _closed_form_lr(step, base, final, total, warmup, start=0.0):
+    """Linear warm-up then a half cosine reaching ``final`` on the last step, written out directly."""
+    if step < warmup:
+        return start + (base - start) * step / warmup
+    t = (step - warmup) / (total - warmup - 1)
+    return final + (base - final) * (1 + math.cos(math.pi * t)) / 2
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    exp = tmp_path_factory.mktemp("toy")
+    trainer = make_trainer(exp)  # 3 epochs x 6 batches, checkpoint every 4 steps, keep 3, average 2
+    final = trainer.train()
+    return exp, trainer, final
+
+
+def test_lr_follows_warmup_then_cosine(toy_run):
+    exp, trainer, _ = toy_run
+    rows = _read_tsv(exp / "train_log.tsv")
+    assert [int(r["step"]) for r in rows] == list(range(1, 19))
+    for i, r in enumerate(rows):
+        assert float(r["lr"]) == pytest.approx(_closed_form_lr(i, 0.01, 1e-4, 18, 3), rel=1e-5, abs=1e-12)
+    # what the optimiser used at the last step: the schedule value times the group's scale
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert [g["weight_decay"] for g in trainer.optimizer.param_groups] == [pytest.approx(0.01), 0.0]
+
+
+def test_outputs_of_a_run(toy_run):
+    exp, trainer, final = toy_run
+    assert final == exp / "final.pt"
+    assert (exp / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = json.loads((exp / "config.json").read_text())
+    assert config["train"]["lr"] == 0.01 and config["arch"]["hidden"] == 16 and config["run"] == {"toy": True}
+    assert [p.name for p in list_checkpoints(exp)] == ["ckpt-00000012.pt", "ckpt-00000016.pt", "ckpt-00000018.pt"]
+    last = load_checkpoint(exp / "ckpt-00000018.pt")
+    assert (last["step"], last["epoch"], last["batch_in_epoch"]) == (18, 3, 0)
+    mid = load_checkpoint(exp / "ckpt-00000016.pt")
+    assert (mid["epoch"], mid["batch_in_epoch"]) == (2, 4)  # 4 batches into the third epoch
+    # the exported model is the EMA teacher, stored once; the student is in extra
+    teacher = trainer.objective.teacher.state_dict()
+    assert all(torch.equal(last["model"][k], v) for k, v in teacher.items())
+    assert last["extra"]["modules"]["teacher"] is None
+    assert last["extra"]["objective"]["steps_seen"] == 18
+    # final.pt: mean of the last two checkpoints' weights
+    avg = load_checkpoint(final)
+    for k, v in avg["model"].items():
+        assert torch.allclose(v, (mid["model"][k] + last["model"][k]) / 2, atol=1e-7, rtol=0)
+
+
+def test_hooks_and_learning(toy_run):
+    _, trainer, _ = toy_run
+    assert trainer.objective.epochs_seen == [0, 1, 2]
+    assert trainer.objective.steps_seen == 18
+    rows = _read_tsv(trainer.tsv_path)
+    first = sum(float(r["loss"]) for r in rows[:6]) / 6
+    last = sum(float(r["loss"]) for r in rows[-6:]) / 6
+    assert last < 0.8 * first
+    assert all(0 < float(r["grad_norm"]) for r in rows)
+
+
+def test_refuses_to_overwrite_without_resume(toy_run):
+    exp, _, _ = toy_run
+    with pytest.raises(RuntimeError, match="already holds checkpoints"):
+        make_trainer(exp).train()
+
+
+def test_resume_of_a_finished_run_is_a_no_op(toy_run, tmp_path):
+    exp, trainer, final = toy_run
+    before = load_checkpoint(final)["model"]
+    again = make_trainer(exp)
+    again.train(resume=True)
+    assert again.step == 18 and again.objective.steps_seen == 18
+    after = load_checkpoint(final)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_resume_with_another_architecture_names_both(toy_run):
+    exp, _, _ = toy_run
+    with pytest.raises(CheckpointError) as err:
+        make_trainer(exp, hidden=8).train(resume=True)
+    assert "hidden=16" in str(err.value) and "hidden=8" in str(err.value)
+
+
+def _toy_objective():
+    torch.manual_seed(0)
+    return ToyObjective(ToyNet(4, 0.0), noise=0.0)
+
+
+def test_empty_training_set(tmp_path):
+    with pytest.raises(RuntimeError, match="yielded no batches for epoch 0"):
+        Trainer(_toy_objective(), lambda *a: [], TrainConfig(), tmp_path / "a").train()
+
+    def no_len(*a):  # a generator has no len(): steps_per_epoch comes from the config
+        yield from ()
+
+    with pytest.raises(RuntimeError, match="training set is empty"):
+        Trainer(_toy_objective(), no_len, TrainConfig(steps_per_epoch=5), tmp_path / "b").train()
+    with pytest.raises(ValueError, match="set steps_per_epoch"):
+        Trainer(_toy_objective(), no_len, TrainConfig(), tmp_path / "c").train()
+
+
+@pytest.mark.parametrize("name,cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+                                      ("sgd", torch.optim.SGD)])
+def test_optimisers_and_group_scales(tmp_path, name, cls):
+    objective = _toy_objective()
+
+    class Scaled(type(objective)):
+        def param_groups(self):
+            return [{"params": list(self.net.body[0].parameters()), "lr_scale": 0.1},
+                    {"params": list(self.net.body[3].parameters()), "wd_scale": 0.0}]
+
+    objective.__class__ = Scaled
+    batches = [(torch.randn(4, 6), torch.randn(4, 3)) for _ in range(2)]
+    cfg = TrainConfig(optimizer=name, lr=0.5, min_lr=0.5, weight_decay=0.2, amsgrad=True, betas=(0.8, 0.9))
+    trainer = Trainer(objective, lambda e, r, w, s: batches[s:], cfg, tmp_path)
+    trainer.train()
+    opt = trainer.optimizer
+    assert type(opt) is cls
+    assert [g["lr"] for g in opt.param_groups] == [pytest.approx(0.05), pytest.approx(0.5)]
+    assert [g["weight_decay"] for g in opt.param_groups] == [pytest.approx(0.2), 0.0]
+    if name != "sgd":
+        assert opt.param_groups[0]["amsgrad"] and opt.param_groups[0]["betas"] == (0.8, 0.9)
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="optimizer must be"):
+        TrainConfig(optimizer="lamb")
+    with pytest.raises(ValueError, match="average_last"):
+        TrainConfig(keep_last=2, average_last=3)
+
+
+def test_non_finite_loss_stops_with_a_reason(tmp_path):
+    batches = [(torch.full((4, 6), float("nan")), torch.zeros(4, 3))]
+    with pytest.raises(RuntimeError, match="loss is nan at step 1"):
+        Trainer(_toy_objective(), lambda *a: batches, TrainConfig(), tmp_path).train()
