@@ -42,10 +42,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where used, so VAD jobs start without it
+    import torch
 
 from utter.atomic import atomic_open, atomic_path
 from utter.data.datadir import DataDir, write_table
@@ -237,6 +239,7 @@ def compute_fbank(samples: np.ndarray | torch.Tensor, sample_rate: int, opts: Fb
     same dithered frames as the fbank (raw: after dither and DC removal, before preemphasis and
     window, when ``raw_energy``), so it serves the energy VAD.
     """
+    import torch
     import torchaudio.compliance.kaldi as kaldi
 
     as_numpy = isinstance(samples, np.ndarray)
@@ -340,7 +343,9 @@ def sliding_cmn(feats: np.ndarray | torch.Tensor, window: int = 150, center: boo
 
     ``feats`` [T, F], numpy or torch (any device); returns the same type, dtype and device.
     """
-    is_torch = isinstance(feats, torch.Tensor)
+    is_torch = not isinstance(feats, np.ndarray)
+    if is_torch:
+        import torch
     num_frames = feats.shape[0]
     if num_frames == 0:
         return feats.clone() if is_torch else feats.copy()
