@@ -1,6 +1,7 @@
 """The training loop in one process: schedules, outputs, hooks, optimisers, clear errors."""
 from __future__ import annotations
 
+import argparse
 import json
 import math
 
@@ -9,7 +10,7 @@ import torch
 from train_toy import ToyNet, ToyObjective, make_trainer
 
 from utter.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from utter.train.trainer import TrainConfig, Trainer
+from utter.train.trainer import TrainConfig, Trainer, add_train_arguments, train_config_from_args
 
 
 def _read_tsv(path):
@@ -70,6 +71,7 @@ def test_outputs_of_a_run(toy_run):
 def test_hooks_and_learning(toy_run):
     _, trainer, _ = toy_run
     assert trainer.objective.epochs_seen == [0, 1, 2]
+    assert trainer.objective.length == (18, 6) and trainer.objective.steps_begun == list(range(18))
     assert trainer.objective.steps_seen == 18
     rows = _read_tsv(trainer.tsv_path)
     first = sum(float(r["loss"]) for r in rows[:6]) / 6
@@ -153,3 +155,18 @@ def test_non_finite_loss_stops_with_a_reason(tmp_path):
     batches = [(torch.full((4, 6), float("nan")), torch.zeros(4, 3))]
     with pytest.raises(RuntimeError, match="loss is nan at step 1"):
         Trainer(_toy_objective(), lambda *a: batches, TrainConfig(), tmp_path).train()
+
+
+def test_command_line_options_build_the_config():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cpu")  # as make_parser(device=True) adds it
+    add_train_arguments(parser)
+    assert train_config_from_args(parser.parse_args([])) == TrainConfig()
+    args = parser.parse_args(["--betas", "0.9,0.95", "--amsgrad", "true", "--weight-decay-end", "0.1",
+                              "--total-steps", "300", "--device", "cuda:1", "--resume", "true"])
+    cfg = train_config_from_args(args, seed=4)
+    assert (cfg.betas, cfg.amsgrad, cfg.weight_decay_end, cfg.total_steps, cfg.device, cfg.seed) == \
+        ((0.9, 0.95), True, 0.1, 300, "cuda:1", 4)
+    assert args.resume is True
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--amsgrad", "yes"])

@@ -56,6 +56,8 @@ class ToyObjective(Objective):
         self.rng = np.random.default_rng(seed)
         self.steps_seen = 0
         self.epochs_seen: list[int] = []
+        self.length: tuple[int, int] | None = None
+        self.steps_begun: list[int] = []
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.net, "teacher": self.teacher}
@@ -66,8 +68,14 @@ class ToyObjective(Objective):
     def model_for_export(self) -> nn.Module:
         return self.teacher
 
+    def begin_training(self, total_steps: int, steps_per_epoch: int) -> None:
+        self.length = (total_steps, steps_per_epoch)
+
     def before_epoch(self, epoch: int) -> None:
         self.epochs_seen.append(epoch)
+
+    def before_step(self, step: int) -> None:
+        self.steps_begun.append(step)
 
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         x, y = batch

@@ -108,8 +108,14 @@ class Objective(abc.ABC):
         for name, m in self.modules().items():
             m.train(name in trainable)
 
+    def begin_training(self, total_steps: int, steps_per_epoch: int) -> None:  # noqa: B027 (optional hook)
+        """Hook once the run's length is known, before any checkpoint is loaded (build schedules here)."""
+
     def before_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
         """Hook at the start of each epoch (0-based), e.g. a freezing schedule."""
+
+    def before_step(self, step: int) -> None:  # noqa: B027 (optional hook)
+        """Hook before ``loss`` of step ``step`` (0-based), e.g. to pick this step's temperature."""
 
     def after_backward(self, step: int) -> None:  # noqa: B027 (optional hook)
         """Hook after gradients are averaged, unscaled and clipped, before the optimiser step."""
@@ -204,6 +210,100 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         return d
+
+
+_OPTION_HELP = {
+    "epochs": "training epochs (ignored when --total-steps is set)",
+    "total_steps": "optimiser steps in all (0: epochs x steps per epoch)",
+    "steps_per_epoch": "optimiser steps per epoch (0: the loader's length)",
+    "optimizer": "adam, adamw or sgd",
+    "lr": "peak learning rate (after warm-up)",
+    "min_lr": "learning rate at the last step (cosine decay)",
+    "warmup_steps": "linear warm-up steps (0: use --warmup-epochs)",
+    "warmup_epochs": "linear warm-up in epochs, when --warmup-steps is 0",
+    "warmup_start_lr": "learning rate at the first warm-up step",
+    "betas": "Adam betas, comma-separated",
+    "eps": "Adam epsilon",
+    "amsgrad": "AMSGrad variant of Adam (true|false)",
+    "momentum": "SGD momentum",
+    "nesterov": "Nesterov momentum for SGD (true|false)",
+    "weight_decay": "weight decay (not on biases and 1-D parameters)",
+    "weight_decay_end": "weight decay at the last step (cosine); empty: constant",
+    "grad_clip": "clip the global gradient norm to this (0: off)",
+    "amp": "mixed precision on CUDA: none, bf16 or fp16",
+    "device": "torch device: cpu, cuda, cuda:1 ...",
+    "num_threads": "torch threads (0: leave as is)",
+    "checkpoint_interval": "also checkpoint every this many steps (0: each epoch only)",
+    "keep_last": "checkpoints to keep",
+    "average_last": "final.pt is the average of this many last checkpoints",
+    "seed": "random seed (rank r uses seed + r)",
+    "log_interval": "write a progress line to the log every this many steps",
+}
+
+
+def _parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool) or value in ("true", "false"):
+        return value is True or value == "true"
+    raise ValueError(f"expected true or false, got '{value}'")
+
+
+def _parse_betas(value: str) -> tuple[float, float]:
+    parts = [float(v) for v in str(value).split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"expected two comma-separated betas, got '{value}'")
+    return parts[0], parts[1]
+
+
+def _parse_optional_float(value: str) -> float | None:
+    return None if value in ("", "none", "None") else float(value)
+
+
+def add_train_arguments(parser: Any) -> None:
+    """Add one ``--option`` per :class:`TrainConfig` field (and ``--resume``) to an argparse parser.
+
+    Options the parser already has (``--device``, ``--num-threads`` from the stage helpers)
+    are reused, not added twice.
+    """
+    defaults = TrainConfig()
+    group = parser.add_argument_group("training")
+    have = set(getattr(parser, "_option_string_actions", {}))
+    for f in dataclasses.fields(TrainConfig):
+        if f.name not in _OPTION_HELP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if flag in have:
+            continue
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            kind, shown = _parse_bool, str(default).lower()
+        elif f.name == "betas":
+            kind, shown = _parse_betas, ",".join(str(b) for b in default)
+        elif f.name == "weight_decay_end":
+            kind, shown = _parse_optional_float, ""
+        else:
+            kind, shown = type(default), default
+        group.add_argument(flag, type=kind, default=shown if kind is not type(default) else default,
+                           help=_OPTION_HELP[f.name])
+    if "--resume" not in have:
+        group.add_argument("--resume", type=_parse_bool, default=False,
+                           help="continue from the latest checkpoint in the experiment dir (true|false)")
+
+
+def train_config_from_args(args: Any, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed arguments (from :func:`add_train_arguments`), plus overrides."""
+    values = {}
+    for f in dataclasses.fields(TrainConfig):
+        if hasattr(args, f.name):
+            v = getattr(args, f.name)
+            if f.name == "betas" and isinstance(v, str):
+                v = _parse_betas(v)
+            elif f.name == "weight_decay_end" and isinstance(v, str):
+                v = _parse_optional_float(v)
+            elif isinstance(v, str) and isinstance(getattr(TrainConfig, f.name, None), bool):
+                v = _parse_bool(v)
+            values[f.name] = v
+    values.update(overrides)
+    return TrainConfig(**values)
 
 
 # ---------------------------------------------------------------- distributed
@@ -512,6 +612,7 @@ class Trainer:
         """
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         self._setup()
+        self.objective.begin_training(self.total_steps, self.steps_per_epoch)
         latest = latest_checkpoint(self.exp_dir)
         if resume and latest is not None:
             self._resume(latest)
@@ -600,6 +701,7 @@ class Trainer:
         batch = move_to(batch, self.device)
         if self.dist.active:
             self._broadcast(params=False)
+        self.objective.before_step(i)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             loss, metrics = self.objective.loss(batch)
         loss_value = float(loss.detach())
@@ -646,14 +748,18 @@ class Trainer:
                 offset += k
 
     def _broadcast(self, params: bool) -> None:
-        """Copy rank 0's buffers (and parameters when ``params``) to every rank."""
-        tensors = []
+        """Copy rank 0's buffers (and parameters when ``params``) to every rank, one message per dtype."""
+        by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
         for m in self.objective.modules().values():
-            tensors.extend(b for b in m.buffers())
-            if params:
-                tensors.extend(p.data for p in m.parameters())
-        for t in tensors:
-            dist.broadcast(t, src=0)
+            for t in [*m.buffers(), *(p.data for p in m.parameters() if params)]:
+                by_dtype.setdefault(t.dtype, []).append(t)
+        for ts in by_dtype.values():
+            flat = torch.cat([t.reshape(-1) for t in ts])
+            dist.broadcast(flat, src=0)
+            offset = 0
+            for t in ts:
+                t.copy_(flat[offset:offset + t.numel()].view_as(t))
+                offset += t.numel()
 
     def _finish(self) -> Path | None:
         if not self.is_main:
