@@ -438,6 +438,8 @@ def make_fbank_job(data_dir: str | os.PathLike, feats_ark: str | os.PathLike, op
 
     Any bad utterance raises an error naming it and leaves none of this job's outputs behind.
     """
+    import torchaudio.compliance.kaldi  # noqa: F401  (imported here, so start-up is not timed as fbank)
+
     from utter.data.audio import AudioReader
 
     reader = AudioReader(data_dir, sample_rate=int(opts.sample_frequency), allow_resample=allow_resample,
