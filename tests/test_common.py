@@ -72,3 +72,20 @@ def test_atomic_open_leaves_target_on_failure(tmp_path):
     assert target.read_text() == "new\n"
     assert outputs_complete([target])
     assert not outputs_complete([target, tmp_path / "missing"])
+
+
+def test_config_items_shared_by_conf_readers(tmp_path):
+    from utter.config import ConfigError, config_argv, config_items
+    from utter.data.features import FbankOptions
+
+    (tmp_path / "base.conf").write_text("--num-mel-bins=40\n")
+    (tmp_path / "top.conf").write_text("--config=base.conf\n--low-freq=30 # Hz\n--dither=0\n")
+    assert config_argv(tmp_path / "top.conf") == ["--num-mel-bins", "40", "--low-freq", "30", "--dither", "0"]
+    assert config_items("--a=1\n\n# x\n--b=two words\n") == [(1, "--a", "1"), (4, "--b", "two words")]
+    with pytest.raises(ConfigError, match="<conf>:1: expected --option=value"):
+        config_items("--a b=1\n")
+    opts = FbankOptions.from_conf(tmp_path / "base.conf")
+    assert opts.num_mel_bins == 40
+    with pytest.raises(ValueError, match="bad.conf:2"):
+        (tmp_path / "bad.conf").write_text("--dither=0\nnum-mel-bins=3\n")
+        FbankOptions.from_conf(tmp_path / "bad.conf")

@@ -10,19 +10,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from utter.config import ConfigError, config_argv
+
 log = logging.getLogger("utter")
 
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-class ConfigError(ValueError):
-    """A malformed line in a Kaldi-style config file."""
 
 
 def str2bool(value: str | bool) -> bool:
@@ -34,26 +31,7 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
-def read_config(path: str | os.PathLike) -> list[str]:
-    """Read a Kaldi-style config (one ``--option=value`` per line, ``#`` comments) as argv items."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    args: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            if not line.startswith("--"):
-                raise ConfigError(f"{path}:{lineno}: expected --option=value, got '{line}'")
-            if line.startswith("--config"):
-                _, _, nested = line.partition("=")
-                args.extend(read_config(Path(path).parent / nested if not Path(nested).is_absolute()
-                                        and not Path(nested).exists() else nested))
-                continue
-            args.extend(shlex.split(line))
-    return args
+read_config = config_argv
 
 
 def make_parser(description: str, *, threads: bool = True, device: bool = False) -> argparse.ArgumentParser:

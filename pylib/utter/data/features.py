@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # torch is imported where used, so VAD jobs start without it
     import torch
 
 from utter.atomic import atomic_open, atomic_path
+from utter.config import config_items
 from utter.data.datadir import DataDir, write_table
 
 log = logging.getLogger(__name__)
@@ -132,20 +133,14 @@ class _KaldiOptions:
         if text is None:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
-        where = path if path is not None else "<conf>"
+        where = str(path) if path is not None else "<conf>"
         values = {}
-        for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            key, eq, value = line.partition("=")
-            if not line.startswith("--") or not eq:
-                raise ValueError(f"{where}:{lineno}: expected --option=value, got '{line}'")
+        for lineno, key, value in config_items(text, where):
             try:
-                cls.from_dict({key: value.strip()})
+                cls.from_dict({key: value})
             except (ValueError, TypeError) as e:
                 raise ValueError(f"{where}:{lineno}: {e}") from None
-            values[key] = value.strip()
+            values[key] = value
         return cls.from_dict(values)
 
     def changed(self) -> dict:
