@@ -24,7 +24,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,6 @@ class TrainConfig:
     average_last: int = 1
     seed: int = 0
     log_interval: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)
@@ -476,7 +475,10 @@ class Trainer:
         return export.state_dict(), modules, export_name
 
     def save(self, epoch: int, batch_in_epoch: int) -> Path | None:
-        """Checkpoint the state after ``self.step`` steps; resume continues at (epoch, batch_in_epoch)."""
+        """Checkpoint the state after ``self.step`` steps (every rank calls this; rank 0 writes).
+
+        A resumed run continues in ``epoch`` (0-based) after its first ``batch_in_epoch`` batches.
+        """
         rng = capture_rng_state()
         if self.dist.active:
             gathered: list[Any] = [None] * self.dist.world_size
@@ -802,8 +804,8 @@ def plot_loss_curve(tsv: str | os.PathLike, png: str | os.PathLike) -> Path:
     fig = Figure(figsize=(7, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.plot(step, loss, color="0.75", linewidth=0.8, label="loss")
     k = max(1, len(loss) // 50)
+    ax.plot(step, loss, color="0.7" if k > 1 else "C0", linewidth=0.8, label="loss")
     if k > 1:
         smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
         ax.plot(step[k - 1:], smooth, color="C0", linewidth=1.5, label=f"mean of {k} steps")
