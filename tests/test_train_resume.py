@@ -95,4 +95,4 @@ def test_two_process_data_parallel_matches_one_process(tmp_path):
     init = ToyNet(16, 0.0).state_dict()
     assert (init["body.0.weight"] - ref["model.body.0.weight"]).abs().max() > 1e-2
     ckpt = load_checkpoint(ddp / "final.pt")
-    assert len(ckpt["rng"]) == 2 and ckpt["world_size"] == 2
+    assert len(ckpt["rng"]) == 2 and ckpt["world_size"] == 2 and len(ckpt["extra"]["objective_per_rank"]) == 2

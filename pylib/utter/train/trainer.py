@@ -395,7 +395,10 @@ class Trainer:
             torch.set_num_threads(cfg.num_threads)
         self.dist = init_distributed(cfg.device)
         device = torch.device(cfg.device)
-        if device.type == "cuda" and device.index is None:
+        if device.type == "cuda" and (device.index is None or self.dist.active):
+            if device.index not in (None, self.dist.local_rank):
+                log.warning("device %s ignored under torchrun: rank %d uses cuda:%d (its LOCAL_RANK)",
+                            device, self.dist.rank, self.dist.local_rank)
             device = torch.device("cuda", self.dist.local_rank)
         self.device = device
         self.is_main = self.dist.rank == 0
@@ -479,13 +482,14 @@ class Trainer:
 
         A resumed run continues in ``epoch`` (0-based) after its first ``batch_in_epoch`` batches.
         """
-        rng = capture_rng_state()
+        # per-rank states: every rank's RNGs and objective state (e.g. its own generator) come back
+        mine = (capture_rng_state(), self.objective.state_dict())
         if self.dist.active:
             gathered: list[Any] = [None] * self.dist.world_size
-            dist.all_gather_object(gathered, rng)
-            rng_all = gathered
+            dist.all_gather_object(gathered, mine)
         else:
-            rng_all = [rng]
+            gathered = [mine]
+        rng_all = [g[0] for g in gathered]
         if not self.is_main:
             return None
         model, modules, export_name = self._module_states()
@@ -494,7 +498,7 @@ class Trainer:
             "arch_config": self.objective.arch_config(),
             "model": model,
             "extra": {"modules": modules, "export_module": export_name,
-                      "objective": self.objective.state_dict(),
+                      "objective": gathered[0][1], "objective_per_rank": [g[1] for g in gathered],
                       "scaler": self.scaler.state_dict() if self.scaler is not None else None},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": {"type": "warmup_cosine", "step": self.step, "total_steps": self.total_steps},
@@ -523,7 +527,8 @@ class Trainer:
                                   f"but {type(self.objective).__name__} has {sorted(mods)}")
         for name, m in mods.items():  # None: the exported module, stored once as 'model'
             m.load_state_dict(state["model"] if saved[name] is None else saved[name])
-        self.objective.load_state_dict(state["extra"]["objective"])
+        per_rank = state["extra"].get("objective_per_rank") or [state["extra"]["objective"]]
+        self.objective.load_state_dict(per_rank[min(self.dist.rank, len(per_rank) - 1)])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state["extra"].get("scaler"):
             self.scaler.load_state_dict(state["extra"]["scaler"])
