@@ -89,3 +89,14 @@ def test_config_items_shared_by_conf_readers(tmp_path):
     with pytest.raises(ValueError, match="bad.conf:2"):
         (tmp_path / "bad.conf").write_text("--dither=0\nnum-mel-bins=3\n")
         FbankOptions.from_conf(tmp_path / "bad.conf")
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        with atomic_open(tmp_path / "f") as f:
+            f.write("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644

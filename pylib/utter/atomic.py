@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tmp_name(path: Path) -> Path:
+    """A fresh temporary file beside ``path``, with the permissions a plain ``open`` would give."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs must be readable like any file
     os.close(fd)
     return Path(name)
 
