@@ -14,10 +14,16 @@ import torch
 from torch import nn
 
 
+def _rand(shape: tuple[int, ...], generator: torch.Generator | None, device) -> torch.Tensor:
+    """Uniform [0, 1) numbers drawn on the generator's device, moved to ``device``."""
+    gdev = generator.device if generator is not None else device
+    return torch.rand(shape, generator=generator, device=gdev).to(device)
+
+
 def _random_bands(n_items: int, n_masks: int, max_width: int, extent: torch.Tensor,
                   size: int, generator: torch.Generator | None, device) -> torch.Tensor:
     """[n_items, size] bool: n_masks bands of width U{0..max_width} inside [0, extent)."""
-    u = torch.rand(2, n_items, n_masks, generator=generator, device=device)
+    u = _rand((2, n_items, n_masks), generator, device)
     ext = extent.view(-1, 1).to(device)
     width = torch.minimum((u[0] * (max_width + 1)).long(), ext)
     start = (u[1] * (ext - width + 1).to(u.dtype)).long()
@@ -31,11 +37,11 @@ def span_mask(lengths: torch.Tensor, max_len: int, prob: float, span: int,
     """wav2vec 2.0 span mask, [B, max_len] bool: int(prob*L/span + u) spans, u ~ U[0, 1)."""
     device = lengths.device
     B = lengths.numel()
-    u = torch.rand(B, generator=generator, device=device)
+    u = _rand((B,), generator, device)
     n_starts = (lengths - span + 1).clamp(min=0)
     num = (prob * lengths.to(u.dtype) / span + u).long().clamp(max=n_starts)
     pos = torch.arange(max_len, device=device).view(1, -1)
-    score = torch.rand(B, max_len, generator=generator, device=device)
+    score = _rand((B, max_len), generator, device)
     score = score.masked_fill(pos >= n_starts.view(-1, 1), 2.0)
     rank = score.argsort(dim=1).argsort(dim=1)
     starts = (rank < num.view(-1, 1)).to(torch.int32)
