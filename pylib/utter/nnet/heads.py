@@ -37,8 +37,13 @@ class AAMSoftmax(nn.Module):
         self.mm = math.sin(math.pi - self.margin) * self.margin
 
     def cosine(self, emb: torch.Tensor) -> torch.Tensor:
-        """Cosine between each embedding and each class weight, [B, num_classes]."""
-        return F.linear(F.normalize(emb, dim=1), F.normalize(self.weight, dim=1))
+        """Cosine between each embedding and each class weight, [B, num_classes], in float32
+        even under autocast (the margin arithmetic near cos = +-1 needs the precision)."""
+        with torch.autocast(device_type=emb.device.type, enabled=False):
+            w = self.weight.float() if self.weight.dtype in (torch.float16, torch.bfloat16) \
+                else self.weight
+            x = emb.float() if emb.dtype in (torch.float16, torch.bfloat16) else emb
+            return F.linear(F.normalize(x, dim=1), F.normalize(w, dim=1))
 
     def forward(self, emb: torch.Tensor, labels: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
