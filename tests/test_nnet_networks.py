@@ -85,6 +85,7 @@ def test_resnet_family_defaults():
 def test_padding_invariance(name):
     """Each utterance padded in a batch (padding = large garbage) gives its unpadded embedding."""
     cfg = TINY[name]
+    torch.manual_seed(0)
     net = randomise_norms(build_network(cfg))
     lengths = [41, 40, 23, 8, 1]
     x = feats_for(cfg, len(lengths), max(lengths))
@@ -98,12 +99,13 @@ def test_padding_invariance(name):
         nolen = net(x[:1, :lengths[0]], None)
     torch.testing.assert_close(batch, alone, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(nolen, alone[:1], rtol=1e-5, atol=1e-5)
-    assert (batch[0] - batch[1]).abs().max() > 1e-3  # different utterances differ
+    assert (batch - batch.mean(0)).abs().max() > 1e-3  # not vacuous: utterances differ
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_registry_rebuilds_from_config(name, tmp_path):
     cfg = TINY[name]
+    torch.manual_seed(0)
     net = randomise_norms(build_network(cfg))
     path = tmp_path / "net.pt"
     torch.save({"arch_config": net.config, "model": net.state_dict()}, path)
