@@ -1,0 +1,107 @@
+"""Train a speaker embedding network with DINO self-distillation (no labels).
+
+  python -m utter.bin.train_dino --config conf/dino.conf --exp-dir exp/dino data/train
+  torchrun --standalone --nproc_per_node 4 -m utter.bin.train_dino --config conf/dino.conf ...
+
+Defaults are the authors' recipe (Cho et al. 2022; hyperion dinossl.v1): LResNet34, 2 teacher
+crops of 4 s and 4 student crops of 2 s, head 2048 -> 256 -> 65536, temperatures 0.1/0.04,
+centre momentum 0.9, teacher momentum 0.996 -> 1, Adam (amsgrad, betas 0.9/0.95), weight
+decay 1e-4, lr 0.005 x batch/256 with 10 warm-up epochs and cosine decay to 1e-6, 70 epochs.
+Writes exp-dir/ckpt-*.pt, train_log.tsv, loss.png, config.json and final.pt (the teacher
+network is what extraction uses).
+"""
+from __future__ import annotations
+
+import logging
+
+from utter.bin.common import main_entry, make_parser, str2bool
+from utter.bin.train_common import (
+    add_data_arguments,
+    add_network_arguments,
+    add_run_arguments,
+    build_network_from_args,
+    data_dirs,
+    reader_options,
+    run_config,
+    specaug_from_args,
+    train_config,
+)
+
+log = logging.getLogger("utter")
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text in ("", "none", "None") else float(text)
+
+
+def build_parser():
+    p = make_parser(__doc__.splitlines()[0], device=True)
+    add_run_arguments(p)
+    add_network_arguments(p, "lresnet34")
+    add_data_arguments(p)
+    g = p.add_argument_group("DINO")
+    g.add_argument("--global-frames", type=int, default=400, help="teacher (global) crop length, frames")
+    g.add_argument("--num-global", type=int, default=2, help="global crops per utterance (the teacher's views)")
+    g.add_argument("--local-frames", type=int, default=200, help="student-only (local) crop length, frames")
+    g.add_argument("--num-local", type=int, default=4, help="local crops per utterance")
+    g.add_argument("--min-frames", type=int, default=0,
+                   help="leave out utterances with fewer voiced frames (0: the global crop length, so no "
+                        "crop is padded)")
+    g.add_argument("--out-dim", type=int, default=65536, help="DINO head outputs K")
+    g.add_argument("--head-hidden", type=int, default=2048, help="DINO head MLP hidden size")
+    g.add_argument("--head-bottleneck", type=int, default=256, help="DINO head bottleneck size")
+    g.add_argument("--head-layers", type=int, default=3, help="DINO head MLP layers")
+    g.add_argument("--head-bn", type=str2bool, default=False, help="batch norm in the head MLP")
+    g.add_argument("--norm-last-layer", type=str2bool, default=True,
+                   help="freeze the weight-normalised last layer's gain at 1")
+    g.add_argument("--student-temp", type=float, default=0.1, help="student softmax temperature")
+    g.add_argument("--teacher-temp", type=float, default=0.04, help="teacher temperature (at the start)")
+    g.add_argument("--teacher-temp-final", type=_optional_float, default="",
+                   help="teacher temperature after the warm-up (empty: constant --teacher-temp)")
+    g.add_argument("--teacher-temp-warmup-epochs", type=float, default=0.0,
+                   help="teacher temperature warm-up, epochs (when --teacher-temp-warmup-steps is 0)")
+    g.add_argument("--teacher-temp-warmup-steps", type=int, default=0, help="teacher temperature warm-up, steps")
+    g.add_argument("--center-momentum", type=float, default=0.9, help="momentum of the teacher centre EMA")
+    g.add_argument("--teacher-momentum", type=float, default=0.996, help="teacher EMA momentum at the start")
+    g.add_argument("--teacher-momentum-final", type=float, default=1.0,
+                   help="teacher EMA momentum at the end (cosine, per step)")
+    g.add_argument("--freeze-last-layer-epochs", type=float, default=1.0,
+                   help="cancel the head's last-layer gradients for this many epochs")
+    g.add_argument("--freeze-last-layer-steps", type=int, default=0,
+                   help="... or steps (wins when not 0)")
+    g.add_argument("data_dir", help="training data dir (feats.scp and vad.scp, or wav.scp with --from-audio)")
+    p.set_defaults(epochs=70, lr=0.005, min_lr=1e-6, warmup_epochs=10.0, optimizer="adam", betas=(0.9, 0.95),
+                   amsgrad=True, weight_decay=1e-4, grad_clip=3.0, batch_size=48, lr_reference_batch=256)
+    return p
+
+
+def main(args) -> None:
+    from utter.data.dataset import dino_loader_factory
+    from utter.train.objectives import DINOObjective, check_resume
+    from utter.train.trainer import Trainer
+
+    dirs = data_dirs(args)
+    config = train_config(args)
+    factory = dino_loader_factory(
+        dirs, batch_size=args.batch_size, seed=args.seed, global_frames=args.global_frames,
+        num_global=args.num_global, local_frames=args.local_frames, num_local=args.num_local,
+        min_frames=args.min_frames or args.global_frames, **reader_options(args))
+    objective = DINOObjective(
+        build_network_from_args(args), num_global=args.num_global, num_local=args.num_local,
+        out_dim=args.out_dim, hidden=args.head_hidden, bottleneck=args.head_bottleneck,
+        head_layers=args.head_layers, head_bn=args.head_bn, norm_last_layer=args.norm_last_layer,
+        student_temp=args.student_temp, teacher_temp=args.teacher_temp,
+        teacher_temp_final=args.teacher_temp_final, teacher_temp_warmup_steps=args.teacher_temp_warmup_steps,
+        teacher_temp_warmup_epochs=args.teacher_temp_warmup_epochs, center_momentum=args.center_momentum,
+        momentum=args.teacher_momentum, momentum_final=args.teacher_momentum_final,
+        freeze_last_layer_steps=args.freeze_last_layer_steps,
+        freeze_last_layer_epochs=args.freeze_last_layer_epochs, specaug=specaug_from_args(args))
+    if args.resume:
+        check_resume(objective, args.exp_dir)
+    final = Trainer(objective, factory, config, args.exp_dir, run_config=run_config(args)).train(resume=args.resume)
+    if final is not None:
+        log.info("DINO training done: %s (teacher network for extraction)", final)
+
+
+if __name__ == "__main__":
+    main_entry(main, build_parser)

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Train an embedding network with one of the training stage programs (python -m utter.bin.<program>),
+# as one job through $cmd; steps/train_dino.sh and steps/train_xvector.sh call this with --program.
+#
+# usage: steps/train_nnet.sh --program <train_dino|train_xvector> [options] <train-data-dir> <exp-dir>
+#  e.g.: steps/train_nnet.sh --program train_dino --train-config conf/dino.conf --ngpu 4 data/train exp/dino
+# Writes <exp-dir>/final.pt (plus ckpt-*.pt, train_log.tsv, loss.png, config.json, log/train.log) and
+# copies the training config there. Skips when <exp-dir>/final.pt exists unless --overwrite true
+# (which removes the earlier checkpoints and trains afresh); otherwise resumes from the latest
+# checkpoint in <exp-dir> (--resume true, the default).
+# options:
+#   --program NAME               stage program: train_dino or train_xvector (required)
+#   --train-config FILE          the program's --config file of --option=value lines (copied into <exp-dir>)
+#   --train-opts "OPTS"          more program options, winning over the config (e.g. "--max-steps 200")
+#   --cmd CMD                    job runner for the one training job (default run.py; slurm.py, queue.py)
+#   --ngpu N                     GPUs (processes) per node; N > 1 runs torchrun (default 0: CPU)
+#   --nproc N                    processes per node when not --ngpu (CPU data parallel over gloo; default 1)
+#   --nnodes N                   nodes for multi-node training through torchrun rendezvous (default 1)
+#   --rdzv-endpoint HOST:PORT    rendezvous endpoint on the first node (needed when --nnodes > 1)
+#   --rdzv-id ID                 rendezvous id shared by the nodes of one run (default: the exp dir's name)
+#   --device DEV                 torch device (default cuda with --ngpu, else cpu)
+#   --num-threads N              torch threads per process (default 1)
+#   --num-workers N              data-loader workers per process (default 0)
+#   --aug-data DIRS              data dir(s) of augmented copies with utt2orig, comma-separated
+#   --resume true|false          resume from the latest checkpoint in <exp-dir> (default true)
+#   --overwrite true|false       train again even when final.pt exists (default false)
+#
+# Multi-node on SLURM: run this script once per node (exp dir on a shared file system), naming
+# the first node as rendezvous endpoint; torchrun then joins the nodes, e.g.
+#   head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+#   srun --nodes 2 --ntasks-per-node 1 --gpus-per-node 4 steps/train_dino.sh --ngpu 4 --nnodes 2 \
+#       --rdzv-endpoint "$head:29400" --train-config conf/dino.conf data/train exp/dino
+# (each node runs: torchrun --nnodes 2 --nproc_per_node 4 --rdzv-backend c10d
+#  --rdzv-endpoint HEAD:29400 --rdzv-id dino -m utter.bin.train_dino ...).
+set -euo pipefail
+
+program=
+train_config=
+train_opts=
+cmd=run.py
+ngpu=0
+nproc=1
+nnodes=1
+rdzv_endpoint=
+rdzv_id=
+device=
+num_threads=1
+num_workers=0
+aug_data=
+resume=true
+overwrite=false
+
+. "$(dirname "$0")/../utils/parse_options.sh"
+export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
+
+if [ $# -ne 2 ] || [ -z "$program" ]; then
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+  exit 1
+fi
+data=$1
+dir=$2
+
+case "$program" in
+  train_dino|train_xvector) ;;
+  *) echo "$0: unknown --program '$program' (train_dino or train_xvector)" >&2; exit 1 ;;
+esac
+[ -d "$data" ] || { echo "$0: no such data dir $data" >&2; exit 1; }
+if [ -n "$train_config" ] && [ ! -f "$train_config" ]; then
+  echo "$0: no such training config $train_config" >&2; exit 1
+fi
+if [ "$nnodes" -gt 1 ] && [ -z "$rdzv_endpoint" ]; then
+  echo "$0: --nnodes $nnodes needs --rdzv-endpoint HOST:PORT (the first node)" >&2; exit 1
+fi
+
+if [ -f "$dir/final.pt" ]; then
+  if [ "$overwrite" != true ]; then
+    echo "$0: $dir/final.pt exists; skipping (--overwrite true to train again)" >&2
+    exit 0
+  fi
+  echo "$0: --overwrite true: removing the earlier run's checkpoints in $dir" >&2
+  rm -f "$dir"/ckpt-*.pt "$dir/final.pt" "$dir/train_log.tsv"
+fi
+mkdir -p "$dir/log"
+
+conf_opt=()
+if [ -n "$train_config" ]; then
+  cp "$train_config" "$dir/$program.conf"   # the exact config used, beside the model
+  conf_opt=(--config "$dir/$program.conf")
+fi
+aug_opt=()
+for a in ${aug_data//,/ }; do aug_opt+=(--aug-data "$a"); done
+
+procs=$nproc
+[ "$ngpu" -gt 0 ] && procs=$ngpu
+[ -z "$device" ] && { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
+if [ "$nnodes" -gt 1 ]; then
+  launcher=(torchrun --nnodes "$nnodes" --nproc_per_node "$procs" --rdzv-backend c10d
+            --rdzv-endpoint "$rdzv_endpoint" --rdzv-id "${rdzv_id:-$(basename "$dir")}" -m "utter.bin.$program")
+elif [ "$procs" -gt 1 ]; then
+  launcher=(torchrun --standalone --nproc_per_node "$procs" -m "utter.bin.$program")
+else
+  launcher=(python -m "utter.bin.$program")
+fi
+
+gpu_opt=()
+[ "$ngpu" -gt 0 ] && gpu_opt=(--gpu "$ngpu")
+# shellcheck disable=SC2086  # train_opts is a list of options
+if ! $cmd "${gpu_opt[@]}" --num-threads "$num_threads" "$dir/log/train.log" \
+    "${launcher[@]}" "${conf_opt[@]}" $train_opts "${aug_opt[@]}" --device "$device" \
+      --num-threads "$num_threads" --num-workers "$num_workers" --resume "$resume" \
+      --exp-dir "$dir" "$data"; then
+  echo "$0: training failed; see $dir/log/train.log" >&2
+  exit 1
+fi
+[ -f "$dir/final.pt" ] || { echo "$0: no $dir/final.pt after training; see $dir/log/train.log" >&2; exit 1; }
+echo "$0: wrote $dir/final.pt (log $dir/log/train.log, loss curve $dir/loss.png, config $dir/config.json)"
