@@ -128,6 +128,24 @@ def test_dino_final_is_teacher_embedder(dino_runs, feats_dir):
     assert (exp / "loss.png").stat().st_size > 0 and (exp / "config.json").exists()
 
 
+def test_dino_collapse_stats_match_formula(dino_runs):
+    """teacher_collapse_stats of the reloaded objective vs softmax((t - c) / T) and entropies by hand."""
+    from utter.train.objectives import DINOObjective
+
+    obj = DINOObjective.from_checkpoint(dino_runs / "a" / "final.pt")
+    x, lengths = torch.randn(5, 120, FEAT_DIM), torch.full((5,), 120)
+    stats = obj.teacher_collapse_stats(x, lengths)
+    with torch.no_grad():
+        t = obj.teacher_head(obj.teacher(x, lengths)).double().numpy()
+    z = (t - obj.dino_loss.center.double().numpy()) / 0.04
+    q = np.exp(z - z.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    per_sample = np.mean([-sum(v * math.log(v) for v in row if v > 0) for row in q])
+    mean = q.mean(axis=0)
+    assert stats["entropy"] == pytest.approx(per_sample, rel=1e-4, abs=1e-6)
+    assert stats["batch_entropy"] == pytest.approx(-sum(v * math.log(v) for v in mean if v > 0), rel=1e-4)
+
+
 def test_dino_collapse_diagnostics_logged(dino_runs):
     rows = log_rows(dino_runs / "a")
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]

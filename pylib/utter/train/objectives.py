@@ -150,19 +150,49 @@ class DINOObjective(Objective):
         ema_update(self.teacher_head, self.student_head, m)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"head": dict(self.head_config)}
+        loss = self.dino_loss
+        return {"head": dict(self.head_config),
+                "loss": {"num_global": self.num_global, "num_local": self.num_local,
+                         "student_temp": loss.student_temp, "teacher_temp": loss.teacher_temp,
+                         "teacher_temp_final": loss.teacher_temp_final, "warmup_steps": loss.warmup_steps,
+                         "center_momentum": loss.center_momentum}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Check the saved head config (temperatures and crops may change on resume)."""
         if state.get("head") != self.head_config:
             raise CheckpointError(f"checkpoint DINO head {state.get('head')} differs from this run's "
                                   f"{self.head_config}")
 
     @torch.no_grad()
-    def teacher_collapse_stats(self, glob: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, float]:
-        """Teacher entropies (mean per-sample, of the batch mean; nats) on global crops, for diagnostics."""
+    def teacher_collapse_stats(self, glob: torch.Tensor, lengths: torch.Tensor | None = None,
+                               step: int | None = None) -> dict[str, float]:
+        """Teacher entropies (mean per-sample, of the batch mean; nats) on global crops, with the
+        centre and temperature of ``step`` (default: the current one): the collapse diagnostics."""
         out = self.teacher_head(self.teacher(glob, lengths))
-        probs = self.dino_loss.teacher_probs(out, self._step)
+        probs = self.dino_loss.teacher_probs(out, self._step if step is None else step)
         return {k: float(v) for k, v in entropy_stats(probs).items()}
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> DINOObjective:
+        """The objective of a DINO checkpoint (student, teacher, heads, centre), for diagnostics."""
+        from utter.nnet import build_network
+
+        state = load_checkpoint(path, map_location=device)
+        saved = state["extra"].get("objective", {})
+        if "head" not in saved or "loss" not in saved:
+            raise CheckpointError(f"{path} is not a DINO checkpoint (no head config in its objective state)")
+        loss = saved["loss"]
+        obj = cls(build_network(dict(state["arch_config"])), num_global=loss["num_global"],
+                  num_local=loss["num_local"], student_temp=loss["student_temp"],
+                  teacher_temp=loss["teacher_temp"], teacher_temp_final=loss["teacher_temp_final"],
+                  teacher_temp_warmup_steps=loss["warmup_steps"], center_momentum=loss["center_momentum"],
+                  **saved["head"])
+        for name, m in obj.modules().items():
+            sd = state["extra"]["modules"][name]
+            m.load_state_dict(state["model"] if sd is None else sd)
+            m.to(device).eval()
+        obj._step = int(state["step"])
+        return obj
 
 
 class SpeakerClassificationObjective(Objective):
