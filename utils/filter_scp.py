@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+# utils/ must not shadow the standard library (utils/queue.py vs the queue module).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
 from utter.data.dirtools import DataDirError, filter_lines, read_ids  # noqa: E402
 

@@ -9,6 +9,8 @@ The batch script, its spec and per-task done files go to LOGDIR/q/.
 import sys
 from pathlib import Path
 
+# utils/ must not shadow the standard library (utils/queue.py vs the queue module).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
 from utter.jobs import SGE, main_cluster  # noqa: E402
 

@@ -7,6 +7,8 @@ import fileinput
 import sys
 from pathlib import Path
 
+# utils/ must not shadow the standard library (utils/queue.py vs the queue module).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
 from utter.data.dirtools import DataDirError, utt2spk_to_spk2utt  # noqa: E402
 
