@@ -60,8 +60,8 @@ def test_thread_settings_reach_each_job(tmp_path):
     cmd = 'echo "$OMP_NUM_THREADS $MKL_NUM_THREADS $OPENBLAS_NUM_THREADS $UTTER_NUM_THREADS"'
     # run.pl quoting: an argument holding a space and a double quote is single-quoted, so the
     # variables expand in the job's own bash; --mem/--gpu are accepted and ignored locally.
-    r = run([UTILS / "run.py", "--num-threads", "3", "--mem", "4G", "--gpu", "0", "JOB=1:2", "l/t.JOB.log", "bash", "-c", cmd],
-            tmp_path)
+    r = run([UTILS / "run.py", "--num-threads", "3", "--mem", "4G", "--gpu", "0", "JOB=1:2", "l/t.JOB.log",
+             "bash", "-c", cmd], tmp_path)
     assert r.returncode == 0, r.stderr
     for j in (1, 2):
         text = (tmp_path / f"l/t.{j}.log").read_text()
@@ -123,7 +123,8 @@ prev=; for a in "$@"; do [ "$prev" == "-t" ] && range=$a; prev=$a; script=$a; do
 for t in $(seq ${range%:*} ${range#*:}); do SGE_TASK_ID=$t bash "$script" > /dev/null 2>&1; done
 echo "Your job-array 77.${range%:*}-${range#*:}:1 (\"x\") has been submitted"
 """
-FAKE_QSTAT = '#!/usr/bin/env bash\necho "qstat $*" >> "$FAKE_RECORD"\necho "Following jobs do not exist: $2" >&2\nexit 1\n'
+FAKE_QSTAT = ('#!/usr/bin/env bash\necho "qstat $*" >> "$FAKE_RECORD"\n'
+              'echo "Following jobs do not exist: $2" >&2\nexit 1\n')
 
 
 @pytest.fixture()
