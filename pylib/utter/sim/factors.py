@@ -19,15 +19,18 @@ Session / channel (drawn per video, IEMOCAP session or recording; varies within 
   - reverberation with probability 0.5: exponentially decaying noise RIR, RT60 U(0.15, 0.7) s,
     direct-to-reverberant ratio U(-2, 10) dB;
   - gain N(0, 4) dB (plus N(0, 1) dB per utterance).
+  IEMOCAP and ADReSS sessions are studio recordings: EQ bumps N(0, 2) dB, gain N(0, 2) dB,
+  reverberation probability 0.3, SNR U(15, 35) dB (ADReSS U(20, 40), its audio was enhanced).
 Emotion (IEMOCAP, per utterance): :data:`EMOTION_SHIFTS` gives each category's shift of f0 level
   (semitones), f0 variability (factor), energy (dB), rate (factor), breathiness and tilt. An
-  utterance applies ``intensity * speaker expressivity`` of its shift, intensity ~ Beta(2, 2) * 1.6,
+  utterance applies ``intensity * speaker expressivity`` of its shift, intensity ~ Beta(3, 2) * 1.5,
   expressivity lognormal sd 0.3, so classes and speakers overlap.
 Cognitive decline (ADReSS, per speaker): severity ~ Beta(1.5, 7) for controls and Beta(3, 2.5)
   for AD; MMSE = clip(round(30 - 22 severity + N(0, 2)), 0, 30). Severity s slows the rate by
-  (1 - 0.3 s), raises the pause probability between words to 0.06 + 0.3 s, lengthens pauses by
-  (1 + 1.5 s), adds fillers (probability per phrase 0.1 + 0.5 s), shortens phrases (mean words
-  7 - 3.5 s) and adds retracing (probability per phrase 0.05 + 0.25 s).
+  (1 - 0.35 s), raises the pause probability between words to 0.05 + 0.5 s, lengthens pauses by
+  (1 + 3 s) and the gaps between phrases by (1 + 5 s), adds fillers (probability per phrase 0.1 + 0.6 s), shortens phrases (mean words
+  7 - 3.5 s), adds retracing (probability per phrase 0.05 + 0.3 s), flattens f0 (variability
+  x (1 - 0.4 s)) and adds breathiness (+0.1 s).
 """
 from __future__ import annotations
 
@@ -107,30 +110,35 @@ def draw_speaker(rng: np.random.Generator, gender: str, lang: str, age: int = 40
     )
 
 
-def draw_channel(rng: np.random.Generator, reverb_p: float = 0.5, snr: tuple[float, float] = (5.0, 30.0)) -> Channel:
-    """A recording session's channel from the distributions in this module's docstring."""
-    peaks = tuple((float(np.exp(rng.uniform(np.log(150), np.log(6000)))), float(rng.normal(0, 5)),
+def draw_channel(rng: np.random.Generator, reverb_p: float = 0.5, snr: tuple[float, float] = (5.0, 30.0),
+                 eq_db: float = 5.0, gain_db: float = 4.0) -> Channel:
+    """A recording session's channel from the distributions in this module's docstring.
+
+    ``eq_db`` and ``gain_db`` are the standard deviations of the EQ bumps and of the gain
+    (studio corpora such as IEMOCAP and ADReSS use milder channels than VoxCeleb's videos).
+    """
+    peaks = tuple((float(np.exp(rng.uniform(np.log(150), np.log(6000)))), float(rng.normal(0, eq_db)),
                    float(rng.uniform(0.7, 2.5))) for _ in range(3))
     reverb = rng.random() < reverb_p
     return Channel(
         hp=float(np.exp(rng.uniform(np.log(50), np.log(300)))), lp=float(rng.uniform(3400, 7800)),
         lp_order=int(rng.integers(2, 5)), peaks=peaks, snr_db=float(rng.uniform(*snr)),
         noise_slope=float(rng.uniform(-1.5, 0.3)), rt60=float(rng.uniform(0.15, 0.7)) if reverb else 0.0,
-        drr_db=float(rng.uniform(-2, 10)), gain_db=float(rng.normal(0, 4)),
+        drr_db=float(rng.uniform(-2, 10)), gain_db=float(rng.normal(0, gain_db)),
     )
 
 
 #: category: (f0 shift st, f0 variability factor, energy dB, rate factor, breath, tilt dB/oct)
 EMOTION_SHIFTS: dict[str, tuple[float, float, float, float, float, float]] = {
     "neu": (0.0, 1.0, 0.0, 1.0, 0.0, 0.0),
-    "hap": (2.0, 1.35, 2.5, 1.06, 0.02, -1.0),
-    "exc": (3.0, 1.5, 4.0, 1.1, 0.0, -1.5),
-    "ang": (1.5, 1.3, 5.0, 1.08, -0.08, -3.0),
-    "sad": (-1.5, 0.6, -3.5, 0.84, 0.12, 2.5),
-    "fru": (0.8, 1.1, 2.0, 1.0, -0.03, -1.5),
-    "sur": (4.0, 1.7, 3.0, 1.05, 0.02, -1.0),
-    "fea": (3.0, 1.3, -1.0, 1.15, 0.1, 0.5),
-    "dis": (-0.5, 0.9, 1.0, 0.9, 0.05, -0.5),
+    "hap": (3.0, 1.4, 4.0, 1.08, 0.05, -2.0),
+    "exc": (4.0, 1.6, 6.0, 1.12, 0.0, -2.5),
+    "ang": (2.0, 1.3, 8.0, 1.1, -0.1, -5.0),
+    "sad": (-2.0, 0.55, -6.0, 0.78, 0.2, 4.0),
+    "fru": (1.0, 1.1, 3.0, 1.0, -0.05, -2.5),
+    "sur": (4.0, 1.7, 4.0, 1.05, 0.02, -1.5),
+    "fea": (3.0, 1.3, -1.0, 1.15, 0.15, 1.0),
+    "dis": (-0.5, 0.9, 1.5, 0.9, 0.05, -1.0),
     "oth": (0.5, 1.1, 0.5, 1.0, 0.0, 0.0),
 }
 
@@ -138,7 +146,7 @@ EMOTION_SHIFTS: dict[str, tuple[float, float, float, float, float, float]] = {
 def emotion_style(rng: np.random.Generator, emotion: str, expressivity: float) -> Style:
     """A per-utterance Style for an emotion category, scaled by a random intensity."""
     f0, var, energy, rate, breath, tilt = EMOTION_SHIFTS[emotion]
-    k = float(rng.beta(2, 2) * 1.6 * expressivity)
+    k = float(rng.beta(3, 2) * 1.5 * expressivity)
     return Style(f0_shift=k * f0, f0_var=var ** k, energy_db=k * energy + float(rng.normal(0, 1.5)),
                  rate=rate ** k, breath=k * breath, tilt=k * tilt, pause_p=0.05)
 
@@ -155,9 +163,9 @@ def mmse_from_severity(rng: np.random.Generator, severity: float) -> int:
 def decline_style(severity: float) -> Style:
     """The speaking style of a picture description at a given severity (see the docstring)."""
     s = severity
-    return Style(rate=1.0 - 0.3 * s, pause_p=0.06 + 0.3 * s, pause_scale=1.0 + 1.5 * s,
-                 filler_p=0.1 + 0.5 * s, phrase_words=7.0 - 3.5 * s, retrace_p=0.05 + 0.25 * s,
-                 f0_var=1.0 - 0.3 * s)
+    return Style(rate=1.0 - 0.35 * s, pause_p=0.05 + 0.5 * s, pause_scale=1.0 + 3.0 * s,
+                 filler_p=0.1 + 0.6 * s, phrase_words=7.0 - 3.5 * s, retrace_p=0.05 + 0.3 * s,
+                 f0_var=1.0 - 0.4 * s, breath=0.1 * s)
 
 
 def with_style(speaker: Speaker, style: Style) -> Speaker:

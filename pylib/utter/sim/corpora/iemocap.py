@@ -43,7 +43,7 @@ def render_utt(seed: int, sid: str, utt: str, voice: factors.Speaker, expressivi
                path: str) -> tuple[float, list[str]]:
     """One utterance of an actor in an emotion; returns (duration s, its pseudo-words)."""
     ch_rng = item_rng(seed, "iemocap", sid, "channel")
-    ch = factors.draw_channel(ch_rng, reverb_p=0.3, snr=(15, 35))
+    ch = factors.draw_channel(ch_rng, reverb_p=0.3, snr=(15, 35), eq_db=2.0, gain_db=2.0)
     rir_seed = int(ch_rng.integers(2 ** 31))
     rng = item_rng(seed, "iemocap", utt)
     style = factors.emotion_style(rng, emotion, expressivity)
