@@ -19,12 +19,12 @@ UTT_TABLES = (
     "utt2spk", "segments", "feats.scp", "vad.scp", "utt2num_frames", "utt2dur", "text",
     "utt2lang", "utt2emo", "utt2emo_full", "utt2vad_dims", "utt2session", "utt2label", "utt2mmse",
     "utt2age", "utt2gender", "utt2orig", "utt2pseudo", "utt2warp", "utt2uniq", "text_raw",
-    "cmvn.scp", "log_energy.scp",
+    "log_energy.scp",
 )
 #: Tables keyed by recording id (wav.scp is keyed by utterance when there is no segments file).
 RECO_TABLES = ("wav.scp", "reco2file_and_channel", "reco2dur")
 #: Tables keyed by speaker id.
-SPK_TABLES = ("spk2utt", "spk2gender")
+SPK_TABLES = ("spk2utt", "spk2gender", "cmvn.scp")
 
 
 class DataDirError(ValueError):
