@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# VoxCeleb recipe: DINO self-supervised and supervised (AAM-softmax) LResNet34 speaker embeddings,
+# trained on VoxCeleb2 dev, evaluated on the VoxCeleb1 O/E/H trial lists with cosine, LDA+PLDA and
+# AS-norm back-ends (Cho, Villalba, Moro-Velazquez, Dehak, IEEE JSTSP 2022; hyperion dinossl.v1).
+#
+# usage: egs/voxceleb/run.sh [options]
+#  e.g.: egs/voxceleb/run.sh --mini true                 # simulated corpora, 2 CPU cores, ~15 min
+#        egs/voxceleb/run.sh --device cuda --ngpu 4      # real corpora (conf/corpus.conf) on 4 GPUs
+#        egs/voxceleb/run.sh --stage 6 --stop-stage 9    # resume at extraction
+# stages:
+#   0  corpora: --mini true builds the simulator's corpora in corpora/; otherwise checks
+#      the paths of conf/corpus.conf
+#   1  data prep: data/voxceleb1 (+ trial lists data/voxceleb1_trials/{O,E,H}), data/voxceleb2_dev_all,
+#      split into data/voxceleb2_dev (training, back-end and cohort speakers) and
+#      data/voxceleb2_dev_heldout (calibration speakers, trials data/calibration/trials),
+#      data/musan_{music,noise,speech}, data/rirs_{small,medium}
+#   2  fbank + energy VAD of data/voxceleb2_dev, data/voxceleb2_dev_heldout, data/voxceleb1
+#   3  augmentation: data/voxceleb2_dev_aug (reverb, noise, music, babble copies, with utt2orig)
+#   4  DINO training (no labels): exp/dino/final.pt
+#   5  supervised LResNet34 AAM-softmax training: exp/xvector/final.pt
+#   6  embedding extraction: exp/<model>/emb/{voxceleb2_dev,voxceleb2_dev_heldout,voxceleb1}
+#   7  back-ends, trained on VoxCeleb2 dev only: cosine, LDA+PLDA, AS-norm (cohort: VoxCeleb2-dev
+#      speaker means), calibration on the held-out VoxCeleb2-dev speakers' trials
+#   8  EER, minDCF(0.01), minDCF(0.05) on each trial list (JSON beside the scores) and a DET plot
+#   9  RESULTS.md (with the published figures of conf/published.tsv for the real corpora)
+# options:
+#   --stage N --stop-stage N   run stages N..M (default 0..9); after a failure, --stage N resumes there
+#   --nj N                     parallel jobs (default: default_nj of conf/recipe.conf, 2 with --mini)
+#   --mini true|false          simulated corpora and the conf/mini/ overrides (default false)
+#   --mini-scale K             simulator size multiplier (default 1)
+#   --device cpu|cuda          device for training and extraction (default cpu; cuda with --ngpu)
+#   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --seed S                   training, augmentation and calibration-split seed (default 0)
+# Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
+set -euo pipefail
+
+stage=0
+stop_stage=9
+nj=
+mini=false
+mini_scale=1
+device=
+ngpu=0
+seed=0
+
+cd "$(dirname "$0")"
+. ./cmd.sh
+. ./path.sh
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then
+  echo "$0: unexpected arguments: $* (see $0 --help)" >&2; exit 1
+fi
+
+# ---------------------------------------------------------------- configuration
+# Shell-assignment configs: conf/X, then conf/mini/X with --mini true.
+source_conf() {
+  . "conf/$1"
+  if $mini && [ -f "conf/mini/$1" ]; then . "conf/mini/$1"; fi
+}
+# Program configs (--option=value lines): conf/mini/X replaces conf/X with --mini true.
+conf() {
+  if $mini && [ -f "conf/mini/$1" ]; then echo "conf/mini/$1"; else echo "conf/$1"; fi
+}
+source_conf recipe.conf
+source_conf augment.conf
+source_conf backend.conf
+nj=${nj:-$default_nj}
+[ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
+case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
+train_cmd_now=$train_cmd
+[ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
+systems="$sup_systems $dino_systems"
+backend_sets="voxceleb2_dev voxceleb2_dev_heldout voxceleb1"
+
+# Corpus roots: the simulator's in corpora/ (--mini true), else conf/corpus.conf (checked).
+if $mini; then
+  voxceleb1_root=$PWD/corpora/voxceleb1
+  voxceleb2_root=$PWD/corpora/voxceleb2
+  voxceleb2_format=wav
+  musan_root=$PWD/corpora/musan
+  rirs_root=$PWD/corpora/RIRS_NOISES
+else
+  . conf/corpus.conf
+fi
+check_corpora() {
+  local var
+  for var in voxceleb1_root voxceleb2_root musan_root rirs_root; do
+    if [ -z "${!var:-}" ]; then
+      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to your copy of the corpus" \
+           "(or run with --mini true for the simulated corpora)" >&2
+      exit 1
+    fi
+    if [ ! -d "${!var}" ]; then
+      echo "$0: $var=${!var} (conf/corpus.conf): no such directory" >&2; exit 1
+    fi
+  done
+  case $voxceleb2_format in m4a|wav) ;;
+    *) echo "$0: voxceleb2_format=$voxceleb2_format in conf/corpus.conf: must be m4a or wav" >&2; exit 1 ;;
+  esac
+  if [ "$voxceleb2_format" = m4a ] && ! command -v ffmpeg > /dev/null; then
+    echo "$0: voxceleb2_format=m4a (conf/corpus.conf) needs ffmpeg on PATH to decode VoxCeleb2" >&2; exit 1
+  fi
+}
+
+say() { echo "$0: $*"; }
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+say "mini=$mini nj=$nj device=$device ngpu=$ngpu seed=$seed stages $stage..$stop_stage"
+
+# ---------------------------------------------------------------- 0: corpora
+if run_stage 0; then
+  if $mini; then
+    say "stage 0: building the simulated VoxCeleb1/2, MUSAN and RIRS_NOISES corpora in corpora/ (scale $mini_scale)"
+    local/mini/make_mini_corpora.sh --seed "$mini_corpus_seed" --scale "$mini_scale" \
+      --only voxceleb,musan,rirs --nj "$nj" corpora
+  else
+    say "stage 0: checking the corpus paths of conf/corpus.conf"
+    check_corpora
+  fi
+  say "stage 0: done: corpora $voxceleb1_root $voxceleb2_root $musan_root $rirs_root"
+fi
+
+# ---------------------------------------------------------------- 1: data prep
+if run_stage 1; then
+  say "stage 1: data directories for VoxCeleb1 (trials O/E/H), VoxCeleb2 dev, MUSAN and RIRs"
+  $mini || check_corpora
+  if [ -s data/voxceleb1/wav.scp ] && [ -s data/voxceleb1_trials/O ]; then
+    say "data/voxceleb1 and its trial lists exist; skipping"
+  else
+    local/voxceleb/make_voxceleb1.sh "$voxceleb1_root" data
+  fi
+  if [ -s data/voxceleb2_dev_all/wav.scp ]; then
+    say "data/voxceleb2_dev_all exists; skipping"
+  else
+    local/voxceleb/make_voxceleb2.sh --format "$voxceleb2_format" "$voxceleb2_root/dev" data/voxceleb2_dev_all
+  fi
+  if [ -s data/musan_speech/wav.scp ]; then
+    say "data/musan_{music,noise,speech} exist; skipping"
+  else
+    local/musan/prepare_data.sh "$musan_root" data
+  fi
+  rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
+  if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
+    say "data/{${aug_rirs// /,}} exist; skipping"
+  else
+    local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
+  fi
+  # Calibration speakers held out of VoxCeleb2 dev (never VoxCeleb1: the E and H lists use
+  # every VoxCeleb1 speaker); the rest train the networks, the back-ends and the AS-norm cohort.
+  if [ -s data/calibration/trials ] && [ -s data/voxceleb2_dev/utt2spk ] && [ -s data/voxceleb2_dev_heldout/utt2spk ] \
+      && ! [ data/voxceleb2_dev_all/utt2spk -nt data/calibration/trials ]; then
+    say "data/voxceleb2_dev, data/voxceleb2_dev_heldout and data/calibration/trials exist; skipping"
+  else
+    rm -rf data/voxceleb2_dev data/voxceleb2_dev_heldout
+    python local/voxceleb/make_calibration_trials.py --num-speakers "$calib_num_speakers" \
+      --num-trials "$calib_num_trials" --seed "$seed" data/voxceleb2_dev_all data/calibration.tmp
+    utils/subset_data_dir.sh --spk-list data/calibration.tmp/train_spk data/voxceleb2_dev_all data/voxceleb2_dev
+    utils/subset_data_dir.sh --spk-list data/calibration.tmp/heldout_spk data/voxceleb2_dev_all data/voxceleb2_dev_heldout
+    rm -rf data/calibration && mv data/calibration.tmp data/calibration
+  fi
+  say "stage 1: done: data/voxceleb1 data/voxceleb1_trials/{O,E,H} data/voxceleb2_dev data/voxceleb2_dev_heldout" \
+      "data/calibration/trials data/musan_{music,noise,speech} data/{${aug_rirs// /,}}"
+fi
+
+# ---------------------------------------------------------------- 2: fbank + VAD
+if run_stage 2; then
+  say "stage 2: fbank features ($(conf fbank.conf)) and energy VAD ($(conf vad.conf))"
+  for set in $backend_sets; do
+    steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" data/$set
+    steps/compute_vad.sh --nj "$nj" --cmd "$cpu_cmd" --vad-config "$(conf vad.conf)" data/$set
+  done
+  say "stage 2: done: data/{${backend_sets// /,}}/{feats.scp,vad.scp}"
+fi
+
+# ---------------------------------------------------------------- 3: augmentation
+if run_stage 3; then
+  say "stage 3: augmented copies ($aug_types) of data/voxceleb2_dev"
+  rirs=$(for r in $aug_rirs; do echo "data/$r"; done | paste -sd, -)
+  steps/augment_data_dir.sh --nj "$nj" --cmd "$cpu_cmd" --types "$aug_types" --seed "$seed" \
+    --write-feats "$aug_write_feats" --fbank-config "$(conf fbank.conf)" \
+    data/voxceleb2_dev data/musan "$rirs" data/voxceleb2_dev_aug
+  if ! $aug_write_feats; then
+    steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" data/voxceleb2_dev_aug
+  fi
+  say "stage 3: done: data/voxceleb2_dev_aug (feats.scp, utt2orig)"
+fi
+
+# ---------------------------------------------------------------- 4-5: training
+train() {  # train <dino|xvector> <system>
+  steps/train_$1.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
+    --num-threads "$train_threads" --num-workers "$train_workers" \
+    --train-config "$(conf "$2.conf")" --train-opts "--seed $seed" \
+    --aug-data data/voxceleb2_dev_aug data/voxceleb2_dev "exp/$2"
+}
+if run_stage 4; then
+  for sys in $dino_systems; do
+    say "stage 4: DINO training of exp/$sys ($(conf "$sys.conf")) on data/voxceleb2_dev, no labels"
+    train dino "$sys"
+  done
+  say "stage 4: done: $(for s in $dino_systems; do echo -n "exp/$s/final.pt "; done)"
+fi
+if run_stage 5; then
+  for sys in $sup_systems; do
+    say "stage 5: supervised AAM-softmax training of exp/$sys ($(conf "$sys.conf")) on data/voxceleb2_dev speakers"
+    train xvector "$sys"
+  done
+  say "stage 5: done: $(for s in $sup_systems; do echo -n "exp/$s/final.pt "; done)"
+fi
