@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utter.bin.common import make_parser, main_entry, str2bool
+from utter.bin.common import main_entry, make_parser, str2bool
 from utter.sim.build import CORPORA, BuildConfig, build, log, parse_scale
 
 

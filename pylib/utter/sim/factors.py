@@ -28,9 +28,9 @@ Emotion (IEMOCAP, per utterance): :data:`EMOTION_SHIFTS` gives each category's s
 Cognitive decline (ADReSS, per speaker): severity ~ Beta(1.5, 7) for controls and Beta(3, 2.5)
   for AD; MMSE = clip(round(30 - 22 severity + N(0, 2)), 0, 30). Severity s slows the rate by
   (1 - 0.35 s), raises the pause probability between words to 0.05 + 0.5 s, lengthens pauses by
-  (1 + 3 s) and the gaps between phrases by (1 + 5 s), adds fillers (probability per phrase 0.1 + 0.6 s), shortens phrases (mean words
-  7 - 3.5 s), adds retracing (probability per phrase 0.05 + 0.3 s), flattens f0 (variability
-  x (1 - 0.4 s)) and adds breathiness (+0.1 s).
+  (1 + 3 s) and the gaps between phrases by (1 + 5 s), adds fillers (probability per phrase
+  0.1 + 0.6 s), shortens phrases (mean words 7 - 3.5 s), adds retracing (probability per phrase
+  0.05 + 0.3 s), flattens f0 (variability x (1 - 0.4 s)) and adds breathiness (+0.1 s).
 """
 from __future__ import annotations
 

@@ -18,6 +18,8 @@ occasional investigator back-channels, all in one channel (SNR 20-40 dB).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.signal import resample_poly
 
@@ -77,7 +79,7 @@ def render_recording(seed: int, sid: str, gender: str, age: int, severity: float
     """One Cookie Theft recording at 44.1 kHz; returns its tiers (code, text, start ms, end ms)."""
     rng = item_rng(seed, "adress", sid)
     voice = factors.draw_speaker(rng, gender, "en-us", age)
-    voice = factors.replace(voice, jitter=voice.jitter + 0.0003 * (age - 50), shimmer=voice.shimmer + 0.001 * (age - 50))
+    voice = replace(voice, jitter=voice.jitter + 0.0003 * (age - 50), shimmer=voice.shimmer + 0.001 * (age - 50))
     style = factors.decline_style(severity)
     target = float(rng.uniform(18, 32))
     pieces: list[tuple[np.ndarray, float]] = []

@@ -148,7 +148,7 @@ def build(cfg: BuildConfig, nj: int) -> None:
     vox2 = _speakers(cfg, "voxceleb2", vox2_ids, "dev", (3, 6), (2, 6))
     # two test videos voiced by people who are not the labelled speaker (the original lists' errors)
     impostors = {}
-    for i, s in enumerate(test[:2]):
+    for s in test[:2]:
         r = item_rng(cfg.seed, "voxceleb1", s.sid, "mislabelled")
         impostors[(s.sid, s.videos[-1][0])] = factors.draw_speaker(r, s.gender, s.voice.lang)
     bad_prefixes = {f"{sid}/{vid}/" for sid, vid in impostors}
