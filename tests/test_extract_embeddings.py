@@ -16,8 +16,15 @@ from utter.data.datadir import DataDirError, utt2spk_to_spk2utt, write_table
 from utter.data.features import sliding_cmn
 from utter.nnet import build_network
 from utter.train import checkpoint as ck
-from utter.train.extract import (ExtractOptions, ExtractStats, chunk_bounds, embed_data_dir, extract_embeddings,
-                                 speaker_means, write_speaker_means)
+from utter.train.extract import (
+    ExtractOptions,
+    chunk_bounds,
+    embed_data_dir,
+    extract_embeddings,
+    speaker_means,
+    write_speaker_means,
+    write_vectors,
+)
 
 FEAT_DIM = 20
 ARCH = dict(arch="tdnn", feat_dim=FEAT_DIM, channels=[16, 16, 16, 16, 32], embed_dim=12)
@@ -173,8 +180,6 @@ def test_speaker_means_against_numpy(setup, tmp_path):
 
 
 def _write(emb, d):
-    from utter.train.extract import write_vectors
-
     write_vectors(emb, d / "emb.ark")
     return d / "emb.scp"
 

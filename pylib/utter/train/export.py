@@ -95,7 +95,8 @@ def export_torchscript(net: nn.Module, out: str | os.PathLike) -> Path:
     """Trace ``net`` and save it with ``torch.jit.save`` (atomically); load with ``torch.jit.load``."""
     traced = trace_network(net)
     out = Path(out)
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.save.* is deprecated", category=FutureWarning)
         torch.jit.save(traced, str(tmp))
     return out
 
