@@ -144,22 +144,20 @@ def compute_cllr(scores, labels) -> float:
 
 
 def rocch(pts: OperatingPoints) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (P_fa descending, P_miss ascending) of the lower-left ROC convex hull, from accept-all."""
-    x = np.concatenate(([1.0], pts.p_fa))
-    y = np.concatenate(([0.0], pts.p_miss))
-    keep = np.concatenate(([True], (x[1:] != x[:-1]) | (y[1:] != y[:-1])))
-    hull: list[int] = []
-    for i in np.flatnonzero(keep).tolist():
-        while len(hull) >= 2:
-            o, a = hull[-2], hull[-1]
-            # drop a unless the turn o -> a -> i bends towards the origin side (strictly convex)
-            cross = (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o])
-            if cross <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return x[hull], y[hull]
+    """Vertices (P_fa descending, P_miss ascending) of the lower-left ROC convex hull, from accept-all.
+
+    Qhull (scipy.spatial) on the operating points plus the corner (1, 1): the hull without that
+    corner is the lower-left chain from (1, 0) to (0, 1); collinear points are not vertices.
+    """
+    from scipy.spatial import ConvexHull
+
+    x = np.concatenate(([1.0], pts.p_fa, [1.0]))
+    y = np.concatenate(([0.0], pts.p_miss, [1.0]))
+    corner = len(x) - 1
+    v = ConvexHull(np.stack([x, y], axis=1)).vertices
+    v = v[v != corner]
+    v = v[np.lexsort((y[v], -x[v]))]
+    return x[v], y[v]
 
 
 def compute_min_cllr(scores, labels) -> float:
