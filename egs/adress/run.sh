@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# ADReSS recipe: Alzheimer's disease detection (cc/cd) and MMSE regression from the picture
+# description recordings of the ADReSS challenge (Interspeech 2020), with the VoxCeleb-pretrained
+# DINO and supervised x-vector networks of egs/voxceleb (Cho, Villalba, Moro-Velazquez, Dehak,
+# IEEE JSTSP 2022), the contrastive + adapter method (Lux, Chen, Vu, SLT 2022), and a
+# sentencepiece text branch fused with the acoustic scores.
+#
+# usage: egs/adress/run.sh [options]
+#  e.g.: egs/adress/run.sh --mini true                   # simulated corpora, 2 CPU cores, < 10 min
+#        egs/adress/run.sh --device cuda --ngpu 1        # real corpus and models (conf/corpus.conf)
+#        egs/adress/run.sh --stage 7 --stop-stage 7      # resume at fine-tuning
+# Speakers are the unit of decision: every recording is cut into participant segments from the
+# CHAT timings, segment scores are averaged per speaker. Cross-validation on the training
+# speakers (leave-one-speaker-out, or K speaker groups: cv_folds of conf/recipe.conf) and
+# train -> test.
+# stages:
+#   0  corpora: --mini true builds the simulator's ADReSS (and MUSAN, RIRS_NOISES) in corpora/;
+#      otherwise checks the paths of conf/corpus.conf
+#   1  data prep: data/adress_train (participant segments, utt2label, utt2mmse, text, speaker
+#      folds/<k>/{train,test}), data/adress_test; MUSAN and RIR dirs when augmenting
+#   2  fbank + energy VAD (audio resampled to 16 kHz) of data/adress_{train,test}
+#   3  augmentation (use_augmentation=true in conf/recipe.conf; needs sox): data/adress_train_aug
+#   4  pretrained models: exp/pretrained/{dino,xvector}/final.pt linking to the VoxCeleb models of
+#      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
+#   5  embeddings of data/adress_{train,test}: exp/<sys>/emb/adress_{train,test}/xvector.scp
+#   6  frozen-embedding classifiers: exp/<sys>/classifier/<kind>/{cv,test}
+#   7  fine-tuning strategies (full, affine-then-full): exp/<sys>/finetune/<strategy>/{cv,test}
+#   8  contrastive + non-contrastive fine-tuning and an adapter (Lux et al.): exp/<sys>/lux/{cv,test}
+#   9  text branch (sentencepiece subwords, TF-IDF, logistic regression) and its late fusion with
+#      the acoustic scores: exp/text/{cv,test}, exp/fusion_<sys>/{cv,test}
+#  10  MMSE regression (ridge on embeddings and on text features): exp/<sys>/mmse, exp/text/mmse
+#  11  RESULTS.md: accuracy and F1 (CV on train, and test), RMSE for MMSE, with the published
+#      figures of conf/published.tsv beside them for the real corpus
+# options:
+#   --stage N --stop-stage N   run stages N..M (default 0..11); after a failure, --stage N resumes there
+#   --nj N                     parallel jobs (default: default_nj of conf/recipe.conf, 2 with --mini)
+#   --mini true|false          simulated corpora and the conf/mini/ overrides (default false)
+#   --mini-scale K             simulator size multiplier (default 1; "small" for tests)
+#   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
+#   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
+#   --max-folds N              use the first N cross-validation folds only (0: all)
+# Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
+set -euo pipefail
+
+stage=0
+stop_stage=11
+nj=
+mini=false
+mini_scale=1
+device=
+ngpu=0
+seeds=
+max_folds=
+
+cd "$(dirname "$0")"
+. ./cmd.sh
+. ./path.sh
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then
+  echo "$0: unexpected arguments: $* (see the header of $0)" >&2; exit 1
+fi
+
+# ---------------------------------------------------------------- configuration
+# Shell-assignment configs: conf/X, then conf/mini/X with --mini true.
+source_conf() {
+  if [ -f "conf/$1" ]; then . "conf/$1"; fi
+  if $mini && [ -f "conf/mini/$1" ]; then . "conf/mini/$1"; fi
+  return 0
+}
+# Program configs (--option=value lines): conf/mini/X replaces conf/X with --mini true.
+conf() {
+  if $mini && [ -f "conf/mini/$1" ]; then echo "conf/mini/$1"; else echo "conf/$1"; fi
+}
+cli_seeds=$seeds
+cli_max_folds=$max_folds
+source_conf recipe.conf
+source_conf augment.conf
+seeds=${cli_seeds:-$seeds}
+max_folds=${cli_max_folds:-$max_folds}
+nj=${nj:-$default_nj}
+[ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
+case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
+train_cmd_now=$train_cmd
+[ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
+corpora_needed=adress
+$use_augmentation && corpora_needed="adress,musan,rirs"
+
+# Corpus roots and pretrained models: the simulator's corpora and the mini VoxCeleb models
+# (--mini true), else conf/corpus.conf (checked).
+adress_test_labels=
+if $mini; then
+  adress_root=$PWD/corpora/ADReSS-IS2020-data
+  musan_root=$PWD/corpora/musan
+  rirs_root=$PWD/corpora/RIRS_NOISES
+  . conf/mini/pretrained.conf
+else
+  . conf/corpus.conf
+fi
+check_corpora() {
+  local var vars=adress_root
+  $use_augmentation && vars="adress_root musan_root rirs_root"
+  for var in $vars; do
+    if [ -z "${!var:-}" ]; then
+      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to your copy of the corpus" \
+           "(or run with --mini true for the simulated corpora)" >&2
+      exit 1
+    fi
+    if [ ! -d "${!var}" ]; then
+      echo "$0: $var=${!var} (conf/corpus.conf): no such directory" >&2; exit 1
+    fi
+  done
+}
+
+say() { echo "$0: $*"; }
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds stages $stage..$stop_stage"
+
+# ---------------------------------------------------------------- 0: corpora
+if run_stage 0; then
+  if $mini; then
+    say "stage 0: building the simulated corpora ($corpora_needed) in corpora/ (scale $mini_scale)"
+    local/mini/make_mini_corpora.sh --seed "$mini_corpus_seed" --scale "$mini_scale" \
+      --only "$corpora_needed" --nj "$nj" corpora
+  else
+    say "stage 0: checking the corpus paths of conf/corpus.conf"
+    check_corpora
+  fi
+  say "stage 0: done: corpora $adress_root"
+fi
+
+# ---------------------------------------------------------------- 1: data prep
+if run_stage 1; then
+  say "stage 1: data directories for ADReSS (participant segments; cv_folds=$cv_folds, 0 = leave one speaker out)"
+  $mini || check_corpora
+  if [ -s data/adress_train/utt2label ] && [ -d data/adress_train/folds ] && [ -s data/adress_test/utt2label ]; then
+    say "data/adress_train and data/adress_test exist; skipping"
+  else
+    labels_opt=()
+    [ -n "$adress_test_labels" ] && labels_opt=(--test-labels "$adress_test_labels")
+    local/adress/prepare_data.sh --segments true --cv-folds "$cv_folds" "${labels_opt[@]}" "$adress_root" data
+  fi
+  if $use_augmentation; then
+    if [ -s data/musan_speech/wav.scp ]; then
+      say "data/musan_{music,noise,speech} exist; skipping"
+    else
+      local/musan/prepare_data.sh "$musan_root" data
+    fi
+    rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
+    if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
+      say "data/{${aug_rirs// /,}} exist; skipping"
+    else
+      local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
+    fi
+  fi
+  say "stage 1: done: data/adress_train (segments, utt2label, utt2mmse, text, folds) data/adress_test"
+fi
+
+# ---------------------------------------------------------------- 2: fbank + VAD
+if run_stage 2; then
+  say "stage 2: fbank features ($(conf fbank.conf), audio resampled to 16 kHz) and energy VAD ($(conf vad.conf))"
+  for set in adress_train adress_test; do
+    steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" --allow-resample true data/$set
+    steps/compute_vad.sh --nj "$nj" --cmd "$cpu_cmd" --vad-config "$(conf vad.conf)" data/$set
+  done
+  say "stage 2: done: data/adress_{train,test}/{feats.scp,vad.scp}"
+fi
+
+# ---------------------------------------------------------------- 3: augmentation (optional)
+if run_stage 3; then
+  if ! $use_augmentation; then
+    say "stage 3: augmentation is off (use_augmentation=false in conf/recipe.conf); nothing to do"
+  else
+    # The MUSAN/RIR signals are 16 kHz and the ADReSS recordings 44.1 kHz: the copies are made
+    # from a 16 kHz view of the training segments (sox pipes in wav.scp).
+    command -v sox > /dev/null || { echo "$0: use_augmentation=true needs sox on PATH (ADReSS audio is resampled to 16 kHz before mixing)" >&2; exit 1; }
+    say "stage 3: augmented copies ($aug_types) of data/adress_train (resampled to 16 kHz), written as features"
+    if [ ! -s data/adress_train_16k/wav.scp ]; then
+      utils/copy_data_dir.sh data/adress_train data/adress_train_16k
+      awk '{printf "%s sox %s -r 16000 -t wav - |\n", $1, $2}' data/adress_train/wav.scp > data/adress_train_16k/wav.scp
+    fi
+    rirs=$(for r in $aug_rirs; do echo "data/$r"; done | paste -sd, -)
+    steps/augment_data_dir.sh --nj "$nj" --cmd "$cpu_cmd" --types "$aug_types" --seed "$aug_seed" \
+      --write-feats true --fbank-config "$(conf fbank.conf)" data/adress_train_16k data/musan "$rirs" data/adress_train_aug
+    say "stage 3: done: data/adress_train_aug (feats.scp, vad.scp, utt2orig)"
+  fi
+fi
+
+# ---------------------------------------------------------------- 4: pretrained models
+if run_stage 4; then
+  say "stage 4: pretrained VoxCeleb models for $systems"
+  for sys in $systems; do
+    var=${sys}_model
+    model=${!var:-}
+    if [ -z "$model" ]; then
+      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to the VoxCeleb $sys model" \
+           "(egs/voxceleb/exp/$sys/final.pt after egs/voxceleb/run.sh), or run with --mini true" >&2
+      exit 1
+    fi
+    if [ ! -f "$model" ] && $mini; then
+      say "$model is absent: building the mini VoxCeleb models with" \
+          "'$voxceleb_recipe/run.sh $voxceleb_args --stop-stage 5' (about 10-15 minutes on 2 cores)"
+      (cd "$voxceleb_recipe" && ./run.sh $voxceleb_args --nj "$nj" --stop-stage 5)
+    fi
+    if [ ! -f "$model" ]; then
+      echo "$0: $var=$model: no such file (conf/corpus.conf)" >&2; exit 1
+    fi
+    mkdir -p "exp/pretrained/$sys"
+    ln -sfn "$(cd "$(dirname "$model")" && pwd)/$(basename "$model")" "exp/pretrained/$sys/final.pt"
+    say "exp/pretrained/$sys/final.pt -> $model"
+  done
+  say "stage 4: done: $(for s in $systems; do echo -n "exp/pretrained/$s/final.pt "; done)"
+fi
+
+# ---------------------------------------------------------------- 5: embeddings
+if run_stage 5; then
+  for sys in $systems; do
+    for set in adress_train adress_test; do
+      say "stage 5: embeddings of data/$set from exp/pretrained/$sys/final.pt"
+      steps/extract_embeddings.sh --nj "$nj" --cmd "$cpu_cmd" --device "$device" --num-threads "$extract_threads" \
+        exp/pretrained/$sys/final.pt data/$set exp/$sys/emb/$set
+    done
+  done
+  say "stage 5: done: $(for s in $systems; do echo -n "exp/$s/emb/adress_{train,test}/xvector.scp "; done)"
+fi

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# IEMOCAP recipe: 4-class speech emotion recognition (neutral, happy+excited, angry, sad) with the
+# VoxCeleb-pretrained DINO and supervised x-vector networks of egs/voxceleb, leave-one-session-out
+# (Cho, Villalba, Moro-Velazquez, Dehak, IEEE JSTSP 2022, section on emotion; Lux, Chen, Vu, SLT 2022).
+#
+# usage: egs/iemocap/run.sh [options]
+#  e.g.: egs/iemocap/run.sh --mini true                  # simulated corpora, 2 CPU cores, < 10 min
+#        egs/iemocap/run.sh --device cuda --ngpu 1       # real corpora and models (conf/corpus.conf)
+#        egs/iemocap/run.sh --stage 7 --stop-stage 7     # resume at fine-tuning
+# stages:
+#   0  corpora: --mini true builds the simulator's IEMOCAP, MUSAN and RIRS_NOISES in corpora/;
+#      otherwise checks the paths of conf/corpus.conf
+#   1  data prep: data/iemocap (4 classes, utt2emo, leave-one-session-out folds/<k>/{train,dev,test}),
+#      data/musan_{music,noise,speech}, data/rirs_*
+#   2  fbank + energy VAD of data/iemocap
+#   3  augmentation: data/iemocap_aug (reverb, noise, music, babble copies with utt2orig)
+#   4  pretrained models: exp/pretrained/{dino,xvector}/final.pt linking to the VoxCeleb models of
+#      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
+#   5  embeddings of data/iemocap from each pretrained model: exp/<sys>/emb/iemocap/xvector.scp
+#   6  frozen-embedding classifiers per fold (conf/recipe.conf classifiers): exp/<sys>/classifier/<kind>
+#   7  fine-tuning strategies (full, affine-then-full) per fold and seed: exp/<sys>/finetune/<strategy>
+#   8  chunk-length ablation of fine-tuning: exp/<sys>/finetune_chunk/<frames>
+#   9  augmentation ablation of fine-tuning (with the stage-3 copies): exp/<sys>/finetune_aug/<strategy>
+#  10  contrastive + non-contrastive fine-tuning and an adapter (Lux et al.): exp/<sys>/lux
+#  11  RESULTS.md: UA, WA, macro-F1, mean ± std over folds and seeds (published figures from
+#      conf/published.tsv beside them for the real corpus)
+# options:
+#   --stage N --stop-stage N   run stages N..M (default 0..11); after a failure, --stage N resumes there
+#   --nj N                     parallel jobs (default: default_nj of conf/recipe.conf, 2 with --mini)
+#   --mini true|false          simulated corpora and the conf/mini/ overrides (default false)
+#   --mini-scale K             simulator size multiplier (default 1; "small" for tests)
+#   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
+#   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
+#   --max-folds N              use the first N folds only (0: all 5; default: conf/recipe.conf)
+# Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
+set -euo pipefail
+
+stage=0
+stop_stage=11
+nj=
+mini=false
+mini_scale=1
+device=
+ngpu=0
+seeds=
+max_folds=
+
+cd "$(dirname "$0")"
+. ./cmd.sh
+. ./path.sh
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then
+  echo "$0: unexpected arguments: $* (see the header of $0)" >&2; exit 1
+fi
+
+# ---------------------------------------------------------------- configuration
+# Shell-assignment configs: conf/X, then conf/mini/X with --mini true.
+source_conf() {
+  if [ -f "conf/$1" ]; then . "conf/$1"; fi
+  if $mini && [ -f "conf/mini/$1" ]; then . "conf/mini/$1"; fi
+  return 0
+}
+# Program configs (--option=value lines): conf/mini/X replaces conf/X with --mini true.
+conf() {
+  if $mini && [ -f "conf/mini/$1" ]; then echo "conf/mini/$1"; else echo "conf/$1"; fi
+}
+cli_seeds=$seeds
+cli_max_folds=$max_folds
+source_conf recipe.conf
+source_conf augment.conf
+seeds=${cli_seeds:-$seeds}
+max_folds=${cli_max_folds:-$max_folds}
+nj=${nj:-$default_nj}
+[ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
+case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
+train_cmd_now=$train_cmd
+[ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
+
+# Corpus roots and pretrained models: the simulator's corpora and the mini VoxCeleb models
+# (--mini true), else conf/corpus.conf (checked).
+if $mini; then
+  iemocap_root=$PWD/corpora/IEMOCAP_full_release
+  musan_root=$PWD/corpora/musan
+  rirs_root=$PWD/corpora/RIRS_NOISES
+  . conf/mini/pretrained.conf
+else
+  . conf/corpus.conf
+fi
+check_corpora() {
+  local var
+  for var in iemocap_root musan_root rirs_root; do
+    if [ -z "${!var:-}" ]; then
+      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to your copy of the corpus" \
+           "(or run with --mini true for the simulated corpora)" >&2
+      exit 1
+    fi
+    if [ ! -d "${!var}" ]; then
+      echo "$0: $var=${!var} (conf/corpus.conf): no such directory" >&2; exit 1
+    fi
+  done
+}
+
+say() { echo "$0: $*"; }
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds stages $stage..$stop_stage"
+
+# ---------------------------------------------------------------- 0: corpora
+if run_stage 0; then
+  if $mini; then
+    say "stage 0: building the simulated IEMOCAP, MUSAN and RIRS_NOISES corpora in corpora/ (scale $mini_scale)"
+    local/mini/make_mini_corpora.sh --seed "$mini_corpus_seed" --scale "$mini_scale" \
+      --only iemocap,musan,rirs --nj "$nj" corpora
+  else
+    say "stage 0: checking the corpus paths of conf/corpus.conf"
+    check_corpora
+  fi
+  say "stage 0: done: corpora $iemocap_root $musan_root $rirs_root"
+fi
+
+# ---------------------------------------------------------------- 1: data prep
+if run_stage 1; then
+  say "stage 1: data directories for IEMOCAP (4 classes, leave-one-session-out folds), MUSAN and RIRs"
+  $mini || check_corpora
+  if [ -s data/iemocap/utt2emo ] && [ -d data/iemocap/folds ]; then
+    say "data/iemocap exists; skipping"
+  else
+    local/iemocap/prepare_data.sh --dev-fraction "$dev_fraction" "$iemocap_root" data
+  fi
+  if [ -s data/musan_speech/wav.scp ]; then
+    say "data/musan_{music,noise,speech} exist; skipping"
+  else
+    local/musan/prepare_data.sh "$musan_root" data
+  fi
+  rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
+  if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
+    say "data/{${aug_rirs// /,}} exist; skipping"
+  else
+    local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
+  fi
+  say "stage 1: done: data/iemocap (utt2emo, folds/1..5) data/musan_{music,noise,speech} data/{${aug_rirs// /,}}"
+fi
+
+# ---------------------------------------------------------------- 2: fbank + VAD
+if run_stage 2; then
+  say "stage 2: fbank features ($(conf fbank.conf)) and energy VAD ($(conf vad.conf)) of data/iemocap"
+  steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" data/iemocap
+  steps/compute_vad.sh --nj "$nj" --cmd "$cpu_cmd" --vad-config "$(conf vad.conf)" data/iemocap
+  say "stage 2: done: data/iemocap/{feats.scp,vad.scp}"
+fi
+
+# ---------------------------------------------------------------- 3: augmentation
+if run_stage 3; then
+  say "stage 3: augmented copies ($aug_types) of data/iemocap, written as features"
+  rirs=$(for r in $aug_rirs; do echo "data/$r"; done | paste -sd, -)
+  steps/augment_data_dir.sh --nj "$nj" --cmd "$cpu_cmd" --types "$aug_types" --seed "$aug_seed" \
+    --write-feats true --fbank-config "$(conf fbank.conf)" data/iemocap data/musan "$rirs" data/iemocap_aug
+  say "stage 3: done: data/iemocap_aug (feats.scp, vad.scp, utt2orig)"
+fi
+
+# ---------------------------------------------------------------- 4: pretrained models
+if run_stage 4; then
+  say "stage 4: pretrained VoxCeleb models for $systems"
+  for sys in $systems; do
+    var=${sys}_model
+    model=${!var:-}
+    if [ -z "$model" ]; then
+      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to the VoxCeleb $sys model" \
+           "(egs/voxceleb/exp/$sys/final.pt after egs/voxceleb/run.sh), or run with --mini true" >&2
+      exit 1
+    fi
+    if [ ! -f "$model" ] && $mini; then
+      say "$model is absent: building the mini VoxCeleb models with" \
+          "'$voxceleb_recipe/run.sh $voxceleb_args --stop-stage 5' (about 10-15 minutes on 2 cores)"
+      (cd "$voxceleb_recipe" && ./run.sh $voxceleb_args --nj "$nj" --stop-stage 5)
+    fi
+    if [ ! -f "$model" ]; then
+      echo "$0: $var=$model: no such file (conf/corpus.conf)" >&2; exit 1
+    fi
+    mkdir -p "exp/pretrained/$sys"
+    ln -sfn "$(cd "$(dirname "$model")" && pwd)/$(basename "$model")" "exp/pretrained/$sys/final.pt"
+    say "exp/pretrained/$sys/final.pt -> $model"
+  done
+  say "stage 4: done: $(for s in $systems; do echo -n "exp/pretrained/$s/final.pt "; done)"
+fi
+
+# ---------------------------------------------------------------- 5: embeddings
+if run_stage 5; then
+  for sys in $systems; do
+    say "stage 5: embeddings of data/iemocap from exp/pretrained/$sys/final.pt"
+    steps/extract_embeddings.sh --nj "$nj" --cmd "$cpu_cmd" --device "$device" --num-threads "$extract_threads" \
+      exp/pretrained/$sys/final.pt data/iemocap exp/$sys/emb/iemocap
+  done
+  say "stage 5: done: $(for s in $systems; do echo -n "exp/$s/emb/iemocap/xvector.scp "; done)"
+fi
