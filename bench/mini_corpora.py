@@ -31,7 +31,7 @@ from utter.data.corpora import adress as adress_prep
 from utter.data.corpora import iemocap as iemocap_prep
 from utter.data.corpora.voxceleb import read_trials
 from utter.data.features import FbankOptions, compute_fbank
-from utter.sim.build import BuildConfig, build
+from utter.sim.build import CORPORA, BuildConfig, build
 
 
 def eer(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -200,11 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="mini_corpora_")
         args.outdir = tmp.name
     root = Path(args.outdir)
+    skip = set(args.skip.split(","))
+    needs = {"verification": "voxceleb", "emotion": "iemocap", "alzheimer": "adress"}
+    only = [c for c in CORPORA if c not in {needs[s] for s in skip if s in needs}]
     t0 = time.time()
-    times = build(BuildConfig(outdir=root, seed=args.seed, scale=args.scale), nj=args.nj, overwrite=tmp is not None)
+    times = build(BuildConfig(outdir=root, seed=args.seed, scale=args.scale), only=only, nj=args.nj,
+                  overwrite=tmp is not None)
     result: dict = {"build_seconds": round(time.time() - t0, 1), "per_corpus_seconds": times, "scale": args.scale,
                     "seed": args.seed, "nj": args.nj}
-    skip = set(args.skip.split(","))
     for name, fn in (("verification", verification), ("emotion", emotion), ("alzheimer", alzheimer)):
         if name not in skip:
             t = time.time()

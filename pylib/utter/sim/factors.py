@@ -20,17 +20,19 @@ Session / channel (drawn per video, IEMOCAP session or recording; varies within 
     direct-to-reverberant ratio U(-2, 10) dB;
   - gain N(0, 4) dB (plus N(0, 1) dB per utterance).
   IEMOCAP and ADReSS sessions are studio recordings: EQ bumps N(0, 2) dB, gain N(0, 2) dB,
-  reverberation probability 0.3, SNR U(15, 35) dB (ADReSS U(20, 40), its audio was enhanced).
+  reverberation probability 0.3, SNR U(15, 35) dB (ADReSS: probability 0.1, U(30, 40) dB, its
+  audio was enhanced).
 Emotion (IEMOCAP, per utterance): :data:`EMOTION_SHIFTS` gives each category's shift of f0 level
   (semitones), f0 variability (factor), energy (dB), rate (factor), breathiness and tilt. An
   utterance applies ``intensity * speaker expressivity`` of its shift, intensity ~ Beta(3, 2) * 1.5,
   expressivity lognormal sd 0.3, so classes and speakers overlap.
 Cognitive decline (ADReSS, per speaker): severity ~ Beta(1.5, 7) for controls and Beta(3, 2.5)
   for AD; MMSE = clip(round(30 - 22 severity + N(0, 2)), 0, 30). Severity s slows the rate by
-  (1 - 0.35 s), raises the pause probability between words to 0.05 + 0.5 s, lengthens pauses by
-  (1 + 3 s) and the gaps between phrases by (1 + 5 s), adds fillers (probability per phrase
+  (1 - 0.4 s), raises the pause probability between words to 0.05 + 0.6 s, lengthens pauses by
+  (1 + 3 s) and the gaps between phrases by (1 + 6 s), adds fillers (probability per phrase
   0.1 + 0.6 s), shortens phrases (mean words 7 - 3.5 s), adds retracing (probability per phrase
-  0.05 + 0.3 s), flattens f0 (variability x (1 - 0.4 s)) and adds breathiness (+0.1 s).
+  0.05 + 0.3 s), flattens f0 (variability x (1 - 0.4 s)), adds breathiness (+0.25 s) and
+  spectral tilt (+3 s dB/octave) and lowers the voice (-4 s dB).
 """
 from __future__ import annotations
 
@@ -163,9 +165,9 @@ def mmse_from_severity(rng: np.random.Generator, severity: float) -> int:
 def decline_style(severity: float) -> Style:
     """The speaking style of a picture description at a given severity (see the docstring)."""
     s = severity
-    return Style(rate=1.0 - 0.35 * s, pause_p=0.05 + 0.5 * s, pause_scale=1.0 + 3.0 * s,
+    return Style(rate=1.0 - 0.4 * s, pause_p=0.05 + 0.6 * s, pause_scale=1.0 + 3.0 * s,
                  filler_p=0.1 + 0.6 * s, phrase_words=7.0 - 3.5 * s, retrace_p=0.05 + 0.3 * s,
-                 f0_var=1.0 - 0.4 * s, breath=0.1 * s)
+                 f0_var=1.0 - 0.4 * s, breath=0.25 * s, tilt=3.0 * s, energy_db=-4.0 * s)
 
 
 def with_style(speaker: Speaker, style: Style) -> Speaker:

@@ -14,7 +14,7 @@ gender`` with gender 0 = male, 1 = female) and the test labels ``test/meta_data_
 20 + 20 training and 8 + 8 test speakers at scale 1, half of each group female, ages U(52, 80).
 Each recording is a Cookie Theft description of 18-32 s: an investigator prompt, then the
 participant's phrases in the style of their severity (see :mod:`utter.sim.factors`), with
-occasional investigator back-channels, all in one channel (SNR 20-40 dB).
+occasional investigator back-channels, all in one channel (SNR 30-40 dB).
 """
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ def render_recording(seed: int, sid: str, gender: str, age: int, severity: float
     rng = item_rng(seed, "adress", sid)
     voice = factors.draw_speaker(rng, gender, "en-us", age)
     voice = replace(voice, jitter=voice.jitter + 0.0003 * (age - 50), shimmer=voice.shimmer + 0.001 * (age - 50))
+    voice = factors.with_style(voice, factors.decline_style(severity))
     style = factors.decline_style(severity)
     target = float(rng.uniform(18, 32))
     pieces: list[tuple[np.ndarray, float]] = []
@@ -100,8 +101,8 @@ def render_recording(seed: int, sid: str, gender: str, age: int, severity: float
         words = PHRASES[int(rng.integers(len(PHRASES)))].split()
         start = int(rng.integers(0, max(1, len(words) - n_words + 1)))
         x, text = _say(rng, voice, style, words[start:start + n_words], True)
-        place(x, "PAR", text, ".")
-        t += float(np.exp(rng.normal(np.log(0.5), 0.4))) * (1 + 5 * severity)
+        place(x, "PAR", text, ".", 10 ** (style.energy_db / 20))
+        t += float(np.exp(rng.normal(np.log(0.5), 0.4))) * (1 + 6 * severity)
         if rng.random() < 0.15:
             bc = BACKCHANNELS[int(rng.integers(len(BACKCHANNELS)))]
             x, text = _say(rng, inv, factors.Style(), bc.split(), False)
@@ -115,7 +116,7 @@ def render_recording(seed: int, sid: str, gender: str, age: int, severity: float
     active = sum(len(x) for x, _ in pieces) / n
     buf /= np.sqrt(max(np.mean(buf ** 2) / max(active, 1e-3), 1e-12))
     ch_rng = item_rng(seed, "adress", sid, "channel")
-    ch = factors.draw_channel(ch_rng, reverb_p=0.3, snr=(20, 40), eq_db=2.0, gain_db=2.0)
+    ch = factors.draw_channel(ch_rng, reverb_p=0.1, snr=(30, 40), eq_db=2.0, gain_db=2.0)
     y = apply_channel(buf, ch, rng, FS, int(ch_rng.integers(2 ** 31)))
     write_wav(path, to_int16(resample_poly(y, OUT_FS // 100, FS // 100)), OUT_FS)
     return tiers
