@@ -69,7 +69,7 @@ nj=${nj:-$default_nj}
 case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
 train_cmd_now=$train_cmd
 [ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
-systems="$sup_systems $dino_systems"
+systems=$(echo $sup_systems $dino_systems)
 backend_sets="voxceleb2_dev voxceleb2_dev_heldout voxceleb1"
 
 # Corpus roots: the simulator's in corpora/ (--mini true), else conf/corpus.conf (checked).
@@ -204,4 +204,19 @@ if run_stage 5; then
     train xvector "$sys"
   done
   say "stage 5: done: $(for s in $sup_systems; do echo -n "exp/$s/final.pt "; done)"
+fi
+
+# ---------------------------------------------------------------- 6: embeddings
+if run_stage 6; then
+  extract_cmd=$cpu_cmd
+  [ "$device" = cpu ] || extract_cmd=$gpu_cmd
+  for sys in $systems; do
+    for set in $backend_sets; do
+      say "stage 6: $sys embeddings of data/$set ($(conf extract.conf))"
+      steps/extract_embeddings.sh --config "$(conf extract.conf)" --nj "$nj" --cmd "$extract_cmd" \
+        --device "$device" --num-threads "$extract_threads" \
+        "exp/$sys/final.pt" "data/$set" "exp/$sys/emb/$set"
+    done
+  done
+  say "stage 6: done: exp/{${systems// /,}}/emb/{${backend_sets// /,}}/{xvector.scp,spk_xvector.scp}"
 fi

@@ -1,0 +1,225 @@
+"""Run a recipe (egs/<name>/run.sh) in a temporary copy, so tests never write into egs/.
+
+The copy is ``TMP/egs/<name>/`` with run.sh, cmd.sh and path.sh linked to the repository's,
+``conf/`` copied (so a test may override ``conf/mini/*`` files), and ``steps``, ``utils``,
+``local`` linking to ``TMP/{steps,utils,local}``, which (like ``tools``, ``pylib`` and
+``setup.py``) link to the repository: the recipe runs the repository's code unchanged.
+
+Fixtures (session scope; import them into a test module with
+``from recipes import voxceleb_mini_run  # noqa: F401``, or list ``"recipes"`` in
+``pytest_plugins`` of tests/conftest.py):
+  voxceleb_mini_run  the recipe directory (Path) of a reduced ``egs/voxceleb/run.sh --mini true``
+                     run (tiny corpora and networks, :data:`VOXCELEB_REDUCED`), all stages done:
+                     ``exp/dino/final.pt``, ``exp/xvector/final.pt``, embeddings, scores, result
+                     JSON files and RESULTS.md. Read it; do not write into it.
+  mini_vox_feats     from that run: {'train': VoxCeleb2-dev dir with feats.scp and vad.scp,
+                     'test': VoxCeleb1 dir, 'trials_O': the O trial list}.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINKED = ("tools", "steps", "utils", "local", "pylib", "setup.py")
+RECIPE_FILES = ("run.sh", "cmd.sh", "path.sh")
+
+#: conf/mini overrides of the reduced VoxCeleb run (file name -> full text): a small simulated
+#: corpus, tiny networks and a few dozen steps, so the whole recipe runs in about two minutes on
+#: two cores. Checkpoints every few steps, so a killed run has something to resume from.
+_TINY_NET = """--arch=lresnet34
+--base-channels=4
+--blocks=1,1,1,1
+--embed-dim=32
+"""
+VOXCELEB_REDUCED: dict[str, str] = {
+    "dino.conf": "# reduced DINO for the test suite (tests/recipes.py)\n" + _TINY_NET + """--global-frames=150
+--num-global=2
+--local-frames=80
+--num-local=2
+--out-dim=256
+--head-hidden=64
+--head-bottleneck=32
+--head-layers=3
+--student-temp=0.1
+--teacher-temp=0.04
+--teacher-momentum=0.99
+--optimizer=adam
+--lr=0.005
+--lr-reference-batch=16
+--batch-size=16
+--warmup-steps=5
+--freeze-last-layer-steps=5
+--total-steps=40
+--checkpoint-interval=5
+--keep-last=2
+--average-last=1
+--log-interval=5
+""",
+    "xvector.conf": "# reduced supervised model for the test suite (tests/recipes.py)\n" + _TINY_NET + """--chunk-frames=150
+--balanced=true
+--aam-scale=30
+--aam-margin=0.2
+--margin-warmup-steps=10
+--optimizer=adam
+--lr=0.01
+--batch-size=16
+--warmup-steps=5
+--total-steps=40
+--checkpoint-interval=5
+--keep-last=2
+--average-last=1
+--log-interval=5
+""",
+    "backend.conf": "# reduced back-end settings for the test suite (tests/recipes.py)\n"
+                    "calib_num_speakers=3\ncalib_num_trials=400\n",
+}
+VOXCELEB_REDUCED_ARGS = ("--mini", "true", "--mini-scale", "small")
+
+
+def recipe_copy(name: str, dest: Path, conf_overrides: Mapping[str, str] | None = None) -> Path:
+    """A runnable copy of egs/<name> under ``dest`` (see the module doc); returns its directory.
+
+    ``conf_overrides`` maps file names under ``conf/mini/`` to the text written there.
+    """
+    src = ROOT / "egs" / name
+    if not (src / "run.sh").is_file():
+        raise FileNotFoundError(f"{src}/run.sh: no such recipe")
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in LINKED:
+        link = dest / item
+        if not link.exists():
+            link.symlink_to(ROOT / item)
+    rdir = dest / "egs" / name
+    rdir.mkdir(parents=True, exist_ok=True)
+    for f in RECIPE_FILES:
+        if (src / f).exists() and not (rdir / f).exists():
+            (rdir / f).symlink_to(src / f)
+    for item in ("steps", "utils", "local"):
+        if not (rdir / item).exists():
+            (rdir / item).symlink_to(Path("../..") / item)
+    if not (rdir / "conf").exists():
+        shutil.copytree(src / "conf", rdir / "conf")
+    for fname, text in (conf_overrides or {}).items():
+        (rdir / "conf" / "mini" / fname).parent.mkdir(parents=True, exist_ok=True)
+        (rdir / "conf" / "mini" / fname).write_text(text)
+    return rdir
+
+
+def recipe_env() -> dict[str, str]:
+    """The environment a recipe runs in: the test interpreter's venv first on PATH, 1 thread."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env["LC_ALL"] = "C"
+    env["PYTHONUNBUFFERED"] = "1"
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+def run_recipe(rdir: Path, args: Sequence[str], *, timeout: float = 900, log_name: str = "run.log",
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``rdir/run.sh args`` to the end; stdout+stderr go to ``rdir/<log_name>``."""
+    log = rdir / log_name
+    with open(log, "w") as f:
+        done = subprocess.run(["bash", str(rdir / "run.sh"), *args], cwd=rdir, env=recipe_env(),
+                              stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{rdir}/run.sh {' '.join(args)} failed ({done.returncode}):\n"
+                             + log.read_text()[-6000:])
+    return done
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc (Linux)."""
+    out: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        out.setdefault(ppid, []).append(int(entry))
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    tree, out, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(tree.get(p, []))
+    return out
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process it started, even those in their own sessions (as a
+    crashed machine would): stop the whole tree first so no new child escapes, then kill it."""
+    stopped: set[int] = set()
+    while True:
+        procs = [p for p in _descendants(pid) if p not in stopped]
+        if not procs:
+            break
+        for p in procs:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            stopped.add(p)
+    for p in stopped:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_recipe_until(rdir: Path, args: Sequence[str], ready: Callable[[], bool], *, timeout: float = 600,
+                     log_name: str = "killed.log") -> bool:
+    """Start ``rdir/run.sh args``, SIGKILL its whole process tree as soon as ``ready()`` holds.
+
+    Returns True when it was killed, False when it finished first (``ready`` never held).
+    """
+    log = open(rdir / log_name, "w")
+    proc = subprocess.Popen(["bash", str(rdir / "run.sh"), *args], cwd=rdir, env=recipe_env(),
+                            stdout=log, stderr=subprocess.STDOUT)
+    start = time.monotonic()
+    try:
+        while proc.poll() is None:
+            if ready():
+                kill_tree(proc.pid)
+                proc.wait()
+                return True
+            if time.monotonic() - start > timeout:
+                kill_tree(proc.pid)
+                proc.wait()
+                raise AssertionError(f"{rdir}/run.sh {' '.join(args)}: no kill point within {timeout} s")
+            time.sleep(0.05)
+        return False
+    finally:
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def voxceleb_mini_run(tmp_path_factory) -> Path:
+    """A reduced ``egs/voxceleb/run.sh --mini true`` run, all stages (the module doc)."""
+    rdir = recipe_copy("voxceleb", tmp_path_factory.mktemp("voxceleb_mini"), VOXCELEB_REDUCED)
+    run_recipe(rdir, VOXCELEB_REDUCED_ARGS)
+    return rdir
+
+
+@pytest.fixture(scope="session")
+def mini_vox_feats(voxceleb_mini_run) -> dict[str, Path]:
+    """Features of the reduced VoxCeleb run: training and test dirs, O trials."""
+    d = voxceleb_mini_run / "data"
+    return {"train": d / "voxceleb2_dev", "test": d / "voxceleb1", "trials_O": d / "voxceleb1_trials/O"}
