@@ -1,0 +1,28 @@
+"""Train linear calibration (scores [+ log durations] -> LLR) on a separate labelled trial list."""
+from __future__ import annotations
+
+from utter.backend.calibration import LinearCalibration, trial_quality
+from utter.backend.io import align_scores, read_scores, read_trials
+from utter.bin.common import main_entry, make_parser
+
+
+def build_parser():
+    p = make_parser("Fit prior-weighted logistic-regression calibration of scores to LLRs.")
+    p.add_argument("--prior", type=float, default=0.5, help="effective target prior of the objective")
+    p.add_argument("--utt2dur", default="", help="utt2dur: add min/max log durations as quality measures")
+    p.add_argument("--enrollment", default="", help="spk2utt-style enrolment file (durations of models)")
+    p.add_argument("scores", help="`enroll test score` file of the calibration trials")
+    p.add_argument("trials", help="calibration trials `enroll test target|nontarget`")
+    p.add_argument("model", help="output calibration model (npz)")
+    return p
+
+
+def main(args) -> None:
+    trials = read_trials(args.trials, require_labels=True)
+    scores = align_scores(trials, *read_scores(args.scores), what=args.scores)
+    quality = trial_quality(trials.enroll, trials.test, args.utt2dur, args.enrollment or None) if args.utt2dur else None
+    LinearCalibration().fit(scores, trials.labels, quality, args.prior).save(args.model)
+
+
+if __name__ == "__main__":
+    main_entry(main, build_parser)
