@@ -83,6 +83,8 @@ nj=${nj:-$default_nj}
 case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
 train_cmd_now=$train_cmd
 [ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
+extract_cmd=$cpu_cmd
+[ "$device" = cpu ] || extract_cmd=$gpu_cmd
 corpora_needed=adress
 $use_augmentation && corpora_needed="adress,musan,rirs"
 
@@ -217,7 +219,8 @@ if run_stage 5; then
   for sys in $systems; do
     for set in adress_train adress_test; do
       say "stage 5: embeddings of data/$set from exp/pretrained/$sys/final.pt"
-      steps/extract_embeddings.sh --nj "$nj" --cmd "$cpu_cmd" --device "$device" --num-threads "$extract_threads" \
+      steps/extract_embeddings.sh --config "$(conf extract.conf)" --nj "$nj" --cmd "$extract_cmd" \
+        --device "$device" --num-threads "$extract_threads" \
         exp/pretrained/$sys/final.pt data/$set exp/$sys/emb/$set
     done
   done

@@ -76,6 +76,8 @@ nj=${nj:-$default_nj}
 case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
 train_cmd_now=$train_cmd
 [ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
+extract_cmd=$cpu_cmd
+[ "$device" = cpu ] || extract_cmd=$gpu_cmd
 
 # Corpus roots and pretrained models: the simulator's corpora and the mini VoxCeleb models
 # (--mini true), else conf/corpus.conf (checked).
@@ -188,7 +190,8 @@ fi
 if run_stage 5; then
   for sys in $systems; do
     say "stage 5: embeddings of data/iemocap from exp/pretrained/$sys/final.pt"
-    steps/extract_embeddings.sh --nj "$nj" --cmd "$cpu_cmd" --device "$device" --num-threads "$extract_threads" \
+    steps/extract_embeddings.sh --config "$(conf extract.conf)" --nj "$nj" --cmd "$extract_cmd" \
+        --device "$device" --num-threads "$extract_threads" \
       exp/pretrained/$sys/final.pt data/iemocap exp/$sys/emb/iemocap
   done
   say "stage 5: done: $(for s in $systems; do echo -n "exp/$s/emb/iemocap/xvector.scp "; done)"

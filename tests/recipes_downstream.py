@@ -1,0 +1,55 @@
+"""Reduced runs of the downstream recipes (egs/iemocap, egs/adress) on the pretrained models of
+the reduced VoxCeleb run (``recipes.voxceleb_mini_run``), in temporary copies.
+
+Fixtures (session scope; import them into a test module with
+``from recipes_downstream import iemocap_mini_run  # noqa: F401`` (and ``voxceleb_mini_run``
+from ``recipes``, which they build on)):
+  iemocap_mini_emb   a copy of egs/iemocap run with ``--mini true`` up to stage 5 (embeddings):
+                     the mini IEMOCAP (297 utterances, 5 sessions), both models' embeddings.
+  mini_iemocap_emb   from it: {'data': data/iemocap (utt2emo, folds/<k>/{train,dev,test}),
+                     'emb_scp': the DINO embeddings of data/iemocap (xvector.scp)}.
+  iemocap_mini_run   that copy taken to the end (stages 6-11) with the reduced settings of
+                     :data:`IEMOCAP_REDUCED`: RESULTS.md and the per-fold result JSON files.
+  adress_mini_run    a reduced ``egs/adress/run.sh --mini true`` run, all stages.
+Read them; do not write into them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from recipes import recipe_copy, run_recipe, voxceleb_mini_run  # noqa: F401
+
+
+def pretrained_conf(vox: Path) -> str:
+    """conf/mini/pretrained.conf pointing a downstream recipe at the reduced VoxCeleb run's models."""
+    return ("# models of the reduced VoxCeleb run (tests/recipes_downstream.py)\n"
+            f"voxceleb_recipe={vox}\n"
+            "voxceleb_args=\"--mini true --mini-scale small\"\n"
+            f"dino_model={vox}/exp/dino/final.pt\n"
+            f"xvector_model={vox}/exp/xvector/final.pt\n")
+
+
+#: conf/mini overrides of the reduced IEMOCAP run (besides pretrained.conf): one augmentation
+#: type, two chunk lengths, a few fine-tuning steps.
+IEMOCAP_REDUCED: dict[str, str] = {
+    "augment.conf": "# reduced augmentation for the test suite\naug_types=noise\naug_rirs=\"rirs_small\"\n",
+}
+#: conf/mini overrides of the reduced ADReSS run (besides pretrained.conf).
+ADRESS_REDUCED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def iemocap_mini_emb(voxceleb_mini_run, tmp_path_factory) -> Path:  # noqa: F811
+    """egs/iemocap --mini true up to the embeddings (stage 5), on the reduced VoxCeleb models."""
+    overrides = {**IEMOCAP_REDUCED, "pretrained.conf": pretrained_conf(voxceleb_mini_run)}
+    rdir = recipe_copy("iemocap", tmp_path_factory.mktemp("iemocap_mini"), overrides)
+    run_recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
+    return rdir
+
+
+@pytest.fixture(scope="session")
+def mini_iemocap_emb(iemocap_mini_emb) -> dict[str, Path]:
+    """The mini IEMOCAP data dir (utt2emo, folds) and its DINO embeddings."""
+    return {"data": iemocap_mini_emb / "data" / "iemocap",
+            "emb_scp": iemocap_mini_emb / "exp" / "dino" / "emb" / "iemocap" / "xvector.scp"}
