@@ -47,6 +47,12 @@ def build_parser():
                    help="linear margin warm-up, epochs (when --margin-warmup-steps is 0)")
     g.add_argument("--margin-warmup-steps", type=int, default=0, help="linear margin warm-up, steps")
     g.add_argument("--easy-margin", type=str2bool, default=False, help="apply the margin only where cos > 0")
+    g.add_argument("--init-model", default="",
+                   help="start from this checkpoint's network (e.g. a DINO teacher, exp/dino/final.pt; the "
+                        "network options are then taken from it) and, when trained on the same labels, its head")
+    g.add_argument("--trainable", default="all", choices=["all", "affine"],
+                   help="train all parameters, or only the network's last affine layers and the head "
+                        "(the first step of affine-then-full fine-tuning)")
     g.add_argument("data_dir", help="training data dir (feats.scp, vad.scp, utt2spk; or wav.scp with --from-audio)")
     p.set_defaults(epochs=70, lr=0.05, min_lr=1e-5, warmup_steps=1000, optimizer="adam", betas=(0.9, 0.95),
                    amsgrad=True, weight_decay=1e-5, batch_size=128)
@@ -66,11 +72,31 @@ def main(args) -> None:
         **reader_options(args))
     label_map = factory.extra["label_map"]
     log.info("%d classes from %s", len(label_map), args.label_table)
+    network = build_network_from_args(args) if not args.init_model else None
+    if args.init_model:
+        from utter.train.trainer import seed_everything
+        from utter.train.warmstart import network_from_checkpoint
+
+        seed_everything(args.seed)
+        network = network_from_checkpoint(args.init_model)
+        log.info("network %s initialised from %s", network.config["arch"], args.init_model)
     objective = SpeakerClassificationObjective(
-        build_network_from_args(args), label_map, scale=args.aam_scale, margin=args.aam_margin,
+        network, label_map, scale=args.aam_scale, margin=args.aam_margin,
         margin_start=args.margin_start, margin_warmup_steps=args.margin_warmup_steps,
         margin_warmup_epochs=args.margin_warmup_epochs, easy_margin=args.easy_margin,
         specaug=specaug_from_args(args))
+    if args.init_model:
+        from utter.train.warmstart import init_from_checkpoint, saved_label_map
+
+        loaded = init_from_checkpoint(objective, args.init_model,
+                                      same_labels=saved_label_map(args.init_model) == objective.label_map)
+        log.info("from %s also loaded: %s", args.init_model, ", ".join(loaded) or "nothing (new head)")
+    if args.trainable == "affine":
+        from utter.train.warmstart import train_only
+
+        on, off = train_only(network, network.last_affine())
+        log.info("training only the last affine layers and the head: %d network parameters trained, %d frozen",
+                 on, off)
     if args.resume:
         check_resume(objective, args.exp_dir)
     final = Trainer(objective, factory, config, args.exp_dir, run_config=run_config(args)).train(resume=args.resume)
