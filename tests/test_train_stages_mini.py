@@ -9,6 +9,7 @@ without it. The EER here is brute force over the thresholds (an independent refe
 """
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 from pathlib import Path
@@ -104,8 +105,9 @@ def test_dino_no_collapse(models, mini):
 
     obj = DINOObjective.from_checkpoint(models["dino"])
     k = obj.dino_loss.out_dim
-    loader = dino_loader_factory(str(mini["train"]), batch_size=64, seed=123,
-                                 global_frames=200, local_frames=100, min_frames=200)
+    frames = json.loads((models["dino"].parent / "config.json").read_text())["run"]["global_frames"]
+    loader = dino_loader_factory(str(mini["train"]), batch_size=64, seed=123, global_frames=frames,
+                                 local_frames=frames, min_frames=frames)
     batch = next(iter(loader(0)))
     stats = obj.teacher_collapse_stats(batch["global"], batch["global_lengths"])
     assert stats["entropy"] <= 0.5 * math.log(k), stats       # not collapsed to uniform
