@@ -41,9 +41,9 @@ _TINY_NET = """--arch=lresnet34
 --embed-dim=32
 """
 VOXCELEB_REDUCED: dict[str, str] = {
-    "dino.conf": "# reduced DINO for the test suite (tests/recipes.py)\n" + _TINY_NET + """--global-frames=150
+    "dino.conf": "# reduced DINO for the test suite (tests/recipes.py)\n" + _TINY_NET + """--global-frames=120
 --num-global=2
---local-frames=80
+--local-frames=60
 --num-local=2
 --out-dim=256
 --head-hidden=64
@@ -54,33 +54,34 @@ VOXCELEB_REDUCED: dict[str, str] = {
 --teacher-momentum=0.99
 --optimizer=adam
 --lr=0.005
---lr-reference-batch=16
---batch-size=16
---warmup-steps=5
---freeze-last-layer-steps=5
---total-steps=40
---checkpoint-interval=5
+--lr-reference-batch=8
+--batch-size=8
+--warmup-steps=4
+--freeze-last-layer-steps=4
+--total-steps=20
+--checkpoint-interval=4
 --keep-last=2
 --average-last=1
---log-interval=5
+--log-interval=4
 """,
-    "xvector.conf": "# reduced supervised model for the test suite (tests/recipes.py)\n" + _TINY_NET + """--chunk-frames=150
+    "xvector.conf": "# reduced supervised model for the test suite (tests/recipes.py)\n" + _TINY_NET + """\
+--chunk-frames=120
 --balanced=true
 --aam-scale=30
 --aam-margin=0.2
---margin-warmup-steps=10
+--margin-warmup-steps=8
 --optimizer=adam
 --lr=0.01
 --batch-size=16
---warmup-steps=5
---total-steps=40
---checkpoint-interval=5
+--warmup-steps=4
+--total-steps=20
+--checkpoint-interval=4
 --keep-last=2
 --average-last=1
---log-interval=5
+--log-interval=4
 """,
     "backend.conf": "# reduced back-end settings for the test suite (tests/recipes.py)\n"
-                    "calib_num_speakers=3\ncalib_num_trials=400\n",
+                    "calib_num_speakers=3\ncalib_num_trials=400\nlda_dim=8\nasnorm_top_n=5\n",
 }
 VOXCELEB_REDUCED_ARGS = ("--mini", "true", "--mini-scale", "small")
 

@@ -131,6 +131,7 @@ def test_run_sh_names_unset_corpus_variable_and_bad_options(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1 and f"voxceleb1_root={tmp_path}/nowhere" in done.stderr
     assert "no such directory" in done.stderr
-    for args, msg in ((["--device", "gpu"], "--device must be cpu or cuda"), (["--bogus", "1"], "invalid option --bogus")):
+    for args, msg in ((["--device", "gpu"], "--device must be cpu or cuda"),
+                      (["--bogus", "1"], "invalid option --bogus")):
         done = subprocess.run(["bash", "run.sh", *args], cwd=rdir, env=env, capture_output=True, text=True)
         assert done.returncode == 1 and msg in done.stderr, done.stderr

@@ -220,3 +220,89 @@ if run_stage 6; then
   done
   say "stage 6: done: exp/{${systems// /,}}/emb/{${backend_sets// /,}}/{xvector.scp,spk_xvector.scp}"
 fi
+
+# ---------------------------------------------------------------- 7: back-ends
+# Score directories: exp/<sys>/scores/<list>/scores_{cosine,plda,asnorm} (raw) and
+# scores_<backend>_cal (calibrated); the calibration trials' scores in exp/<sys>/scores/calibration.
+backends="cosine plda asnorm"
+score_lists="$trial_lists calibration"
+trials_of() { if [ "$1" = calibration ]; then echo data/calibration/trials; else echo "data/voxceleb1_trials/$1"; fi; }
+emb_of() { if [ "$1" = calibration ]; then echo "exp/$2/emb/voxceleb2_dev_heldout"; else echo "exp/$2/emb/voxceleb1"; fi; }
+if run_stage 7; then
+  for sys in $systems; do
+    train_emb=exp/$sys/emb/voxceleb2_dev
+    say "stage 7: $sys back-ends: LDA($lda_dim)+PLDA($plda_type) on $train_emb (VoxCeleb2-dev speakers)"
+    steps/train_plda.sh --cmd "$cpu_cmd" --lda-dim "$lda_dim" --plda-type "$plda_type" --rank "$plda_rank" \
+      --num-iters "$plda_iters" "$train_emb" data/voxceleb2_dev "exp/$sys/plda"
+    for list in $score_lists; do
+      trials=$(trials_of "$list"); emb=$(emb_of "$list" "$sys"); dir=exp/$sys/scores/$list
+      say "stage 7: $sys: cosine, PLDA and AS-norm ($asnorm_backend, top $asnorm_top_n, cohort $train_emb) scores of $trials"
+      steps/score_cosine.sh --cmd "$cpu_cmd" --evaluate false --train-emb-dir "$train_emb" \
+        --subtract-mean "$cosine_subtract_mean" --whiten "$cosine_whiten" "$emb" "$trials" "$dir"
+      steps/score_plda.sh --cmd "$cpu_cmd" --evaluate false "exp/$sys/plda" "$emb" "$trials" "$dir"
+      if [ "$asnorm_backend" = plda ]; then model=exp/$sys/plda/plda.npz; else model=$dir/cosine.npz; fi
+      steps/score_norm.sh --cmd "$cpu_cmd" --evaluate false --method asnorm --top-n "$asnorm_top_n" \
+        --backend-model "$model" "$train_emb" data/voxceleb2_dev "$emb" "$trials" \
+        "$dir/scores_$asnorm_backend" "$dir/scores_asnorm"
+    done
+    for b in $backends; do
+      say "stage 7: $sys: calibration of $b scores on data/calibration/trials (held-out VoxCeleb2-dev speakers)"
+      for list in $trial_lists; do
+        steps/train_calibration.sh --cmd "$cpu_cmd" --prior "$calib_prior" \
+          "exp/$sys/scores/calibration/scores_$b" data/calibration/trials "exp/$sys/calibration/$b" \
+          "exp/$sys/scores/$list/scores_$b" "exp/$sys/scores/$list/scores_${b}_cal"
+      done
+    done
+  done
+  say "stage 7: done: exp/{${systems// /,}}/scores/{${score_lists// /,}}/scores_{cosine,plda,asnorm}[_cal]," \
+      "exp/{${systems// /,}}/{plda/plda.npz,calibration/*/calibration.npz}"
+fi
+
+# ---------------------------------------------------------------- 8: evaluation
+if run_stage 8; then
+  for list in $score_lists; do
+    trials=$(trials_of "$list")
+    say "stage 8: EER, minDCF(0.01), minDCF(0.05) on $trials"
+    for sys in $systems; do
+      for scores in exp/$sys/scores/$list/scores_{cosine,plda,asnorm}{,_cal}; do
+        [ -f "$scores" ] || continue
+        if ! python -m utter.stage --what "stage 8 $scores" --inputs "$scores $trials" "$scores.json" 2> /dev/null; then
+          python -m utter.bin.evaluate_verification --name "$sys ${scores##*/scores_}" --det-png none \
+            --p-targets 0.01,0.05,0.001 "$scores" "$trials"
+        fi
+      done
+    done
+    det=exp/det_$list.png
+    specs=()
+    for sys in $systems; do for b in $backends; do specs+=("$sys $b=exp/$sys/scores/$list/scores_$b"); done; done
+    python -m utter.bin.plot_det --p-target "$det_p_target" --title "DET, VoxCeleb1-$list trials" "$trials" "$det" "${specs[@]}"
+  done
+  say "stage 8: done: exp/{${systems// /,}}/scores/{${score_lists// /,}}/scores_*.json, exp/det_{${score_lists// /,}}.png"
+fi
+
+# ---------------------------------------------------------------- 9: RESULTS.md
+if run_stage 9; then
+  say "stage 9: RESULTS.md from the results JSON files"
+  specs=(); cal=()
+  for sys in $systems; do
+    for list in $trial_lists; do
+      for b in $backends; do
+        specs+=("$sys:$b:$list=exp/$sys/scores/$list/scores_$b.json")
+        cal+=(--calibrated "$sys:$b:$list=exp/$sys/scores/$list/scores_${b}_cal.json")
+      done
+    done
+  done
+  if $mini; then
+    title="VoxCeleb recipe, mini corpora (simulated; run.sh --mini true --mini-scale $mini_scale)"
+    intro="Simulated VoxCeleb (local/mini): not comparable with published VoxCeleb figures."
+    published=()
+  else
+    title="VoxCeleb recipe: VoxCeleb1 trial lists"
+    intro="Trained on VoxCeleb2 dev; back-ends, AS-norm cohort and calibration from VoxCeleb2 dev only."
+    published=(--published conf/published.tsv)
+  fi
+  python -m utter.bin.make_results_table --title "$title" --intro "$intro" "${published[@]}" \
+    --det-plot "exp/det_${trial_lists%% *}.png" "${cal[@]}" RESULTS.md "${specs[@]}"
+  cat RESULTS.md
+  say "stage 9: done: RESULTS.md"
+fi

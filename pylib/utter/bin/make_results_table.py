@@ -4,7 +4,7 @@ Each evaluation is named on the command line as ``SYSTEM:BACKEND:TRIALS=PATH`` (
 JSON written by utter.metrics.results, with ``EER`` in % and ``minDCF@<p>``). One table per trial
 list: a row per system, the back-ends' EER and minDCFs side by side, as in the DINO paper's table.
 With ``--published TSV`` (the recipe's conf/published.tsv) the published figures follow, with their
-sources and protocol notes. Calibration figures (actDCF, Cllr) are tabulated when the files have them.
+sources and protocol notes; with ``--calibrated`` the calibrated scores' actual DCFs and Cllr.
 """
 from __future__ import annotations
 
@@ -92,20 +92,27 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
     return "\n\n".join(parts)
 
 
-def calibration_table(evals: Sequence[Evaluation], p_target: float = 0.01,
+def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.01, 0.05),
                       labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
-    """actDCF vs minDCF and Cllr vs minCllr of the calibrated scores, where the files have them."""
-    key = f"actDCF@{p_target:g}"
-    rows = [{"system": labels.get(e.system, e.system), "backend": BACKEND_NAMES.get(e.backend, e.backend),
-             "trials": e.trials, "min": _round(e.figures.get(f"minDCF@{p_target:g}"), 3),
-             "act": _round(e.figures.get(key), 3), "cllr": _round(e.figures.get("Cllr"), 3),
-             "mincllr": _round(e.figures.get("minCllr"), 3)}
-            for e in evals if key in e.figures or "Cllr" in e.figures]
-    if not rows:
-        return ""
-    return format_table(rows, ["system", "backend", "trials", "min", "act", "cllr", "mincllr"],
-                        ["system", "back-end", "list", f"minDCF({p_target:g})", f"actDCF({p_target:g})",
-                         "Cllr", "minCllr"])
+    """Calibrated scores: actual DCFs beside the minimum ones, and Cllr beside minCllr."""
+    cols, heads = ["system", "backend", "trials"], ["system", "back-end", "list"]
+    for p in p_targets:
+        cols += [f"minDCF@{p:g}", f"actDCF@{p:g}"]
+        heads += [f"minDCF({p:g})", f"actDCF({p:g})"]
+    cols += ["Cllr", "minCllr"]
+    heads += ["Cllr", "minCllr"]
+    rows = []
+    for e in sorted(evals, key=lambda e: (_rank(e.trials, ["O", "E", "H"]), _rank(e.system, list(labels)),
+                                          _rank(e.backend, list(BACKEND_NAMES)))):
+        row = {"system": labels.get(e.system, e.system), "backend": BACKEND_NAMES.get(e.backend, e.backend),
+               "trials": e.trials}
+        row.update({c: _round(e.figures.get(c), 3) for c in cols[3:]})
+        rows.append(row)
+    return format_table(rows, cols, heads)
+
+
+def _rank(value: str, preferred: Sequence[str]) -> tuple[int, str]:
+    return (preferred.index(value), "") if value in preferred else (len(preferred), value)
 
 
 def read_published(path: str | Path) -> list[dict]:
@@ -142,6 +149,8 @@ def build_parser():
     p.add_argument("--intro", default="", help="a paragraph under the title (how the figures were made)")
     p.add_argument("--published", default="", help="tab-separated published figures to quote (conf/published.tsv)")
     p.add_argument("--det-plot", default="", help="a DET plot PNG to link (path relative to the output)")
+    p.add_argument("--calibrated", action="append", default=[], metavar="SYSTEM:BACKEND:TRIALS=JSON",
+                   help="results of calibrated scores (actDCF, Cllr), tabulated separately; repeatable")
     p.add_argument("out", help="the Markdown file to write (RESULTS.md)")
     p.add_argument("evaluations", nargs="+", help="SYSTEM:BACKEND:TRIALS=RESULTS_JSON, one per evaluation")
     return p
@@ -154,15 +163,14 @@ def main(args) -> None:
         text += [args.intro, ""]
     text += ["EER in %; minDCF normalised as Kaldi's compute_min_dcf.py (C_miss = C_fa = 1).", "",
              results_tables(evals), ""]
-    calib = calibration_table(evals)
-    if calib:
-        text += ["### Calibration (logistic regression trained on held-out VoxCeleb2-dev speakers' trials)", "",
-                 calib, ""]
+    if args.calibrated:
+        text += ["### Calibrated scores (logistic regression trained on held-out VoxCeleb2-dev speakers' trials)",
+                 "", calibration_table(read_evaluations(args.calibrated)), ""]
     if args.det_plot:
         text += [f"DET curves: [{args.det_plot}]({args.det_plot})", ""]
     if args.published:
-        text += ["## Published figures (VoxCeleb1, for comparison)", "", published_table(read_published(args.published)),
-                 ""]
+        published = published_table(read_published(args.published))
+        text += ["## Published figures (VoxCeleb1, for comparison)", "", published, ""]
     with atomic_open(args.out, "w") as f:
         f.write("\n".join(text))
 
