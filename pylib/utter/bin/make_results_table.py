@@ -5,6 +5,12 @@ JSON written by utter.metrics.results, with ``EER`` in % and ``minDCF@<p>``). On
 list: a row per system, the back-ends' EER and minDCFs side by side, as in the DINO paper's table.
 With ``--published TSV`` (the recipe's conf/published.tsv) the published figures follow, with their
 sources and protocol notes; with ``--calibrated`` the calibrated scores' actual DCFs and Cllr.
+
+With ``--task classification`` (egs/iemocap, egs/adress) each evaluation is ``GROUP:SYSTEM/METHOD:PROTOCOL=PATH``
+(PATH a summary results JSON of train_classifier, finetune ..., figures as ``{mean, std, n}`` over
+folds x seeds): one table per GROUP (``--heading GROUP=TEXT``), a row per system and method, columns
+PROTOCOL x ``--metrics`` (e.g. ``UA,WA,macro_f1`` or ``WA=accuracy,macro_f1=F1,RMSE``) as mean ± std;
+the published TSV is quoted as it is.
 """
 from __future__ import annotations
 
@@ -139,6 +145,91 @@ def published_table(rows: Sequence[Mapping], labels: Mapping[str, str] = SYSTEM_
                          "protocol"])
 
 
+#: figures that are fractions, shown in percent in classification tables
+PERCENT_METRICS = ("UA", "WA", "macro_f1", "accuracy")
+METRIC_NAMES = {"UA": "UA %", "WA": "WA %", "macro_f1": "macro-F1 %", "RMSE": "RMSE", "pearson_r": "Pearson r"}
+
+
+def parse_metrics(spec: str) -> list[tuple[str, str]]:
+    """``UA,WA=accuracy`` -> [(key, shown name)]; a name defaults to :data:`METRIC_NAMES`."""
+    out = []
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        key, _, name = item.partition("=")
+        out.append((key, name or METRIC_NAMES.get(key, key)))
+    if not out:
+        raise ValueError("--metrics names no figure")
+    return out
+
+
+def format_figure(value, percent: bool) -> str | None:
+    """``{mean, std, n}`` -> ``62.3 ± 1.4`` (one run: the value alone); a number as it is."""
+    if value is None:
+        return None
+    scale, digits = (100.0, 1) if percent else (1.0, 2)
+    if isinstance(value, Mapping):
+        if value.get("mean") is None:
+            return None
+        mean = float(value["mean"]) * scale
+        if int(value.get("n", 1)) <= 1:
+            return f"{mean:.{digits}f}"
+        return f"{mean:.{digits}f} ± {float(value.get('std') or 0.0) * scale:.{digits}f}"
+    return f"{float(value) * scale:.{digits}f}"
+
+
+def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str]],
+                          headings: Mapping[str, str], labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
+    """One Markdown table per group: rows system x method, columns protocol x metric (mean ± std)."""
+    cells: dict[str, dict[tuple[str, str], dict[str, dict]]] = {}
+    for spec in specs:
+        group, row, protocol, path = parse_spec(spec)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such results file (for {group} {row} {protocol})")
+        figures = read_results_json(path)
+        if not any(k in figures for k, _ in metrics):
+            raise ValueError(f"{path}: none of the figures {', '.join(k for k, _ in metrics)} in the results file")
+        system, _, method = row.partition("/")
+        cells.setdefault(group, {}).setdefault((system, method), {})[protocol] = figures
+    parts = []
+    for group, rows in cells.items():
+        protocols = list(dict.fromkeys(p for figs in rows.values() for p in figs))
+        cols, heads = ["system", "method"], ["system", "method"]
+        for proto in protocols:
+            for key, name in metrics:
+                if any(key in figs.get(proto, {}) for figs in rows.values()):
+                    cols.append(f"{proto}|{key}")
+                    heads.append(name if len(protocols) == 1 else f"{proto} {name}")
+        cols.append("runs")
+        heads.append("runs")
+        table = []
+        for (system, method), figs in rows.items():
+            out = {"system": labels.get(system, system), "method": method or "-"}
+            runs = []
+            for proto in protocols:
+                for key, _ in metrics:
+                    v = figs.get(proto, {}).get(key)
+                    out[f"{proto}|{key}"] = format_figure(v, key in PERCENT_METRICS)
+                    if isinstance(v, Mapping) and "n" in v:
+                        runs.append(f"{int(v['n'])}" if len(protocols) == 1 else f"{proto} {int(v['n'])}")
+            out["runs"] = ", ".join(dict.fromkeys(runs)) or None
+            table.append(out)
+        parts.append(f"### {headings.get(group, group)}\n\n" + format_table(table, cols, heads))
+    return "\n\n".join(parts)
+
+
+def read_tsv_table(path: str | Path) -> str:
+    """Any tab-separated table with a header line ('#' comments skipped) as Markdown, as it is."""
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise ValueError(f"{path}: no header line")
+    rows = [line.split("\t") for line in lines]
+    for i, r in enumerate(rows[1:], 2):
+        if len(r) != len(rows[0]):
+            raise ValueError(f"{path}: data line {i}: expected {len(rows[0])} tab-separated fields, got {len(r)}")
+    head = rows[0]
+    return format_table([dict(zip(head, r)) for r in rows[1:]], head)
+
+
 def _round(v, digits: int):
     return None if v is None else round(float(v), digits)
 
@@ -151,12 +242,38 @@ def build_parser():
     p.add_argument("--det-plot", default="", help="a DET plot PNG to link (path relative to the output)")
     p.add_argument("--calibrated", action="append", default=[], metavar="SYSTEM:BACKEND:TRIALS=JSON",
                    help="results of calibrated scores (actDCF, Cllr), tabulated separately; repeatable")
+    p.add_argument("--task", choices=("verification", "classification"), default="verification",
+                   help="verification: SYSTEM:BACKEND:TRIALS=JSON (EER/minDCF); classification: "
+                        "GROUP:SYSTEM/METHOD:PROTOCOL=JSON (mean ± std of --metrics)")
+    p.add_argument("--metrics", default="UA,WA,macro_f1",
+                   help="classification: figures shown, KEY or KEY=NAME, comma-separated")
+    p.add_argument("--heading", action="append", default=[], metavar="GROUP=TEXT",
+                   help="classification: the heading of a group's table (repeatable)")
+    p.add_argument("--notes", default="", help="classification: a paragraph after the tables (protocol notes)")
     p.add_argument("out", help="the Markdown file to write (RESULTS.md)")
     p.add_argument("evaluations", nargs="+", help="SYSTEM:BACKEND:TRIALS=RESULTS_JSON, one per evaluation")
     return p
 
 
+def main_classification(args) -> None:
+    """RESULTS.md of a classification recipe (--task classification)."""
+    headings = dict(h.partition("=")[::2] for h in args.heading)
+    text = [f"# {args.title}", ""]
+    if args.intro:
+        text += [args.intro, ""]
+    text += [classification_tables(args.evaluations, parse_metrics(args.metrics), headings), ""]
+    if args.notes:
+        text += [args.notes, ""]
+    if args.published:
+        text += ["## Published figures (for comparison)", "", read_tsv_table(args.published), ""]
+    with atomic_open(args.out, "w") as f:
+        f.write("\n".join(text))
+
+
 def main(args) -> None:
+    if args.task == "classification":
+        main_classification(args)
+        return
     evals = read_evaluations(args.evaluations)
     text = [f"# {args.title}", ""]
     if args.intro:
