@@ -155,7 +155,36 @@ if run_stage 1; then
       local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
     fi
   fi
-  say "stage 1: done: data/adress_train (segments, utt2label, utt2mmse, text, folds) data/adress_test"
+  # Speakers are the unit of decision: data/<set>_spk has one entry per speaker (its embedding is the
+  # mean of its segments' embeddings, exp/<sys>/emb/<set>/spk_xvector.scp), with the speaker's label,
+  # MMSE, all its segments' text, and folds over speakers.
+  for set in adress_train adress_test; do
+    if [ -s data/${set}_spk/utt2label ] && ! [ data/$set/utt2label -nt data/${set}_spk/utt2label ]; then
+      say "data/${set}_spk exists; skipping"
+      continue
+    fi
+    rm -rf data/${set}_spk.tmp && mkdir -p data/${set}_spk.tmp
+    awk '{print $1, $1}' data/$set/spk2utt > data/${set}_spk.tmp/utt2spk
+    cp data/${set}_spk.tmp/utt2spk data/${set}_spk.tmp/spk2utt
+    for table in utt2label utt2mmse utt2age utt2gender; do
+      [ -f data/$set/$table ] || continue
+      awk 'NR == FNR { spk[$1] = $2; next } !($1 in spk) { next }
+           !(spk[$1] in seen) { seen[spk[$1]] = 1; $1 = spk[$1]; print }' \
+        data/$set/utt2spk data/$set/$table | sort > data/${set}_spk.tmp/$table
+    done
+    awk 'NR == FNR { spk[$1] = $2; next } { u = $1; $1 = ""; text[spk[u]] = text[spk[u]] $0 }
+         END { for (s in text) print s text[s] }' data/$set/utt2spk data/$set/text | sort > data/${set}_spk.tmp/text
+    if [ -d data/$set/folds ]; then
+      for f in data/$set/folds/*/*; do
+        k=$(basename "$(dirname "$f")"); part=$(basename "$f")
+        mkdir -p data/${set}_spk.tmp/folds/$k
+        utils/filter_scp.py "$f" data/$set/utt2spk | awk '{print $2}' | sort -u > data/${set}_spk.tmp/folds/$k/$part
+      done
+    fi
+    rm -rf data/${set}_spk && mv data/${set}_spk.tmp data/${set}_spk
+  done
+  say "stage 1: done: data/adress_train (segments, utt2label, utt2mmse, text, folds) data/adress_test" \
+      "data/adress_{train,test}_spk (per speaker)"
 fi
 
 # ---------------------------------------------------------------- 2: fbank + VAD
@@ -225,4 +254,69 @@ if run_stage 5; then
     done
   done
   say "stage 5: done: $(for s in $systems; do echo -n "exp/$s/emb/adress_{train,test}/xvector.scp "; done)"
+fi
+
+# ---------------------------------------------------------------- 6: frozen-embedding classifiers
+# Per speaker: the mean of its segments' embeddings; CV over the training speakers, and train -> test.
+if run_stage 6; then
+  for sys in $systems; do
+    for kind in $classifiers; do
+      say "stage 6: $kind classifier on frozen $sys speaker embeddings: CV on train, and train -> test"
+      emb=exp/$sys/emb
+      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf classifier.conf)" --classifier "$kind" \
+        --label-table utt2label --folds-dir data/adress_train_spk/folds --max-folds "$max_folds" \
+        $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/cv
+      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf classifier.conf)" --classifier "$kind" \
+        --label-table utt2label --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
+        $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/test
+    done
+  done
+  say "stage 6: done: exp/{${systems// /,}}/classifier/{${classifiers// /,}}/{cv,test}/results.json"
+fi
+
+# ---------------------------------------------------------------- 10: MMSE regression
+if run_stage 10; then
+  for sys in $systems; do
+    say "stage 10: MMSE ridge regression on frozen $sys speaker embeddings: CV on train, and train -> test"
+    emb=exp/$sys/emb
+    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf mmse.conf)" \
+      --task regression --classifier ridge --label-table utt2mmse \
+      --folds-dir data/adress_train_spk/folds --max-folds "$max_folds" \
+      $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/cv
+    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf mmse.conf)" \
+      --task regression --classifier ridge --label-table utt2mmse \
+      --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
+      $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/test
+  done
+  say "stage 10: done: exp/{${systems// /,}}/mmse/{cv,test}/results.json"
+fi
+
+# ---------------------------------------------------------------- 11: RESULTS.md
+if run_stage 11; then
+  say "stage 11: RESULTS.md from the result JSON files of stages 6-10"
+  specs=()
+  add() {  # add GROUP ROW PROTOCOL JSON: a table cell, when that evaluation was run
+    if [ -f "$4" ]; then specs+=("$1:$2:$3=$4"); else say "no $4 (stage not run): left out of RESULTS.md"; fi
+  }
+  for sys in $systems; do
+    for kind in $classifiers; do
+      for proto in cv test; do add frozen "$sys/$kind" $proto exp/$sys/classifier/$kind/$proto/results.json; done
+    done
+    for proto in cv test; do add mmse "$sys/ridge" $proto exp/$sys/mmse/$proto/results.json; done
+  done
+  [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stages 6-10 first)" >&2; exit 1; }
+  published=()
+  $mini || published=(--published conf/published.tsv)
+  cv_name="leave-one-speaker-out"; [ "$cv_folds" -gt 0 ] && cv_name="$cv_folds-fold speaker-group"
+  python -m utter.bin.make_results_table --task classification \
+    --metrics "WA=accuracy %,macro_f1=F1 %,RMSE,pearson_r" \
+    --title "ADReSS: Alzheimer's detection and MMSE regression$($mini && echo ' (simulated mini corpus)')" \
+    --intro "Accuracy and macro-F1 per speaker (the mean of a speaker's participant-segment embeddings), \
+mean ± std over the $cv_name cross-validation folds on the training speakers (cv) and train -> test (test). \
+MMSE: RMSE and Pearson r of ridge regression on the same embeddings (speakers without MMSE left out)." \
+    --heading "frozen=Frozen VoxCeleb embeddings + classifier" --heading "mmse=MMSE regression" \
+    --notes "Protocol: models pretrained on VoxCeleb (egs/voxceleb) and frozen; settings in conf/$($mini && echo ' and conf/mini/'). \
+Published figures use manual transcripts or other features where noted, and leave-one-speaker-out CV." \
+    "${published[@]}" RESULTS.md "${specs[@]}"
+  say "stage 11: done: RESULTS.md"
 fi

@@ -196,3 +196,41 @@ if run_stage 5; then
   done
   say "stage 5: done: $(for s in $systems; do echo -n "exp/$s/emb/iemocap/xvector.scp "; done)"
 fi
+
+# ---------------------------------------------------------------- 6: frozen-embedding classifiers
+if run_stage 6; then
+  for sys in $systems; do
+    for kind in $classifiers; do
+      say "stage 6: $kind classifier on frozen $sys embeddings, leave-one-session-out ($(conf classifier.conf))"
+      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf classifier.conf)" --classifier "$kind" \
+        --label-table utt2emo --folds-dir data/iemocap/folds --max-folds "$max_folds" \
+        exp/$sys/emb/iemocap/xvector.scp data/iemocap exp/$sys/classifier/$kind
+    done
+  done
+  say "stage 6: done: exp/{${systems// /,}}/classifier/{${classifiers// /,}}/results.json (and fold*/results.json)"
+fi
+
+# ---------------------------------------------------------------- 11: RESULTS.md
+if run_stage 11; then
+  say "stage 11: RESULTS.md from the result JSON files"
+  specs=()
+  add() {  # add GROUP ROW PROTOCOL JSON: a table cell, when that evaluation was run
+    if [ -f "$4" ]; then specs+=("$1:$2:$3=$4"); else say "no $4 (stage not run): left out of RESULTS.md"; fi
+  }
+  for sys in $systems; do
+    for kind in $classifiers; do add frozen "$sys/$kind" loso exp/$sys/classifier/$kind/results.json; done
+  done
+  [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stage 6 first)" >&2; exit 1; }
+  published=()
+  $mini || published=(--published conf/published.tsv)
+  python -m utter.bin.make_results_table --task classification --metrics "UA,WA,macro_f1" \
+    --title "IEMOCAP: 4-class emotion recognition$($mini && echo ' (simulated mini corpus)')" \
+    --intro "UA (mean per-class recall), WA (accuracy) and macro-F1 in %, mean ± std over the \
+leave-one-session-out folds (and seeds for trained models); runs = folds x seeds." \
+    --heading "frozen=Frozen VoxCeleb embeddings + classifier" \
+    --notes "Protocol: neutral, happy+excited, angry, sad; leave-one-session-out, 20% of the training \
+dialogs held out as dev (model selection); models pretrained on VoxCeleb (egs/voxceleb); settings in \
+conf/$($mini && echo ' and conf/mini/'). The published DINO figure is micro-F1 (= WA)." \
+    "${published[@]}" RESULTS.md "${specs[@]}"
+  say "stage 11: done: RESULTS.md"
+fi
