@@ -235,3 +235,25 @@ def test_step1_then_step2_end_to_end(synth, capsys):
             str(model), str(data), str(out2)]
     assert run(train_adapter.main, train_adapter.build_parser(), argv) == 0
     assert json.loads((out2 / "results.json").read_text())["metrics"]["UA"]["n"] == 1
+
+
+def test_steps_scripts_with_shared_config(synth, root, shell_env, tmp_path):
+    """steps/train_contrastive.sh then steps/train_adapter.sh with one config holding both stages' options."""
+    import subprocess
+
+    _, data, model = synth
+    conf = tmp_path / "contrastive.conf"
+    conf.write_text((root / "egs/iemocap/conf/mini/contrastive.conf").read_text()
+                    + "--apply-vad=false\n--max-folds=1\n--max-steps=4\n--batch-size=8\n--chunk-frames=50\n"
+                    "--adapter-epochs=5\n")
+    exp, out = tmp_path / "c", tmp_path / "a"
+    for cmd in ([root / "steps/train_contrastive.sh", "--train-config", conf, model, data, exp],
+                [root / "steps/train_adapter.sh", "--train-config", conf, "--seeds", "3", exp, data, out]):
+        r = subprocess.run([str(c) for c in cmd], env=shell_env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr + "".join(p.read_text() for p in (exp / "log").glob("*.log"))
+    assert (exp / "fold1" / "final.pt").is_file() and (exp / "results.json").is_file()
+    res = json.loads((out / "results.json").read_text())
+    assert [(r["fold"], r["seed"]) for r in res["runs"]] == [("1", 3)]
+    r = subprocess.run([str(root / "steps/train_adapter.sh"), exp, data, out], env=shell_env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "skipping" in r.stderr

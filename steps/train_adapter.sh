@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Lux et al.'s step 2 per fold and seed: freeze the network, extract each fold's embeddings once, and train an
+# adapter (MLP with dropout) as classifier with early stopping on the fold's dev list
+# (python -m utter.bin.train_adapter), one job through $cmd.
+#
+# usage: steps/train_adapter.sh [options] <model> <data-dir> <exp-dir>
+#  e.g.: steps/train_adapter.sh --train-config conf/contrastive.conf --seeds 0,1,2 exp/dino/lux/contrastive \
+#            data/iemocap exp/dino/lux/adapter
+# <model>: a step-1 experiment dir (fold<k>/final.pt is used for fold k) or one network for every fold (an
+# utter checkpoint, torchaudio wav2vec2 .pt or HF directory: the adapter without step 1). Writes
+# <exp-dir>/fold<k>/emb.scp, <exp-dir>/fold<k>/seed<s>/{adapter.pt,predictions,results.json} and
+# <exp-dir>/results.json (UA, WA, macro-F1: mean ± std over folds x seeds); skips when <exp-dir>/results.json
+# exists unless --overwrite true.
+# options:
+#   --train-config FILE    program options (copied into <exp-dir>; the adapter reads the --adapter-* lines)
+#   --seeds S1,S2,...      adapter seeds (default: the config's, else 0)
+#   --opts "OPTS"          more options of python -m utter.bin.train_adapter (e.g. "--max-folds 1")
+#   --cmd CMD              job runner (default run.py)
+#   --device DEV           torch device (default cpu)
+#   --num-threads N        torch threads (default 1)
+#   --overwrite true|false train again (default false)
+for a in "$@"; do
+  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
+done
+set -euo pipefail
+
+train_config=
+seeds=
+opts=
+cmd=run.py
+device=cpu
+num_threads=1
+overwrite=false
+
+. "$(dirname "$0")/../utils/parse_options.sh"
+export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
+
+if [ $# -ne 3 ]; then
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+  exit 1
+fi
+model=$1
+data=$2
+dir=$3
+
+[ -e "$model" ] || { echo "$0: no such model $model" >&2; exit 1; }
+[ -d "$data/folds" ] || { echo "$0: no folds in $data (expected $data/folds/<k>/{train,dev,test})" >&2; exit 1; }
+if [ -n "$train_config" ] && [ ! -f "$train_config" ]; then echo "$0: no such config $train_config" >&2; exit 1; fi
+
+if [ -f "$dir/results.json" ]; then
+  if [ "$overwrite" != true ]; then
+    echo "$0: $dir/results.json exists; skipping (--overwrite true to train again)" >&2
+    exit 0
+  fi
+  rm -rf "${dir:?}"/fold* "$dir/results.json"
+fi
+mkdir -p "$dir/log"
+conf_opt=()
+if [ -n "$train_config" ]; then
+  # the adapter stage reads only its own options from a shared config
+  grep -E '^--(adapter-|seeds|ssl-|label-table|apply-vad|cmn-window|max-folds|folds-dir)' "$train_config" \
+    > "$dir/adapter.conf" || true
+  conf_opt=(--config "$dir/adapter.conf")
+fi
+seed_opt=()
+[ -n "$seeds" ] && seed_opt=(--seeds "$seeds")
+# shellcheck disable=SC2086  # opts is a list of options
+if ! $cmd --num-threads "$num_threads" "$dir/log/train_adapter.log" \
+    python -m utter.bin.train_adapter "${conf_opt[@]}" "${seed_opt[@]}" $opts --device "$device" \
+      --num-threads "$num_threads" "$model" "$data" "$dir"; then
+  echo "$0: adapter training failed; see $dir/log/train_adapter.log" >&2
+  exit 1
+fi
+[ -f "$dir/results.json" ] || { echo "$0: no $dir/results.json; see $dir/log/train_adapter.log" >&2; exit 1; }
+echo "$0: $(tail -n 1 "$dir/log/train_adapter.log" | sed 's/; wrote.*//'); wrote $dir/results.json"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Lux et al.'s step 1 per fold: triplet (cosine distance, margin 1.0) + lambda * Barlow Twins training of a
+# pretrained network on each fold's training list (python -m utter.bin.train_contrastive), one job through $cmd.
+#
+# usage: steps/train_contrastive.sh [options] <pretrained-model> <data-dir> <exp-dir>
+#  e.g.: steps/train_contrastive.sh --train-config conf/contrastive.conf exp/pretrained/dino/final.pt \
+#            data/iemocap exp/dino/lux/contrastive
+# <pretrained-model>: an utter checkpoint (final.pt), a torchaudio-format wav2vec2/HuBERT .pt, or a Hugging
+# Face checkpoint directory (then <data-dir> needs wav.scp at 16 kHz; fbank networks read feats.scp + vad.scp).
+# <data-dir>/folds/<k>/{train,dev,test} are the folds. Writes <exp-dir>/fold<k>/final.pt, fold<k>/space.json and
+# <exp-dir>/results.json (embedding-space figures before and after, per fold and mean ± std); skips when
+# <exp-dir>/results.json exists unless --overwrite true. A fold already trained is kept (resume).
+# options:
+#   --train-config FILE    program options (copied into <exp-dir> without the adapter's --adapter-*/--seeds)
+#   --opts "OPTS"          more options of python -m utter.bin.train_contrastive (e.g. "--max-folds 1")
+#   --cmd CMD              job runner (default run.py)
+#   --device DEV           torch device (default cpu)
+#   --num-threads N        torch threads (default 1)
+#   --overwrite true|false train again (default false)
+for a in "$@"; do
+  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
+done
+set -euo pipefail
+
+train_config=
+opts=
+cmd=run.py
+device=cpu
+num_threads=1
+overwrite=false
+
+. "$(dirname "$0")/../utils/parse_options.sh"
+export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
+
+if [ $# -ne 3 ]; then
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+  exit 1
+fi
+model=$1
+data=$2
+dir=$3
+
+[ -e "$model" ] || { echo "$0: no such pretrained model $model" >&2; exit 1; }
+[ -d "$data/folds" ] || { echo "$0: no folds in $data (expected $data/folds/<k>/{train,dev,test})" >&2; exit 1; }
+if [ -n "$train_config" ] && [ ! -f "$train_config" ]; then echo "$0: no such config $train_config" >&2; exit 1; fi
+
+if [ -f "$dir/results.json" ]; then
+  if [ "$overwrite" != true ]; then
+    echo "$0: $dir/results.json exists; skipping (--overwrite true to train again)" >&2
+    exit 0
+  fi
+  rm -rf "${dir:?}"/fold* "$dir/results.json"
+fi
+mkdir -p "$dir/log"
+conf_opt=()
+if [ -n "$train_config" ]; then
+  # a shared config may hold the adapter stage's options too: keep step 1's
+  grep -v -E '^--(adapter-|seeds)' "$train_config" > "$dir/contrastive.conf" || true
+  conf_opt=(--config "$dir/contrastive.conf")
+fi
+# shellcheck disable=SC2086  # opts is a list of options
+if ! $cmd --num-threads "$num_threads" "$dir/log/train_contrastive.log" \
+    python -m utter.bin.train_contrastive "${conf_opt[@]}" $opts --device "$device" --num-threads "$num_threads" \
+      --init-model "$model" --exp-dir "$dir" "$data"; then
+  echo "$0: step 1 failed; see $dir/log/train_contrastive.log" >&2
+  exit 1
+fi
+[ -f "$dir/results.json" ] || { echo "$0: no $dir/results.json; see $dir/log/train_contrastive.log" >&2; exit 1; }
+echo "$0: wrote $dir/fold*/final.pt and $dir/results.json (log $dir/log/train_contrastive.log)"
