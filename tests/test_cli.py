@@ -1,0 +1,207 @@
+"""The ``utter`` command on audio of several formats, rates and channel counts, with a tiny saved
+model: embeddings equal the recipe's extraction path (fbank + VAD written as a data dir and
+embedded by utter.train.extract), verify's score/LLR/decision follow from them, classify gives
+the head's posteriors; and clear errors for bad files, wrong model kinds and too-short audio.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from utter.backend.calibration import LinearCalibration
+from utter.bin.cli import main
+from utter.data.audio import resample
+from utter.data.features import FbankOptions, VadOptions, compute_fbank, compute_vad
+from utter.nnet import build_network
+from utter.nnet.heads import ClassifierHead
+from utter.train import checkpoint as ck
+
+ARCH = dict(arch="tdnn", feat_dim=80, channels=[16, 16, 16, 16, 32], embed_dim=12)
+
+
+def speechlike(rate: int, seconds: float, f0: float, seed: int) -> np.ndarray:
+    """Harmonic bursts separated by near-silence, so the energy VAD finds voiced and unvoiced frames."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12) if f0 * k < rate / 2)
+    env = (np.sin(2 * np.pi * 2.5 * t) > -0.3).astype(float)
+    return (0.3 * x * env + 0.001 * rng.normal(size=t.size)).astype(np.float32)
+
+
+def save(path, state_extra=None, arch=ARCH, seed=0):
+    torch.manual_seed(seed)
+    net = build_network(dict(arch)).eval()
+    state = {"format_version": ck.FORMAT_VERSION, "arch_config": net.config, "model": net.state_dict(),
+             "extra": state_extra or {"modules": {}, "objective": {}}, "optimizer": None, "scheduler": None,
+             "step": 0, "epoch": 0, "rng": []}
+    ck.save_checkpoint(path, state)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    out = {"wav16": d / "a16k.wav", "flac8": d / "b8k.flac", "wav44": d / "c44k.wav", "stereo": d / "d_st.wav",
+           "mono_mix": d / "d_mix.wav"}
+    sf.write(out["wav16"], speechlike(16000, 1.6, 140, 0), 16000, subtype="PCM_16")
+    sf.write(out["flac8"], speechlike(8000, 1.4, 210, 1), 8000, subtype="PCM_16")
+    sf.write(out["wav44"], speechlike(44100, 1.2, 110, 2), 44100, subtype="PCM_16")
+    st = np.stack([speechlike(16000, 1.3, 180, 3), speechlike(16000, 1.3, 120, 4)], axis=1)
+    sf.write(out["stereo"], st, 16000, subtype="FLOAT")
+    sf.write(out["mono_mix"], st.mean(1), 16000, subtype="FLOAT")
+    (d / "bad.wav").write_bytes(b"RIFF not really a wave file")
+    sf.write(d / "short.wav", speechlike(16000, 0.2, 150, 5), 16000)
+    out["bad"], out["short"] = d / "bad.wav", d / "short.wav"
+    out["model"] = save(d / "model.pt")
+    return {k: str(v) for k, v in out.items()} | {"dir": d}
+
+
+def cli(argv, capsys) -> tuple[int, str, str]:
+    status = main(list(argv))
+    cap = capsys.readouterr()
+    return status, cap.out, cap.err
+
+
+def parse_text_vectors(text: str) -> dict[str, np.ndarray]:
+    out = {}
+    for line in text.strip().splitlines():
+        key, rest = line.split(None, 1)
+        out[key] = np.array(rest.strip(" []").split(), dtype=np.float64)
+    return out
+
+
+def reference_embeddings(files_: dict, names: list[str], tmp_path, rates: dict) -> dict[str, np.ndarray]:
+    """The recipe's path: features and VAD of the 16 kHz audio stored as a data dir, embedded by
+    utter.train.extract.embed_data_dir (its FeatureReader applies CMN, then VAD)."""
+    import kaldiio
+
+    from utter.train.checkpoint import load_embedder
+    from utter.train.extract import ExtractOptions, embed_data_dir
+
+    feats, vad = {}, {}
+    for name in names:
+        data, rate = sf.read(files_[name], dtype="float32", always_2d=True)
+        x = data.mean(1) * 32768.0
+        if rate != 16000:
+            x = resample(x.astype(np.float32), rate, 16000)
+        key = files_[name].rsplit("/", 1)[1].split(".")[0]
+        f, e = compute_fbank(x.astype(np.float32), 16000, FbankOptions(), files_[name])
+        feats[key], vad[key] = f, compute_vad(e, VadOptions())
+        assert 0 < vad[key].sum() < len(vad[key])  # the VAD really selects frames
+    d = tmp_path / "data"
+    d.mkdir()
+    kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
+    kaldiio.save_ark(str(d / "vad.ark"), vad, scp=str(d / "vad.scp"))
+    (d / "utt2spk").write_text("".join(f"{k} {k}\n" for k in sorted(feats)))
+    (d / "spk2utt").write_text("".join(f"{k} {k}\n" for k in sorted(feats)))
+    net = load_embedder(files_["model"])
+    return dict(embed_data_dir(net, d, ExtractOptions(batch_size=1), progress=False))
+
+
+def test_embed_formats_and_rates_match_extraction(files, tmp_path, capsys):
+    names = ["wav16", "flac8", "wav44", "stereo"]
+    status, out, err = cli(["embed", "--model", files["model"], "--batch-size", "3",
+                            *[files[n] for n in names]], capsys)
+    assert status == 0, err
+    got = parse_text_vectors(out)
+    assert set(got) == {"a16k", "b8k", "c44k", "d_st"}
+    assert "resampled from 8000 Hz to 16000 Hz" in err and "resampled from 44100 Hz" in err
+    assert "2 channels, averaged" in err and "checkpoints do not record" in err
+    ref = reference_embeddings(files, names, tmp_path, {})
+    for k, v in got.items():
+        np.testing.assert_allclose(v, ref[k], rtol=1e-4, atol=1e-4, err_msg=k)
+    # the stereo file embeds as its channel mean written as a mono file (no dither: it is seeded by name)
+    conf = tmp_path / "fbank.conf"
+    conf.write_text("--dither=0\n")
+    opts = ["embed", "--model", files["model"], "--fbank-config", str(conf)]
+    mix = parse_text_vectors(cli(opts + [files["mono_mix"]], capsys)[1])["d_mix"]
+    st = parse_text_vectors(cli(opts + [files["stereo"]], capsys)[1])["d_st"]
+    np.testing.assert_allclose(mix, st, rtol=1e-5, atol=1e-6)
+    assert np.abs(mix - got["d_st"]).max() > 0  # the dither option reached the features
+
+
+def test_embed_writes_ark_and_npy(files, tmp_path, capsys):
+    import kaldiio
+
+    ark, npy = tmp_path / "e.ark", tmp_path / "e.npy"
+    args = ["embed", "--model", files["model"], files["wav44"], files["wav16"]]
+    status, out, _ = cli(args, capsys)
+    printed = parse_text_vectors(out)
+    status, out, err = cli(args + ["--out-ark", str(ark), "--out-npy", str(npy)], capsys)
+    assert status == 0 and out == "", err
+    stored = dict(kaldiio.load_scp(str(tmp_path / "e.scp")))
+    m = np.load(npy)
+    assert m.shape == (2, 12) and list(stored) == ["a16k", "c44k"]
+    np.testing.assert_allclose(m[0], stored["c44k"]) and np.testing.assert_allclose(m[1], stored["a16k"])
+    np.testing.assert_allclose(stored["a16k"], printed["a16k"], rtol=1e-5, atol=1e-6)
+
+
+def test_verify_score_llr_decision(files, tmp_path, capsys):
+    status, out, _ = cli(["embed", "--model", files["model"], files["wav16"], files["flac8"]], capsys)
+    e = parse_text_vectors(out)
+    cos = e["a16k"] @ e["b8k"] / np.linalg.norm(e["a16k"]) / np.linalg.norm(e["b8k"])
+    status, out, err = cli(["verify", "--model", files["model"], files["wav16"], files["flac8"]], capsys)
+    assert status == 0, err
+    assert float(out.split()[1]) == pytest.approx(cos, abs=1e-5) and "llr" not in out and "decision" not in out
+    cal = tmp_path / "cal.npz"
+    LinearCalibration(np.array([4.0]), -1.0).save(cal)
+    status, out, err = cli(["verify", "--model", files["model"], "--calibration", str(cal),
+                            files["wav16"], files["flac8"]], capsys)
+    lines = dict(line.split(None, 1) for line in out.strip().splitlines())
+    llr = 4.0 * cos - 1.0
+    assert float(lines["llr"]) == pytest.approx(llr, abs=1e-4)
+    assert lines["decision"].startswith("target" if llr >= 0 else "nontarget")
+    status, out, _ = cli(["verify", "--model", files["model"], "--calibration", str(cal), "--threshold",
+                          str(llr + 0.5), files["wav16"], files["flac8"]], capsys)
+    assert "decision nontarget" in out
+
+
+def test_classify_gives_head_posteriors(files, tmp_path, capsys):
+    torch.manual_seed(1)
+    head = ClassifierHead(12, 3, hidden=[8])
+    extra = {"modules": {"model": None, "head": head.state_dict()},
+             "objective": {"label_map": {"ang": 0, "hap": 1, "sad": 2}, "best": None}}
+    model = save(tmp_path / "clf.pt", extra)
+    status, out, err = cli(["classify", "--model", model, "--top", "3", files["wav16"], files["wav44"]], capsys)
+    assert status == 0, err
+    _, emb_out, _ = cli(["embed", "--model", model, files["wav16"], files["wav44"]], capsys)
+    emb = parse_text_vectors(emb_out)
+    for line, key in zip(out.strip().splitlines(), ["a16k", "c44k"]):
+        f = line.split()[1:]
+        probs = dict(zip(f[::2], map(float, f[1::2])))
+        with torch.no_grad():
+            p = torch.softmax(head.eval()(torch.tensor(emb[key], dtype=torch.float32)[None]), 1)[0].numpy()
+        assert set(probs) == {"ang", "hap", "sad"}
+        for lab, i in (("ang", 0), ("hap", 1), ("sad", 2)):
+            assert probs[lab] == pytest.approx(p[i], abs=2e-4)
+
+
+def test_errors(files, tmp_path, capsys):
+    m = files["model"]
+    status, _, err = cli(["embed", "--model", m, files["bad"]], capsys)
+    assert status == 1 and "bad.wav: cannot decode audio" in err
+    status, _, err = cli(["embed", "--model", m, str(tmp_path / "missing.wav")], capsys)
+    assert status == 1 and "missing.wav: no such audio file" in err
+    status, _, err = cli(["embed", "--model", m, files["short"]], capsys)
+    assert status == 1 and "short.wav: 0.20 s of audio is shorter than the minimum 0.5 s" in err
+    cal = tmp_path / "cal.npz"
+    LinearCalibration(np.array([1.0]), 0.0).save(cal)
+    status, _, err = cli(["embed", "--model", str(cal), files["wav16"]], capsys)
+    assert status == 1 and "cal.npz" in err and "checkpoint" in err
+    status, _, err = cli(["classify", "--model", m, files["wav16"]], capsys)
+    assert status == 1 and "not a classifier checkpoint" in err
+    status, _, err = cli(["verify", "--model", m, "--calibration", m, files["wav16"], files["wav16"]], capsys)
+    assert status == 1 and "model.pt" in err
+    status, _, err = cli(["embed", "--model", str(tmp_path / "nope.pt"), files["wav16"]], capsys)
+    assert status == 1 and "nope.pt: no such model file" in err
+
+
+def test_console_script_entry_point():
+    exe = sys.executable.rsplit("/", 1)[0] + "/utter"
+    r = subprocess.run([exe, "verify", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--calibration" in r.stdout
