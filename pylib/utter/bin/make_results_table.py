@@ -117,6 +117,46 @@ def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = 
     return format_table(rows, cols, heads)
 
 
+def pseudo_label_table(specs: Sequence[str]) -> str:
+    """Pseudo-label rounds: clustering figures (cluster.json of steps/cluster_embeddings.sh) beside the
+    EER/minDCF of the round's model. Each spec is ``ROUND=CLUSTER_JSON,SCORES_JSON`` (``-`` for no clustering)."""
+    rows = []
+    for spec in specs:
+        name, _, paths = spec.partition("=")
+        cluster_path, _, scores_path = paths.partition(",")
+        if not name or not scores_path:
+            raise ValueError(f"bad pseudo-label round '{spec}': expected ROUND=CLUSTER_JSON,SCORES_JSON")
+        c = read_results_json(cluster_path) if cluster_path not in ("", "-") else {}
+        f = read_evaluations([f"{name}:x:x={scores_path}"])[0].figures
+        rows.append({"round": name, "clusters": c.get("num_clusters_kept"), "dropped": c.get("utterances_dropped"),
+                     "purity": _round(c.get("purity"), 3), "nmi": _round(c.get("nmi"), 3),
+                     "EER": _round(f.get("EER"), 2), "minDCF@0.01": _round(f.get("minDCF@0.01"), 3)})
+    return format_table(rows, ["round", "clusters", "dropped", "purity", "nmi", "EER", "minDCF@0.01"],
+                        ["model", "clusters kept", "utterances dropped", "purity", "NMI", "EER%", "minDCF(0.01)"])
+
+
+def quality_calibration_table(specs: Sequence[str]) -> str:
+    """Score-only vs quality-aware calibration (JSON of apply_quality_calibration), ``SYSTEM:BACKEND:TRIALS=JSON``."""
+    rows = []
+    for spec in specs:
+        system, backend, trials, path = parse_spec(spec)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such results file (for {system} {backend} {trials})")
+        figs = read_results_json(path)
+        for name, key in (("score only", "score_only"), ("quality-aware", "quality")):
+            if key not in figs:
+                continue
+            f = figs[key]
+            rows.append({"system": SYSTEM_NAMES.get(system, system), "backend": BACKEND_NAMES.get(backend, backend),
+                         "trials": trials, "calibration": name, "Cllr": _round(f.get("cllr"), 3),
+                         "minCllr": _round(f.get("min_cllr"), 3), "act01": _round(f.get("act_dcf_0.01"), 3),
+                         "act05": _round(f.get("act_dcf_0.05"), 3), "EER": _round(f.get("eer"), 2)})
+    return format_table(rows, ["system", "backend", "trials", "calibration", "Cllr", "minCllr", "act01", "act05",
+                               "EER"],
+                        ["system", "back-end", "list", "calibration", "Cllr", "minCllr", "actDCF(0.01)",
+                         "actDCF(0.05)", "EER%"])
+
+
 def _rank(value: str, preferred: Sequence[str]) -> tuple[int, str]:
     return (preferred.index(value), "") if value in preferred else (len(preferred), value)
 
@@ -242,6 +282,10 @@ def build_parser():
     p.add_argument("--det-plot", default="", help="a DET plot PNG to link (path relative to the output)")
     p.add_argument("--calibrated", action="append", default=[], metavar="SYSTEM:BACKEND:TRIALS=JSON",
                    help="results of calibrated scores (actDCF, Cllr), tabulated separately; repeatable")
+    p.add_argument("--pseudo-round", action="append", default=[], metavar="ROUND=CLUSTER_JSON,SCORES_JSON",
+                   help="a pseudo-label round (purity, NMI, EER) for the rounds table; repeatable, in order")
+    p.add_argument("--quality-calibration", action="append", default=[], metavar="SYSTEM:BACKEND:TRIALS=JSON",
+                   help="score-only vs quality-aware calibration figures; repeatable")
     p.add_argument("--task", choices=("verification", "classification"), default="verification",
                    help="verification: SYSTEM:BACKEND:TRIALS=JSON (EER/minDCF); classification: "
                         "GROUP:SYSTEM/METHOD:PROTOCOL=JSON (mean ± std of --metrics)")
@@ -283,6 +327,13 @@ def main(args) -> None:
     if args.calibrated:
         text += ["### Calibrated scores (logistic regression trained on held-out VoxCeleb2-dev speakers' trials)",
                  "", calibration_table(read_evaluations(args.calibrated)), ""]
+    if args.pseudo_round:
+        text += ["### Pseudo-label rounds after DINO (purity/NMI of the clusters against the true speakers; "
+                 "EER of the round's model, cosine)", "", pseudo_label_table(args.pseudo_round), ""]
+    if args.quality_calibration:
+        text += ["### Quality-aware calibration (score, log durations and cohort statistics of both sides; "
+                 "trained on held-out VoxCeleb2-dev trials)", "",
+                 quality_calibration_table(args.quality_calibration), ""]
     if args.det_plot:
         text += [f"DET curves: [{args.det_plot}]({args.det_plot})", ""]
     if args.published:
