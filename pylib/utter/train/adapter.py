@@ -12,9 +12,12 @@ Layout (as the fine-tuning stage: one directory per fold and seed, a summary on 
 
     exp/fold<k>/emb.{ark,scp}                  embeddings of the fold's train/dev/test utterances
     exp/fold<k>/seed<s>/adapter.pt             adapter weights and config
-    exp/fold<k>/seed<s>/predictions            "utt label" for the fold's test utterances
-    exp/fold<k>/seed<s>/results.json           WA, UA, macro-F1, per class, confusion; dev figures
-    exp/results.json                           mean ± std of WA/UA/macro-F1 over folds × seeds, and every run
+    exp/fold<k>/seed<s>/{classes,predictions,scores,results.json}   utter.backend.transfer.write_run
+    exp/{predictions,scores,classes,results.json,confusion.png}     summarise_runs: mean ± std over
+                                                                    folds × seeds, pooled figures, runs
+
+``results.json`` files are those of the fine-tuning stage (``utter.backend.transfer``), so a
+recipe's table reads both alike; a run with a ``results.json`` is done and is not trained again.
 """
 from __future__ import annotations
 
@@ -183,11 +186,9 @@ def run_adapter_folds(models: str | os.PathLike, data_dir: str | os.PathLike, fo
                       exp_dir: str | os.PathLike, seeds: Sequence[int], opts: AdapterOptions,
                       data_opts: AdapterDataOptions, device: str | torch.device = "cpu") -> dict[str, Any]:
     """Adapters per fold × seed on frozen embeddings (layout in the module docstring)."""
-    from utter.backend.crossval import mean_std
-    from utter.data.datadir import DataDir, write_table
+    from utter.backend.transfer import completed_run, pool_run_dirs, summarise_runs, write_run
+    from utter.data.datadir import DataDir, read_table
     from utter.data.dataset import label_map
-    from utter.metrics.classification import classification_report
-    from utter.metrics.results import write_results_json
     from utter.train.contrastive import fold_dir_name, read_labels
 
     exp_dir = Path(exp_dir)
@@ -213,32 +214,36 @@ def run_adapter_folds(models: str | os.PathLike, data_dir: str | os.PathLike, fo
                         fold.name, opts.max_epochs)
         for seed in seeds:
             sdir = fdir / f"seed{seed}"
-            sdir.mkdir(parents=True, exist_ok=True)
+            done = completed_run(sdir)
+            if done is not None:
+                runs.append(done)
+                continue
             model, info = train_adapter(xtr, ytr, len(names), opts, x_dev=xdv, y_dev=ydv, seed=seed, device=device)
             post = adapter_predict(model, xte, device)
             pred = [names[i] for i in post.argmax(1)]
-            truth = [names[i] for i in yte]
-            report = classification_report(truth, pred, labels=names)
+            sdir.mkdir(parents=True, exist_ok=True)
             torch.save({"state_dict": model.state_dict(), "options": asdict(opts), "label_map": lmap,
                         "model": str(net_path)}, sdir / "adapter.pt")
-            write_table(sdir / "predictions", dict(zip(fold.test, pred)))
-            figures = {"fold": fold.name, "seed": seed, **report, "model": str(net_path),
-                       "train": {k: v for k, v in info.items() if k != "history"}}
-            write_results_json(sdir / "results.json", figures)
-            runs.append({"fold": fold.name, "seed": seed, "UA": report["UA"], "WA": report["WA"],
-                         "macro_f1": report["macro_f1"]})
+            figures = write_run(sdir, list(fold.test), [names[i] for i in yte], pred, np.log(np.maximum(post, 1e-30)),
+                                names, {"fold": fold.name, "seed": seed, "strategy": "adapter",
+                                        "model": str(net_path), "num_train": len(fold.train),
+                                        "num_dev": len(fold.dev),
+                                        "train": {k: v for k, v in info.items() if k != "history"}})
+            runs.append(figures)
             log.info("fold %s seed %d: UA %.4f WA %.4f macro-F1 %.4f (best epoch %d)", fold.name, seed,
-                     report["UA"], report["WA"], report["macro_f1"], info["best_epoch"])
-    summary = {"stage": "adapter", "models": str(models), "label_table": data_opts.label_table,
-               "labels": names, "metrics": mean_std(runs, ["UA", "WA", "macro_f1"]), "runs": runs,
-               "options": asdict(opts)}
-    write_results_json(exp_dir / "results.json", summary)
-    return summary
+                     figures["UA"], figures["WA"], figures["macro_f1"], info["best_epoch"])
+    first = [exp_dir / fold_dir_name(f.name) / f"seed{seeds[0]}" for f in folds]
+    pooled = {}
+    for d in first:
+        for u, p in read_table(d / "predictions").items():
+            pooled[u] = (table[u].split()[0], p)
+    pool_run_dirs(first, exp_dir, names)
+    return summarise_runs(exp_dir, runs, pooled, names,
+                          {"system": exp_dir.name, "pretrained": str(models), "strategy": "adapter",
+                           "protocol": "cross-validation", "label_table": data_opts.label_table,
+                           "adapter": asdict(opts)})
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
     """One line: UA, WA, macro-F1 as mean ± std (percent) over the runs."""
-    from utter.backend.crossval import format_mean_std
-
-    m = summary["metrics"]
-    return " ".join(f"{k} {format_mean_std(m[k])}" for k in ("UA", "WA", "macro_f1")) + f" ({m['UA']['n']} runs)"
+    return str(summary["summary"])
