@@ -24,7 +24,6 @@ import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import torch
 from torch import nn
@@ -286,8 +285,3 @@ def load_ssl_frontend(path: str | os.PathLike, *, arch: str | None = None, layer
         raise ValueError(f"{path}: weights do not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return net
 
-
-def ssl_options(net: nn.Module) -> dict[str, Any]:
-    """The SSL-specific part of a network's config (empty for fbank networks), for logs."""
-    cfg = getattr(net, "config", {})
-    return {k: cfg[k] for k in ("arch", "layer", "pooling") if k in cfg} if input_kind(net) == "waveform" else {}
