@@ -1,0 +1,108 @@
+"""Fine-tuning: strategy stages train exactly the named parameters, every strategy runs and prints
+its metrics, and a killed fold run resumes to the result of an uninterrupted one."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from transfer_synth import feature_data, tiny_pretrained
+
+from utter.data.dataset import chunk_loader_factory
+from utter.train.checkpoint import load_embedder
+from utter.train.finetune import ClassificationObjective, FinetuneOptions, run_finetune
+from utter.train.trainer import TrainConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ft")
+    data, _ = feature_data(root, aug=True)
+    return root, data, tiny_pretrained(root / "pre.pt")
+
+
+def _snapshot(m: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def test_affine_stage_leaves_other_parameters_bit_identical_and_full_stage_changes_all(synth, tmp_path):
+    root, data, pre = synth
+    net = load_embedder(pre).train()
+    factory = chunk_loader_factory(data, batch_size=4, chunk_frames=40, label_table="utt2emo", num_batches=3,
+                                   min_frames=20)
+    labels = factory.extra["label_map"]
+    affine = net.last_affine()
+    assert affine and len(affine) < len(dict(net.named_parameters()))
+    before = _snapshot(net)
+    obj = ClassificationObjective(net, labels, train_params=affine)
+    head_before = _snapshot(obj.head)
+    cfg = TrainConfig(total_steps=3, steps_per_epoch=3, lr=0.05, keep_last=1)
+    Trainer(obj, factory, cfg, tmp_path / "stage1").train()
+    after = _snapshot(net)
+    params = dict(net.named_parameters())
+    for name, t in before.items():
+        if name in affine:
+            assert not torch.equal(t, after[name]), f"{name} (last affine) did not change"
+        else:  # other parameters, and the frozen layers' batch-norm statistics
+            assert torch.equal(t, after[name]), f"{name} changed in stage 1"
+    assert all(not torch.equal(v, obj.head.state_dict()[k]) for k, v in head_before.items())
+    stage2 = ClassificationObjective(net, labels, head=obj.head, train_params=None)
+    Trainer(stage2, factory, dataclasses.replace(cfg, lr=0.01), tmp_path / "stage2").train()
+    final = dict(net.named_parameters())
+    unchanged = [n for n in params if torch.equal(after[n], final[n].detach())]
+    assert not unchanged, f"stage 2 left parameters unchanged: {unchanged}"
+
+
+def _opts(strategy: str, steps: int = 8, interval: int = 0, **kw) -> FinetuneOptions:
+    cfg = TrainConfig(total_steps=steps, steps_per_epoch=steps, lr=0.01, keep_last=1, checkpoint_interval=interval)
+    return FinetuneOptions(strategy=strategy, train=cfg, stage2=dataclasses.replace(cfg, lr=0.003),
+                           chunk_frames=kw.pop("chunk_frames", 50), min_frames=20, batch_size=6,
+                           eval_interval=4, **kw)
+
+
+@pytest.mark.parametrize("strategy,chunk", [("affine-then-full", 50), ("full", 0), ("head-only", 50)])
+def test_strategies_run_and_report(synth, tmp_path, strategy, chunk, capsys):
+    root, data, pre = synth
+    res = run_finetune(pre, data, tmp_path / strategy, _opts(strategy, chunk_frames=chunk), seeds=[1],
+                       folds_dir=str(data / "folds"), max_folds=1, aug_dirs=[str(root / "data_aug")])
+    print(strategy, res["summary"])
+    assert res["num_runs"] == 1 and 0.0 <= res["UA"]["mean"] <= 1.0
+    run = tmp_path / strategy / "fold1" / "seed1"
+    stages = ["stage1", "stage2"] if strategy == "affine-then-full" else ["train"]
+    assert all((run / s / "selected.pt").is_file() for s in stages)
+    fig = json.loads((run / "results.json").read_text())
+    assert [s["stage"] for s in fig["stages"]] == stages
+    assert fig["stages"][0]["dev_UA"] is not None          # the fold has a dev list: best-on-dev weights
+    assert (tmp_path / strategy / "confusion.png").is_file()
+    n_scores = len((run / "scores").read_text().splitlines())
+    assert n_scores == len((data / "folds" / "1" / "test").read_text().split())
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(synth, tmp_path, monkeypatch):
+    root, data, pre = synth
+    kw = dict(seeds=[3], folds_dir=str(data / "folds"), max_folds=1)
+    ref = run_finetune(pre, data, tmp_path / "ref", _opts("affine-then-full", interval=2), **kw)
+
+    real = ClassificationObjective.after_step
+    calls = {"n": 0}
+
+    def dying(self, step):
+        real(self, step)
+        calls["n"] += 1
+        if calls["n"] == 13:   # stage 2, step 5 of 8 (checkpoints every 2 steps)
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(ClassificationObjective, "after_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune(pre, data, tmp_path / "run", _opts("affine-then-full", interval=2), **kw)
+    run = tmp_path / "run" / "fold1" / "seed3"
+    assert (run / "stage1" / "selected.pt").is_file() and not (run / "results.json").exists()
+    monkeypatch.setattr(ClassificationObjective, "after_step", real)
+    res = run_finetune(pre, data, tmp_path / "run", _opts("affine-then-full", interval=2), **kw)
+    assert (run / "scores").read_text() == (tmp_path / "ref" / "fold1" / "seed3" / "scores").read_text()
+    assert res["UA"] == ref["UA"]
+    # a finished run is skipped: its results are read back, nothing is trained again
+    monkeypatch.setattr(Trainer, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    again = run_finetune(pre, data, tmp_path / "run", _opts("affine-then-full", interval=2), **kw)
+    assert again["UA"] == res["UA"]
