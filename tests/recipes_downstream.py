@@ -34,9 +34,14 @@ def pretrained_conf(vox: Path) -> str:
 #: type, two chunk lengths, a few fine-tuning steps.
 IEMOCAP_REDUCED: dict[str, str] = {
     "augment.conf": "# reduced augmentation for the test suite\naug_types=noise\naug_rirs=\"rirs_small\"\n",
+    "recipe.conf": "# reduced settings for the test suite\ndefault_nj=2\ntrain_threads=1\nextract_threads=1\n"
+                   "seeds=\"0\"\nclassifiers=\"logreg cosine\"\n",
 }
 #: conf/mini overrides of the reduced ADReSS run (besides pretrained.conf).
-ADRESS_REDUCED: dict[str, str] = {}
+ADRESS_REDUCED: dict[str, str] = {
+    "recipe.conf": "# reduced settings for the test suite\ndefault_nj=2\ntrain_threads=1\nextract_threads=1\n"
+                   "cv_folds=4\nseeds=\"0\"\nclassifiers=\"logreg cosine\"\n",
+}
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +58,19 @@ def mini_iemocap_emb(iemocap_mini_emb) -> dict[str, Path]:
     """The mini IEMOCAP data dir (utt2emo, folds) and its DINO embeddings."""
     return {"data": iemocap_mini_emb / "data" / "iemocap",
             "emb_scp": iemocap_mini_emb / "exp" / "dino" / "emb" / "iemocap" / "xvector.scp"}
+
+
+@pytest.fixture(scope="session")
+def iemocap_mini_run(iemocap_mini_emb) -> Path:
+    """The mini IEMOCAP copy taken through the classifier and results stages."""
+    run_recipe(iemocap_mini_emb, ["--mini", "true", "--stage", "6"], log_name="run_6-11.log")
+    return iemocap_mini_emb
+
+
+@pytest.fixture(scope="session")
+def adress_mini_run(voxceleb_mini_run, tmp_path_factory) -> Path:  # noqa: F811
+    """A reduced egs/adress --mini true run (small simulated corpus), all stages."""
+    overrides = {**ADRESS_REDUCED, "pretrained.conf": pretrained_conf(voxceleb_mini_run)}
+    rdir = recipe_copy("adress", tmp_path_factory.mktemp("adress_mini"), overrides)
+    run_recipe(rdir, ["--mini", "true", "--mini-scale", "small"])
+    return rdir

@@ -1,0 +1,60 @@
+# ruff: noqa: F811  (pytest fixtures imported by name)
+"""egs/adress/run.sh --mini true, reduced (tests/recipes_downstream.py), on the reduced VoxCeleb models:
+per-speaker data dirs, RESULTS.md rows and columns, per-fold result JSON files, a clear error when unset."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from recipes import recipe_copy, run_recipe, voxceleb_mini_run  # noqa: F401
+from recipes_downstream import adress_mini_run  # noqa: F401
+
+
+def _table_rows(text: str, heading: str) -> list[list[str]]:
+    block = text.split(f"### {heading}", 1)[1].split("###", 1)[0]
+    lines = [line for line in block.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+
+
+def test_speaker_dirs(adress_mini_run):
+    """One entry per speaker, its label that of its segments, folds over speakers partition them."""
+    data = adress_mini_run / "data"
+    seg2spk = dict(line.split() for line in (data / "adress_train" / "utt2spk").read_text().splitlines())
+    seg2lab = dict(line.split() for line in (data / "adress_train" / "utt2label").read_text().splitlines())
+    spk2lab = dict(line.split() for line in (data / "adress_train_spk" / "utt2label").read_text().splitlines())
+    assert set(spk2lab) == set(seg2spk.values())
+    for seg, spk in seg2spk.items():
+        assert spk2lab[spk] == seg2lab[seg]
+    tests = [set((f / "test").read_text().split()) for f in sorted((data / "adress_train_spk" / "folds").iterdir())]
+    assert len(tests) == 4
+    assert set().union(*tests) == set(spk2lab) and sum(map(len, tests)) == len(spk2lab)
+
+
+def test_results_table(adress_mini_run):
+    text = (adress_mini_run / "RESULTS.md").read_text()
+    rows = _table_rows(text, "Frozen VoxCeleb embeddings + classifier")
+    assert rows[0] == ["system", "method", "cv accuracy %", "cv F1 %", "test accuracy %", "test F1 %", "runs"]
+    assert {(r[0].split()[0], r[1]) for r in rows[2:]} == {("DINO", "logreg"), ("DINO", "cosine"),
+                                                           ("supervised", "logreg"), ("supervised", "cosine")}
+    mmse = _table_rows(text, "MMSE regression")
+    assert mmse[0][:4] == ["system", "method", "cv RMSE", "cv Pearson r"]
+    assert len(mmse) == 4
+
+
+def test_fold_jsons_match_summary(adress_mini_run):
+    d = adress_mini_run / "exp" / "dino" / "classifier" / "logreg"
+    per_fold = [json.loads(p.read_text()) for p in sorted((d / "cv").glob("fold*/results.json"))]
+    summary = json.loads((d / "cv" / "results.json").read_text())
+    assert len(per_fold) == 4
+    acc = np.array([f["WA"] for f in per_fold])
+    assert np.isclose(summary["WA"]["mean"], acc.mean()) and np.isclose(summary["WA"]["std"], acc.std(ddof=1))
+    test = json.loads((d / "test" / "results.json").read_text())
+    n_test = len((adress_mini_run / "data" / "adress_test_spk" / "utt2label").read_text().splitlines())
+    assert test["WA"]["n"] == 1 and test["runs"][0]["n"] == n_test
+
+
+def test_real_corpus_unset_is_a_clear_error(tmp_path):
+    rdir = recipe_copy("adress", tmp_path)
+    done = run_recipe(rdir, ["--stop-stage", "0"], check=False)
+    assert done.returncode != 0
+    assert "adress_root is not set in" in (rdir / "run.log").read_text()
