@@ -172,9 +172,6 @@ def test_dino_resume_continues_exactly(dino_runs):
     assert [r["step"] for r in log_rows(dino_runs / "c")] == [4, 5, 6]
 
 
-@pytest.mark.xfail(strict=True, reason="utter.train.trainer checkpoints a run that stops at --max-steps mid-epoch "
-                   "as if the epoch were complete (save(epoch + 1, 0)), so raising --max-steps resumes in "
-                   "the next epoch, past the new end: the trainer should save (epoch, n) there")
 def test_dino_resume_after_raising_max_steps(dino_runs, feats_dir, tmp_path):
     exp = tmp_path / "more"
     shutil.copytree(dino_runs / "a", exp)

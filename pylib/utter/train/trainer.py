@@ -693,8 +693,13 @@ class Trainer:
                 if n < self.steps_per_epoch and self.step < self.total_steps:
                     log.warning("epoch %d ended after %d batches, fewer than steps_per_epoch %d",
                                 epoch + 1, n, self.steps_per_epoch)
-                self.save(epoch + 1, 0)
-                self.epoch, self.batch_in_epoch = epoch + 1, 0
+                if n < self.steps_per_epoch and self.step >= self.total_steps:
+                    # stopped by total_steps mid-epoch: a later run with more steps goes on from here
+                    self.save(epoch, n)
+                    self.epoch, self.batch_in_epoch = epoch, n
+                else:
+                    self.save(epoch + 1, 0)
+                    self.epoch, self.batch_in_epoch = epoch + 1, 0
         finally:
             bar.close()
 
