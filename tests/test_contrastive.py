@@ -186,7 +186,7 @@ def synth(tmp_path_factory):
 def test_step1_then_step2_end_to_end(synth, capsys):
     from utter.bin import train_adapter, train_contrastive
     from utter.bin.common import run
-    from utter.train.contrastive import load_network
+    from utter.train.checkpoint import load_embedder as load_network
 
     root, data, model = synth
     exp = root / "exp" / "contrastive"

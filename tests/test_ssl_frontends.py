@@ -113,7 +113,7 @@ def test_hf_variants_and_errors(tmp_path):
 
 
 def test_padding_and_rebuild_from_config():
-    from utter.nnet.ssl_frontends import build_embedding_network
+    from utter.nnet import build_network as build_embedding_network
 
     torch.manual_seed(0)
     net = SSLFrontend("wav2vec2", CFG, layer=0, pooling="mean_std").eval()
@@ -139,7 +139,7 @@ def test_waveform_step1_end_to_end(tmp_path):
 
     from utter.bin import train_contrastive
     from utter.bin.common import run
-    from utter.train.contrastive import load_network
+    from utter.train.checkpoint import load_embedder as load_network
 
     data = tmp_path / "data"
     (data / "wav").mkdir(parents=True)

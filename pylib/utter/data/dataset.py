@@ -422,7 +422,7 @@ class Plan:
         return np.random.default_rng([self.seed & (2**63 - 1), epoch, g, 1])
 
 
-def _report_short(total: int, kept: int, min_frames: int, crops: str) -> None:
+def report_short_utterances(total: int, kept: int, min_frames: int, crops: str) -> None:
     """Log how many utterances were too short; raise when none is left."""
     short = total - kept
     if short:
@@ -446,7 +446,7 @@ class DinoPlan(Plan):
             ok = [v for v in vs if num_kept[v] >= min_frames]
             if ok:
                 views[src] = ok
-        _report_short(len(sources), len(views), min_frames, f"crops of {local_frames}/{global_frames} frames")
+        report_short_utterances(len(sources), len(views), min_frames, f"crops of {local_frames}/{global_frames} frames")
         self.sources = list(views)
         self.views = views
 
@@ -483,7 +483,7 @@ class ChunkPlan(Plan):
         self.aug_types = tuple(aug_types)
         views = {s: [v for v in vs if num_kept[v] >= min_frames] for s, vs in sources.items()}
         self.views = {s: vs for s, vs in views.items() if vs}
-        _report_short(len(sources), len(self.views), min_frames, f"crops of {chunk_frames} frames")
+        report_short_utterances(len(sources), len(self.views), min_frames, f"crops of {chunk_frames} frames")
         kept = list(self.views)
         self.sources = kept
         by_label: dict[int, list[str]] = {}

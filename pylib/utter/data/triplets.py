@@ -24,8 +24,8 @@ from utter.data.dataset import (
     LoaderFactory,
     Plan,
     UttPlan,
-    _report_short,
     label_map,
+    report_short_utterances,
 )
 
 GROUPS = ("anchor", "positive", "negative")
@@ -41,7 +41,7 @@ class TripletPlan(Plan):
         self.chunk_frames = chunk_frames
         views = {s: [v for v in vs if num_kept[v] >= min_frames] for s, vs in sources.items()}
         self.views = {s: vs for s, vs in views.items() if vs}
-        _report_short(len(sources), len(self.views), min_frames, f"crops of {chunk_frames} frames")
+        report_short_utterances(len(sources), len(self.views), min_frames, f"crops of {chunk_frames} frames")
         self.sources = list(self.views)
         self.labels = {s: int(labels[s]) for s in self.sources}
         self.speakers = {s: speakers[s] for s in self.sources}

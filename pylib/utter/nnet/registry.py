@@ -22,10 +22,14 @@ ARCHS: dict[str, tuple[type, dict]] = {
 }
 
 
+#: Raw-audio front-ends (wav2vec 2.0 / HuBERT via torchaudio), imported only when asked for.
+SSL_ARCHS = ("wav2vec2", "hubert")
+
+
 def network_options(arch: str) -> dict:
     """The options of an architecture with their defaults (what ``build_network`` accepts)."""
     if arch not in ARCHS:
-        raise ValueError(f"unknown network arch {arch!r}; choose one of {sorted(ARCHS)}")
+        raise ValueError(f"unknown network arch {arch!r}; choose one of {sorted(ARCHS) + list(SSL_ARCHS)}")
     cls, defaults = ARCHS[arch]
     opts = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
             if n not in ("self", "arch")}
@@ -38,6 +42,10 @@ def build_network(config: dict) -> EmbeddingNetwork:
     if not isinstance(config, dict) or "arch" not in config:
         raise ValueError(f"network config must be a dict with an 'arch' key, got {config!r}")
     arch = config["arch"]
+    if arch in SSL_ARCHS:
+        from utter.nnet.ssl_frontends import SSLFrontend
+
+        return SSLFrontend(**config)
     opts = network_options(arch)
     unknown = sorted(set(config) - set(opts) - {"arch"})
     if unknown:

@@ -16,7 +16,7 @@ or ``mean_std``. Input is raw audio ``[B, S]`` (or ``[B, S, 1]``, as the loaders
 waveforms) at 16 kHz with ``lengths`` in samples; each utterance is normalised to zero mean
 and unit variance over its valid samples (``normalize_waveform``), as the HF feature
 extractor's ``do_normalize``. Not in ``utter.nnet``'s registry: build it with
-:func:`build_embedding_network`, which falls back to ``utter.nnet.build_network``.
+:func:`utter.nnet.build_network`, which imports this module only for these archs.
 """
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ from torch import nn
 
 from utter.nnet.base import EmbeddingNetwork
 from utter.nnet.pooling import length_mask, masked_mean_std
+from utter.nnet.registry import SSL_ARCHS
 from utter.nnet.specaug import span_mask
 
 #: Architecture names this module builds (``config['arch']``).
-SSL_ARCHS = ("wav2vec2", "hubert")
 SAMPLE_RATE = 16000
 
 # Hugging Face Wav2Vec2Config defaults for keys a config.json may leave out
@@ -149,15 +149,6 @@ class SSLFrontend(EmbeddingNetwork):
         mask = length_mask(flen, feats.shape[1], feats.shape[0], feats.device)
         mean, std = masked_mean_std(feats.transpose(1, 2), mask)
         return mean if self.pooling == "mean" else torch.cat([mean, std], dim=1)
-
-
-def build_embedding_network(config: dict) -> nn.Module:
-    """Any embedding network from its config: SSL frontends here, the rest by ``utter.nnet.build_network``."""
-    if isinstance(config, dict) and config.get("arch") in SSL_ARCHS:
-        return SSLFrontend(**config)
-    from utter.nnet import build_network
-
-    return build_network(config)
 
 
 def input_kind(net: nn.Module) -> str:

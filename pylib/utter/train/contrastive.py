@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 from utter.nnet.specaug import SpecAugment
-from utter.nnet.ssl_frontends import build_embedding_network, input_kind, load_ssl_frontend
+from utter.nnet.ssl_frontends import input_kind, load_ssl_frontend
 from utter.ssl.contrastive import ContrastiveNonContrastiveLoss
-from utter.train.checkpoint import CheckpointError, describe_arch, load_checkpoint
+from utter.train.checkpoint import load_embedder
 from utter.train.trainer import Objective, TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger(__name__)
@@ -52,22 +52,6 @@ class PretrainedSpec:
                                ssl_arch=self.ssl_arch)
 
 
-def load_network(path: str | os.PathLike) -> nn.Module:
-    """The embedding network of an utter checkpoint (any arch, SSL frontends included), in eval mode."""
-    state = load_checkpoint(path)
-    try:
-        net = build_embedding_network(dict(state["arch_config"]))
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"checkpoint {path}: cannot build network {describe_arch(state['arch_config'])}: "
-                              f"{e}") from e
-    try:
-        net.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit {describe_arch(state['arch_config'])}: "
-                              f"{str(e).splitlines()[0]}") from e
-    return net.eval()
-
-
 def load_pretrained(path: str | os.PathLike, *, ssl_layer: int = 0, ssl_pooling: str = "mean_std",
                     ssl_arch: str | None = None) -> nn.Module:
     """An utter checkpoint's network, or an SSL frontend from a HF dir / torchaudio ``.pt``."""
@@ -78,7 +62,7 @@ def load_pretrained(path: str | os.PathLike, *, ssl_layer: int = 0, ssl_pooling:
         raise OSError(f"{path}: no such pretrained model")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "format_version" in state:
-        return load_network(path)
+        return load_embedder(path)
     return load_ssl_frontend(path, arch=ssl_arch, layer=ssl_layer, pooling=ssl_pooling)
 
 
@@ -258,7 +242,7 @@ def run_contrastive_folds(pretrained: PretrainedSpec, data_dir: str | os.PathLik
         log.info("fold %s before step 1: %s", fold.name, _fmt(before))
         final = train_fold(pretrained, data_dir, fold, fdir, opts, config, objective_opts, resume=resume,
                            run_config=run_config)
-        after = space_figures(load_network(final), data_dir, fold, opts, config.device)
+        after = space_figures(load_embedder(final), data_dir, fold, opts, config.device)
         log.info("fold %s after step 1: %s", fold.name, _fmt(after))
         figures = {"fold": fold.name, "model": str(final), "before": before, "after": after,
                    "n_train": len(fold.train), "n_test": len(fold.test)}
