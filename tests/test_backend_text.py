@@ -57,3 +57,8 @@ def test_fusion_definition_and_weight_choice():
         fuse_log_probs([a, b[:3]], [1, 1])
     with pytest.raises(ValueError, match="at least two non-empty transcripts"):
         SubwordTfidf().fit(["", "only one"])
+
+
+def test_vocabulary_smaller_than_the_alphabet_is_a_clear_error():
+    with pytest.raises(ValueError, match="smaller than the 16 distinct characters"):
+        SubwordTfidf(vocab_size=10).fit(["the boy is taking a cookie", "mother dries dishes"])

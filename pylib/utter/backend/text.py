@@ -33,6 +33,10 @@ class SubwordTfidf:
         texts = [t for t in texts if t.strip()]
         if len(texts) < 2:
             raise ValueError(f"need at least two non-empty transcripts to train subwords, got {len(texts)}")
+        chars = len(set("".join(texts).replace(" ", "")))
+        if self.vocab_size < chars + 4:  # every character is a piece, plus <unk>, <s>, </s> and the word marker
+            raise ValueError(f"subword vocabulary size {self.vocab_size} is smaller than the {chars} distinct "
+                             f"characters of the transcripts plus 4 special pieces: use at least {chars + 4}")
         proto = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(texts), model_writer=proto, vocab_size=self.vocab_size,
