@@ -50,7 +50,7 @@ def test_fold_jsons_match_summary(adress_mini_run):
     assert np.isclose(summary["WA"]["mean"], acc.mean()) and np.isclose(summary["WA"]["std"], acc.std(ddof=1))
     test = json.loads((d / "test" / "results.json").read_text())
     n_test = len((adress_mini_run / "data" / "adress_test_spk" / "utt2label").read_text().splitlines())
-    assert test["WA"]["n"] == 1 and test["runs"][0]["n"] == n_test
+    assert test["WA"]["n"] == 1 and test["pooled"]["n"] == n_test
 
 
 def test_real_corpus_unset_is_a_clear_error(tmp_path):
