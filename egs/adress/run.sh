@@ -24,6 +24,8 @@
 #      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
 #   5  embeddings of data/adress_{train,test}: exp/<sys>/emb/adress_{train,test}/xvector.scp
 #   6  frozen-embedding classifiers: exp/<sys>/classifier/<kind>/{cv,test}
+#   7-9 NOT WIRED YET (waiting for steps/finetune.sh, train_contrastive.sh, train_adapter.sh,
+#       train_text_classifier.sh):
 #   7  fine-tuning strategies (full, affine-then-full): exp/<sys>/finetune/<strategy>/{cv,test}
 #   8  contrastive + non-contrastive fine-tuning and an adapter (Lux et al.): exp/<sys>/lux/{cv,test}
 #   9  text branch (sentencepiece subwords, TF-IDF, logistic regression) and its late fusion with

@@ -18,6 +18,7 @@
 #      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
 #   5  embeddings of data/iemocap from each pretrained model: exp/<sys>/emb/iemocap/xvector.scp
 #   6  frozen-embedding classifiers per fold (conf/recipe.conf classifiers): exp/<sys>/classifier/<kind>
+#   7-10 NOT WIRED YET (waiting for steps/finetune.sh, train_contrastive.sh, train_adapter.sh):
 #   7  fine-tuning strategies (full, affine-then-full) per fold and seed: exp/<sys>/finetune/<strategy>
 #   8  chunk-length ablation of fine-tuning: exp/<sys>/finetune_chunk/<frames>
 #   9  augmentation ablation of fine-tuning (with the stage-3 copies): exp/<sys>/finetune_aug/<strategy>
