@@ -82,9 +82,10 @@ def _write_json(path: Path, eer: float, d1: float, d5: float, **extra) -> Path:
 def test_results_table_rows_columns_and_published(tmp_path):
     specs = []
     for i, (sys_, be) in enumerate(itertools.product(("dino", "xvector"), ("cosine", "plda", "asnorm"))):
-        extra = {"actDCF@0.01": 0.5, "Cllr": 0.4, "minCllr": 0.3} if be == "plda" else {}
-        p = _write_json(tmp_path / f"{sys_}_{be}.json", 10 + i, 0.5 + i / 100, 0.25, **extra)
+        p = _write_json(tmp_path / f"{sys_}_{be}.json", 10 + i, 0.5 + i / 100, 0.25)
         specs.append(f"{sys_}:{be}:O={p}")
+    cal = _write_json(tmp_path / "cal.json", 11, 0.51, 0.25, **{"actDCF@0.01": 0.617, "Cllr": 0.4, "minCllr": 0.3})
+    specs += ["--calibrated", f"dino:plda:O={cal}"]
     specs.append(f"dino:cosine:E={_write_json(tmp_path / 'e.json', 12.345, 0.9, 0.8)}")
     out = tmp_path / "RESULTS.md"
     done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", "--published",
@@ -102,7 +103,9 @@ def test_results_table_rows_columns_and_published(tmp_path):
     cells = [c.strip() for c in rows[1].strip("|").split("|")]
     assert cells[1:4] == ["10", "0.5", "0.25"] and cells[4] == "11"  # dino cosine, then PLDA EER
     assert "### VoxCeleb1-E" in text and "12.35" in text
-    assert "actDCF(0.01)" in text and "hyperion" in text and "3.96" in text
+    calib = text.split("### Calibrated scores")[1].split("##")[0]
+    assert "actDCF(0.01)" in calib and "| DINO (LResNet34) | PLDA | O | 0.51 | 0.617 |" in calib
+    assert "hyperion" in text and "3.96" in text
 
 
 def test_results_table_errors(tmp_path):
