@@ -85,11 +85,11 @@ def test_results_table_rows_columns_and_published(tmp_path):
         p = _write_json(tmp_path / f"{sys_}_{be}.json", 10 + i, 0.5 + i / 100, 0.25)
         specs.append(f"{sys_}:{be}:O={p}")
     cal = _write_json(tmp_path / "cal.json", 11, 0.51, 0.25, **{"actDCF@0.01": 0.617, "Cllr": 0.4, "minCllr": 0.3})
-    specs += ["--calibrated", f"dino:plda:O={cal}"]
+    calibrated = ["--calibrated", f"dino:plda:O={cal}"]
     specs.append(f"dino:cosine:E={_write_json(tmp_path / 'e.json', 12.345, 0.9, 0.8)}")
     out = tmp_path / "RESULTS.md"
     done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", "--published",
-                           str(ROOT / "egs/voxceleb/conf/published.tsv"), str(out), *specs],
+                           str(ROOT / "egs/voxceleb/conf/published.tsv"), *calibrated, str(out), *specs],
                           capture_output=True, text=True, env=recipe_env())
     assert done.returncode == 0, done.stderr
     text = out.read_text()
