@@ -22,9 +22,14 @@
 #   7  back-ends, trained on VoxCeleb2 dev only: cosine, LDA+PLDA, AS-norm (cohort: VoxCeleb2-dev
 #      speaker means), calibration on the held-out VoxCeleb2-dev speakers' trials
 #   8  EER, minDCF(0.01), minDCF(0.05) on each trial list (JSON beside the scores) and a DET plot
-#   9  RESULTS.md (with the published figures of conf/published.tsv for the real corpora)
+#   9  pseudo-label rounds after DINO (conf/pseudo.conf): cluster the embeddings of VoxCeleb2 dev,
+#      fine-tune as an AAM-softmax classifier on the clusters (affine layers, then all), re-extract,
+#      again: exp/dino_pl<r> (purity/NMI in exp/dino_pl<r>/data/cluster.json, cosine EER per round)
+#  10  large-margin fine-tuning of the last round (6 s chunks, margin 0.5, low lr): exp/dino_pl<R>_lm
+#  11  quality-aware calibration (score, log durations, cohort statistics) of their cosine scores
+#  12  RESULTS.md (with the published figures of conf/published.tsv for the real corpora)
 # options:
-#   --stage N --stop-stage N   run stages N..M (default 0..9); after a failure, --stage N resumes there
+#   --stage N --stop-stage N   run stages N..M (default 0..12); after a failure, --stage N resumes there
 #   --nj N                     parallel jobs (default: default_nj of conf/recipe.conf, 2 with --mini)
 #   --mini true|false          simulated corpora and the conf/mini/ overrides (default false)
 #   --mini-scale K             simulator size multiplier (default 1)
@@ -35,7 +40,7 @@
 set -euo pipefail
 
 stage=0
-stop_stage=9
+stop_stage=12
 nj=
 mini=false
 mini_scale=1
@@ -64,6 +69,7 @@ conf() {
 source_conf recipe.conf
 source_conf augment.conf
 source_conf backend.conf
+source_conf pseudo.conf
 nj=${nj:-$default_nj}
 [ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
 case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
@@ -280,9 +286,81 @@ if run_stage 8; then
   say "stage 8: done: exp/{${systems// /,}}/scores/{${score_lists// /,}}/scores_*.json, exp/det_{${score_lists// /,}}.png"
 fi
 
-# ---------------------------------------------------------------- 9: RESULTS.md
-if run_stage 9; then
-  say "stage 9: RESULTS.md from the results JSON files"
+# ---------------------------------------------------------------- 9-11: beyond the paper
+# Pseudo-label rounds after DINO (9), large-margin fine-tuning (10), quality-aware calibration (11).
+# Each new system gets the recipe's extraction and cosine scoring; exp/<sys>/scores/<list>/scores_cosine.json.
+# pseudo_rounds=0 (conf/pseudo.conf) skips stages 9-11.
+pl_systems=$(for r in $(seq "$pseudo_rounds"); do echo -n "${pseudo_base}_pl$r "; done)
+lm_system=${pseudo_base}_pl${pseudo_rounds}_lm
+beyond_systems="$pseudo_base $pl_systems $lm_system"
+extract_cmd=$cpu_cmd
+[ "$device" = cpu ] || extract_cmd=$gpu_cmd
+evaluate_system() {  # evaluate_system <sys>: embeddings of the back-end sets, cosine scores of every list
+  local sys=$1 set list
+  for set in $backend_sets; do
+    steps/extract_embeddings.sh --config "$(conf extract.conf)" --nj "$nj" --cmd "$extract_cmd" \
+      --device "$device" --num-threads "$extract_threads" "exp/$sys/final.pt" "data/$set" "exp/$sys/emb/$set"
+  done
+  for list in $score_lists; do
+    steps/score_cosine.sh --cmd "$cpu_cmd" --train-emb-dir "exp/$sys/emb/voxceleb2_dev" \
+      --subtract-mean "$cosine_subtract_mean" --whiten "$cosine_whiten" \
+      "$(emb_of "$list" "$sys")" "$(trials_of "$list")" "exp/$sys/scores/$list"
+  done
+}
+if run_stage 9 && [ "$pseudo_rounds" -gt 0 ]; then
+  prev=$pseudo_base
+  evaluate_system "$prev"   # skips what stages 6-7 made already
+  for r in $(seq "$pseudo_rounds"); do
+    sys=${pseudo_base}_pl$r
+    say "stage 9: pseudo-label round $r: $pseudo_method k=$pseudo_num_clusters clusters of exp/$prev embeddings," \
+        "then AAM-softmax fine-tuning (affine, then full) into exp/$sys"
+    aug=()
+    $pseudo_use_aug && aug=(--aug-data data/voxceleb2_dev_aug)
+    steps/train_pseudo_label_round.sh --method "$pseudo_method" --num-clusters "$pseudo_num_clusters" \
+      --min-cluster-size "$pseudo_min_cluster_size" --sample-size "$pseudo_sample_size" --seed "$seed" \
+      --affine-config "$(conf pseudo_affine.conf)" --full-config "$(conf pseudo_full.conf)" \
+      --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" --num-threads "$train_threads" \
+      --num-workers "$train_workers" "${aug[@]}" \
+      "exp/$prev/final.pt" "exp/$prev/emb/voxceleb2_dev/xvector.scp" data/voxceleb2_dev "exp/$sys"
+    evaluate_system "$sys"
+    python -c "import json,sys; c=json.load(open(sys.argv[1])); e=json.load(open(sys.argv[2])); \
+print(f'round $r: {c[\"num_clusters_kept\"]} clusters, purity {c.get(\"purity\", float(\"nan\")):.3f}, ' \
+      f'NMI {c.get(\"nmi\", float(\"nan\")):.3f}, EER(O) {e[\"EER\"]:.2f}%')" \
+      "exp/$sys/data/cluster.json" "exp/$sys/scores/${trial_lists%% *}/scores_cosine.json"
+    prev=$sys
+  done
+  say "stage 9: done: exp/{${pl_systems// /,}}/final.pt, exp/*/data/cluster.json"
+fi
+if run_stage 10 && [ "$pseudo_rounds" -gt 0 ]; then
+  last=${pseudo_base}_pl$pseudo_rounds
+  say "stage 10: large-margin fine-tuning of exp/$last ($(conf large_margin.conf)) into exp/$lm_system"
+  aug=()
+  $pseudo_use_aug && aug=(--aug-data "exp/$last/data_aug")
+  steps/train_xvector.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" --num-threads "$train_threads" \
+    --num-workers "$train_workers" "${aug[@]}" --train-config "$(conf large_margin.conf)" \
+    --train-opts "--seed $seed --init-model exp/$last/final.pt" "exp/$last/data" "exp/$lm_system"
+  evaluate_system "$lm_system"
+  say "stage 10: done: exp/$lm_system/final.pt"
+fi
+if run_stage 11 && [ "$pseudo_rounds" -gt 0 ]; then
+  for sys in $beyond_systems; do
+    say "stage 11: $sys: quality-aware calibration of cosine scores (durations, top-$asnorm_top_n cohort" \
+        "statistics) on data/calibration/trials"
+    for list in $trial_lists; do
+      steps/train_quality_calibration.sh --top-n "$asnorm_top_n" --prior "$calib_prior" \
+        "exp/$sys/scores/calibration/scores_cosine" data/calibration/trials \
+        "exp/$sys/emb/voxceleb2_dev_heldout/xvector.scp" data/voxceleb2_dev_heldout \
+        "exp/$sys/emb/voxceleb2_dev/spk_xvector.scp" "exp/$sys/quality_calibration/cosine" \
+        "exp/$sys/scores/$list/scores_cosine" "data/voxceleb1_trials/$list" \
+        "exp/$sys/emb/voxceleb1/xvector.scp" data/voxceleb1 "exp/$sys/scores/$list/scores_cosine_qcal"
+    done
+  done
+  say "stage 11: done: exp/*/scores/*/scores_cosine_qcal.json"
+fi
+
+# ---------------------------------------------------------------- 12: RESULTS.md
+if run_stage 12; then
+  say "stage 12: RESULTS.md from the results JSON files"
   specs=(); cal=()
   for sys in $systems; do
     for list in $trial_lists; do
@@ -301,8 +379,23 @@ if run_stage 9; then
     intro="Trained on VoxCeleb2 dev; back-ends, AS-norm cohort and calibration from VoxCeleb2 dev only."
     published=(--published conf/published.tsv)
   fi
+  beyond=()   # stages 9-11, when they ran: rounds (purity, NMI, EER) and quality-aware calibration
+  first=${trial_lists%% *}
+  if [ "$pseudo_rounds" -gt 0 ] && [ -f "exp/$lm_system/scores/$first/scores_cosine.json" ]; then
+    beyond+=(--pseudo-round "$pseudo_base=-,exp/$pseudo_base/scores/$first/scores_cosine.json")
+    for sys in $pl_systems; do
+      beyond+=(--pseudo-round "$sys=exp/$sys/data/cluster.json,exp/$sys/scores/$first/scores_cosine.json")
+    done
+    beyond+=(--pseudo-round "$lm_system=-,exp/$lm_system/scores/$first/scores_cosine.json")
+    for sys in $beyond_systems; do
+      for list in $trial_lists; do
+        f=exp/$sys/scores/$list/scores_cosine_qcal.json
+        if [ -f "$f" ]; then beyond+=(--quality-calibration "$sys:cosine:$list=$f"); fi
+      done
+    done
+  fi
   python -m utter.bin.make_results_table --title "$title" --intro "$intro" "${published[@]}" \
-    --det-plot "exp/det_${trial_lists%% *}.png" "${cal[@]}" RESULTS.md "${specs[@]}"
+    --det-plot "exp/det_${trial_lists%% *}.png" "${cal[@]}" "${beyond[@]}" RESULTS.md "${specs[@]}"
   cat RESULTS.md
-  say "stage 9: done: RESULTS.md"
+  say "stage 12: done: RESULTS.md"
 fi
