@@ -11,6 +11,10 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Session fixtures shared by every test module (registered once here, so each runs once per session):
+#: the reduced VoxCeleb recipe run and the downstream recipe runs built on its models.
+pytest_plugins = ["recipes", "recipes_downstream"]
+
 
 @pytest.fixture(scope="session")
 def root() -> Path:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recipes import recipe_copy, run_recipe, voxceleb_mini_run  # noqa: F401
+from recipes import recipe_copy, run_recipe
 
 
 def pretrained_conf(vox: Path) -> str:
@@ -45,7 +45,7 @@ ADRESS_REDUCED: dict[str, str] = {
 
 
 @pytest.fixture(scope="session")
-def iemocap_mini_emb(voxceleb_mini_run, tmp_path_factory) -> Path:  # noqa: F811
+def iemocap_mini_emb(voxceleb_mini_run, tmp_path_factory) -> Path:
     """egs/iemocap --mini true up to the embeddings (stage 5), on the reduced VoxCeleb models."""
     overrides = {**IEMOCAP_REDUCED, "pretrained.conf": pretrained_conf(voxceleb_mini_run)}
     rdir = recipe_copy("iemocap", tmp_path_factory.mktemp("iemocap_mini"), overrides)
@@ -68,7 +68,7 @@ def iemocap_mini_run(iemocap_mini_emb) -> Path:
 
 
 @pytest.fixture(scope="session")
-def adress_mini_run(voxceleb_mini_run, tmp_path_factory) -> Path:  # noqa: F811
+def adress_mini_run(voxceleb_mini_run, tmp_path_factory) -> Path:
     """A reduced egs/adress --mini true run (small simulated corpus), all stages."""
     overrides = {**ADRESS_REDUCED, "pretrained.conf": pretrained_conf(voxceleb_mini_run)}
     rdir = recipe_copy("adress", tmp_path_factory.mktemp("adress_mini"), overrides)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from recipes import recipe_copy, run_recipe, voxceleb_mini_run  # noqa: F401
-from recipes_downstream import adress_mini_run  # noqa: F401
+from recipes import recipe_copy, run_recipe
 
 
 def _table_rows(text: str, heading: str) -> list[list[str]]:

@@ -7,8 +7,7 @@ import json
 import subprocess
 
 import numpy as np
-from recipes import recipe_copy, recipe_env, run_recipe, voxceleb_mini_run  # noqa: F401
-from recipes_downstream import iemocap_mini_emb, iemocap_mini_run  # noqa: F401
+from recipes import recipe_copy, recipe_env, run_recipe
 
 
 def _table_rows(text: str, heading: str) -> list[list[str]]:

@@ -14,8 +14,6 @@ from recipes import VOXCELEB_REDUCED, VOXCELEB_REDUCED_ARGS, recipe_copy, run_re
 
 from utter.data.datadir import read_table
 
-pytest_plugins = ["recipes"]  # the session fixture voxceleb_mini_run
-
 SYSTEMS = ("xvector", "dino")
 BACKENDS = ("cosine", "plda", "asnorm")
 
