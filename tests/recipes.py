@@ -82,6 +82,7 @@ VOXCELEB_REDUCED: dict[str, str] = {
 """,
     "recipe.conf": "# reduced run for the test suite (tests/recipes.py): one thread per job, the O list only\n"
                    "default_nj=2\ntrain_threads=1\ntrain_workers=0\nextract_threads=1\ntrial_lists=O\n",
+    "pseudo.conf": "# reduced run: no pseudo-label rounds (stages 9-11 skipped)\npseudo_rounds=0\n",
     "backend.conf": "# reduced back-end settings for the test suite (tests/recipes.py)\n"
                     "calib_num_speakers=3\ncalib_num_trials=400\nlda_dim=8\nasnorm_top_n=5\n",
 }
