@@ -6,7 +6,7 @@
 # usage: egs/voxceleb/run.sh [options]
 #  e.g.: egs/voxceleb/run.sh --mini true                 # simulated corpora, 2 CPU cores, ~15 min
 #        egs/voxceleb/run.sh --device cuda --ngpu 4      # real corpora (conf/corpus.conf) on 4 GPUs
-#        egs/voxceleb/run.sh --stage 6 --stop-stage 9    # resume at extraction
+#        egs/voxceleb/run.sh --stage 6                   # resume at extraction, run to the end
 # stages:
 #   0  corpora: --mini true builds the simulator's corpora in corpora/; otherwise checks
 #      the paths of conf/corpus.conf
