@@ -1,17 +1,24 @@
-"""DINO and supervised training on the mini VoxCeleb (conf/mini/{dino,xvector}.conf) through
-steps/train_{dino,xvector}.sh: no collapse, and teacher embeddings with cosine scoring beat the
-trivial baseline on the mini O-trials without labels (EER at most 0.6x); the supervised model
-does better still.
+"""DINO and supervised training on the mini VoxCeleb, checked on the models of the shared reduced
+recipe run (session fixture ``voxceleb_mini_run``, tests/recipes.py: ``exp/dino/final.pt`` and
+``exp/xvector/final.pt`` trained by ``egs/voxceleb/run.sh --mini true`` with ``--aug-data``):
 
-Needs the session fixture ``mini_vox_feats`` (dict: 'train' = VoxCeleb2-dev feats+vad dir,
-'test' = VoxCeleb1 test dir, 'trials_O' = trials path) from the shared pipeline; skipped
-without it. The EER here is brute force over the thresholds (an independent reference).
+- no collapse (issue 6): the teacher's mean per-sample entropy is at most 0.5 log K (not uniform)
+  and the entropy of its batch-mean distribution at least log 16 (not a few outputs);
+- without labels, the DINO teacher's embeddings with cosine scoring reach an EER on the mini
+  O-trials of at most 0.6x the trivial baseline's (cosine between utterance mean+std fbank);
+- the supervised model does better still;
+- a same-seed rerun of the run's DINO training (its copied config, cut to a few steps, no new
+  training beyond that) gives bit-identical weights on CPU.
+
+The EER here is brute force over the thresholds (an independent reference for ``utter.metrics``,
+also checked against the recipe's own cosine result JSON).
 """
 from __future__ import annotations
 
 import json
 import math
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,35 +26,18 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "egs/voxceleb/conf/mini"
+RERUN_STEPS = 3
 
 
 @pytest.fixture(scope="module")
-def mini(request) -> dict:
-    try:
-        return request.getfixturevalue("mini_vox_feats")
-    except pytest.FixtureLookupError:
-        pytest.skip("needs the mini VoxCeleb feature pipeline fixture mini_vox_feats")
-
-
-def train(script: str, conf: Path, data: Path, exp: Path, env: dict) -> Path:
-    cmd = [str(ROOT / "steps" / script), "--num-threads", "2", "--train-config", str(conf), str(data), str(exp)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-    log = exp / "log/train.log"
-    assert done.returncode == 0, done.stderr + (log.read_text()[-3000:] if log.exists() else "")
-    return exp / "final.pt"
-
-
-@pytest.fixture(scope="module")
-def models(mini, tmp_path_factory) -> dict[str, Path]:
-    import os
-
-    env = dict(os.environ)
-    env["PATH"] = f"{ROOT / 'utils'}:{Path(os.sys.executable).parent}:{env.get('PATH', '')}"
-    env["LC_ALL"] = "C"
-    root = tmp_path_factory.mktemp("mini_train")
-    return {"dino": train("train_dino.sh", CONF / "dino.conf", Path(mini["train"]), root / "dino", env),
-            "xvector": train("train_xvector.sh", CONF / "xvector.conf", Path(mini["train"]), root / "xvector", env)}
+def run(voxceleb_mini_run) -> dict[str, Path]:
+    """Paths of the reduced recipe run that these checks read."""
+    r = Path(voxceleb_mini_run)
+    out = {"dir": r, "dino": r / "exp/dino/final.pt", "xvector": r / "exp/xvector/final.pt",
+           "train": r / "data/voxceleb2_dev", "test": r / "data/voxceleb1", "trials_O": r / "data/voxceleb1_trials/O"}
+    for key in ("dino", "xvector", "trials_O"):
+        assert out[key].is_file(), f"the recipe run has no {out[key]}"
+    return out
 
 
 def embed(net: torch.nn.Module, data: Path) -> tuple[list[str], np.ndarray]:
@@ -55,9 +45,9 @@ def embed(net: torch.nn.Module, data: Path) -> tuple[list[str], np.ndarray]:
     from utter.data.dataset import utterance_loader_factory
 
     ids, out = [], []
-    loader = utterance_loader_factory(str(data), batch_size=32)
+    net.eval()
     with torch.no_grad():
-        for batch in loader():
+        for batch in utterance_loader_factory(str(data), batch_size=32)():
             e = net(batch["feats"], batch["feats_lengths"])
             ids += list(batch["utts"])
             out.append(torch.nn.functional.normalize(e, dim=1).numpy())
@@ -99,28 +89,83 @@ def trivial_eer(data: Path, trials: Path) -> float:
     return cosine_eer(ids, np.stack(out), trials)
 
 
-def test_dino_no_collapse(models, mini):
+@pytest.fixture(scope="module")
+def eers(run) -> dict[str, float]:
+    from utter.train.checkpoint import load_embedder
+
+    test, trials = run["test"], run["trials_O"]
+    out = {"trivial": trivial_eer(test, trials)}
+    for name in ("dino", "xvector"):
+        out[name] = cosine_eer(*embed(load_embedder(run[name]), test), trials)
+    print("mini O-trials EER: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in out.items()))
+    return out
+
+
+def test_dino_no_collapse(run):
     from utter.data.dataset import dino_loader_factory
     from utter.train.objectives import DINOObjective
 
-    obj = DINOObjective.from_checkpoint(models["dino"])
+    obj = DINOObjective.from_checkpoint(run["dino"])
     k = obj.dino_loss.out_dim
-    frames = json.loads((models["dino"].parent / "config.json").read_text())["run"]["global_frames"]
-    loader = dino_loader_factory(str(mini["train"]), batch_size=64, seed=123, global_frames=frames,
+    frames = json.loads((run["dino"].parent / "config.json").read_text())["run"]["global_frames"]
+    loader = dino_loader_factory(str(run["train"]), batch_size=64, seed=123, global_frames=frames,
                                  local_frames=frames, min_frames=frames)
     batch = next(iter(loader(0)))
     stats = obj.teacher_collapse_stats(batch["global"], batch["global_lengths"])
+    print(f"teacher entropy {stats['entropy'] / math.log(k):.3f} log K, batch-mean entropy "
+          f"{stats['batch_entropy']:.2f} nats (K={k})")
     assert stats["entropy"] <= 0.5 * math.log(k), stats       # not collapsed to uniform
     assert stats["batch_entropy"] >= math.log(16), stats      # not collapsed to a few outputs
 
 
-def test_mini_eers(models, mini):
-    from utter.train.checkpoint import load_embedder
+def test_dino_beats_trivial_without_labels(eers):
+    assert eers["dino"] <= 0.6 * eers["trivial"], eers
 
-    test, trials = Path(mini["test"]), Path(mini["trials_O"])
-    trivial = trivial_eer(test, trials)
-    dino = cosine_eer(*embed(load_embedder(models["dino"]), test), trials)
-    sup = cosine_eer(*embed(load_embedder(models["xvector"]), test), trials)
-    print(f"mini O-trials EER: trivial {100 * trivial:.2f}%, DINO {100 * dino:.2f}%, supervised {100 * sup:.2f}%")
-    assert dino <= 0.6 * trivial, (dino, trivial)
-    assert sup < dino, (sup, dino)
+
+def test_supervised_beats_dino(eers):
+    assert eers["xvector"] < eers["dino"], eers
+
+
+def test_eer_matches_recipe_json(run):
+    """The recipe's cosine EER (utter.metrics, in its result JSON: the ROCCH-EER, on the ROC's
+    convex hull) is within a point of the brute-force EER of the recipe's own cosine scores."""
+    for name in ("dino", "xvector"):
+        scores = run["dir"] / f"exp/{name}/scores/O/scores_cosine"
+        path = scores.parent / "scores_cosine.json"
+        if not path.is_file():
+            pytest.skip(f"the recipe run wrote no {path}")
+        figures = json.loads(path.read_text())
+        assert "EER" in figures, f"{path}: no EER in {sorted(figures)}"
+        score = {tuple(f[:2]): float(f[2]) for f in (ln.split() for ln in scores.read_text().splitlines())}
+        trials = [ln.split() for ln in run["trials_O"].read_text().splitlines()]
+        eer = eer_brute_force(np.array([score[(a, b)] for a, b, _ in trials]),
+                              np.array([lab == "target" for _, _, lab in trials]))
+        assert abs(eer - figures["EER"] / 100) <= 0.01, (name, figures["EER"], eer)
+
+
+def test_same_seed_rerun_identical(run, tmp_path):
+    """The run's DINO training (its copied config and data), cut to a few steps, twice: same weights."""
+    conf = run["dino"].parent / "train_dino.conf"
+    rdir = run["dir"]
+    weights = []
+    for rerun in ("a", "b"):
+        cmd = [sys.executable, "-m", "utter.bin.train_dino", "--config", str(conf), "--seed", "0",
+               "--num-threads", "1", "--num-workers", "0", "--max-steps", str(RERUN_STEPS),
+               "--checkpoint-interval", str(RERUN_STEPS), "--aug-data", "data/voxceleb2_dev_aug",
+               "--exp-dir", str(tmp_path / rerun), "data/voxceleb2_dev"]
+        done = subprocess.run(cmd, cwd=rdir, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        state = torch.load(tmp_path / rerun / "final.pt", map_location="cpu", weights_only=True)
+        weights.append(state)
+    a, b = weights
+    tables = {"model": (a["model"], b["model"])}   # the export module (the teacher network)
+    for name, sd in a["extra"]["modules"].items():
+        if sd is not None:
+            tables[name] = (sd, b["extra"]["modules"][name])
+    for table, (ta, tb) in tables.items():
+        assert ta.keys() == tb.keys(), table
+        for name in ta:
+            assert torch.equal(ta[name], tb[name]), f"{table}.{name} differs between same-seed reruns"
+    student = a["extra"]["modules"]["student"]
+    assert any(not torch.equal(student[n], a["model"][n]) for n in student), \
+        "teacher equals student: the rerun trained nothing"
