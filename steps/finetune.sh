@@ -2,9 +2,9 @@
 # Fine-tune a pretrained network with a classification head per fold and seed (one job per fold), then summarise.
 #
 # usage: steps/finetune.sh [options] <pretrained.pt> <data-dir> <out-dir>
-#  e.g.: steps/finetune.sh --config conf/finetune.conf --folds-dir data/iemocap/folds --seeds 1,2,3 \
+#  e.g.: steps/finetune.sh --train-config conf/finetune.conf --folds-dir data/iemocap/folds --seeds 1,2,3 \
 #          exp/pretrained/dino/final.pt data/iemocap exp/dino/finetune/affine-then-full
-#        steps/finetune.sh --config conf/finetune.conf --label-table utt2label --test-data data/adress_test \
+#        steps/finetune.sh --train-config conf/finetune.conf --label-table utt2label --test-data data/adress_test \
 #          exp/pretrained/dino/final.pt data/adress_train exp/dino/finetune/affine-then-full/test
 # <data-dir> has feats.scp, vad.scp and the label table. Cross-validation runs one job per fold
 # (--max-jobs-run at a time); each writes <out-dir>/fold<k>/seed<s>/ (stage checkpoints, predictions,
@@ -12,7 +12,8 @@
 # macro-F1 as mean ± std over folds x seeds), confusion.png, and the first seed's pooled
 # predictions/scores. Skips when <out-dir>/results.json is newer than the inputs, unless --overwrite true.
 # options:
-#   --config FILE           options of python -m utter.bin.finetune (conf/finetune.conf)
+#   --train-config FILE     options of python -m utter.bin.finetune (conf/finetune.conf), passed as its --config
+#                           (not --config: utils/parse_options.sh would read the file itself)
 #   --strategy NAME         full, affine-then-full, head-only (default: the config's)
 #   --folds-dir DIR         cross-validation folds; or --test-data DIR for train -> test
 #   --test-data DIR
@@ -28,7 +29,7 @@
 #   --overwrite true|false  redo even when the outputs are complete (default false)
 set -euo pipefail
 
-config=
+train_config=
 strategy=
 folds_dir=
 test_data=
@@ -58,13 +59,13 @@ model=$1
 data=$2
 dir=$3
 
-for f in "$model" "$data/feats.scp" "$data/$label_table" $config; do
+for f in "$model" "$data/feats.scp" "$data/$label_table" $train_config; do
   [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
 done
 if [ -n "$folds_dir" ] && [ -n "$test_data" ] || [ -z "$folds_dir$test_data" ]; then
   echo "$0: give exactly one of --folds-dir and --test-data" >&2; exit 1
 fi
-inputs="$model $data/feats.scp $data/$label_table $config"
+inputs="$model $data/feats.scp $data/$label_table $train_config"
 if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$inputs" "$dir/results.json"; then
   exit 0
 fi
@@ -72,7 +73,7 @@ mkdir -p "$dir/log"
 rm -f "$dir/results.json"
 [ "$overwrite" = true ] && rm -rf "$dir"/fold* "$dir"/test
 
-opts="${config:+--config $config} --label-table $label_table --max-folds $max_folds --seeds $seeds --device $device"
+opts="${train_config:+--config $train_config} --label-table $label_table --max-folds $max_folds --seeds $seeds --device $device"
 opts="$opts --num-threads $num_threads ${strategy:+--strategy $strategy} ${chunk_len:+--chunk-len $chunk_len}"
 opts="$opts ${aug_data:+--aug-data $aug_data} $finetune_opts"
 if [ -n "$folds_dir" ]; then

@@ -22,7 +22,8 @@
 #   --max-folds N           first N folds only (default 0: all)
 #   --test-emb SCP          train -> test: test embeddings (with --test-data)
 #   --test-data DIR         train -> test: test data dir
-#   --config FILE           options of python -m utter.bin.train_classifier (--c, --grid, --balanced ...)
+#   --classifier-config FILE options of python -m utter.bin.train_classifier (--c, --grid, --balanced ...), passed
+#                           as its --config (not --config: utils/parse_options.sh would read the file itself)
 #   --classifier-opts "OPTS" more options of python -m utter.bin.train_classifier
 #   --cmd CMD               job runner (default run.py)
 #   --overwrite true|false  redo even when the outputs are complete (default false)
@@ -35,7 +36,7 @@ folds_dir=
 max_folds=0
 test_emb=
 test_data=
-config=
+classifier_config=
 classifier_opts=
 cmd=run.py
 overwrite=false
@@ -54,10 +55,10 @@ emb=$1
 data=$2
 dir=$3
 
-for f in "$emb" "$data/$label_table" $test_emb ${test_data:+$test_data/$label_table} $config; do
+for f in "$emb" "$data/$label_table" $test_emb ${test_data:+$test_data/$label_table} $classifier_config; do
   [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
 done
-inputs="$emb $data/$label_table $test_emb ${test_data:+$test_data/$label_table} $config"
+inputs="$emb $data/$label_table $test_emb ${test_data:+$test_data/$label_table} $classifier_config"
 if [ -n "$folds_dir" ]; then
   [ -d "$folds_dir" ] || { echo "$0: no such folds dir $folds_dir" >&2; exit 1; }
   inputs="$inputs $(find "$folds_dir" -type f | LC_ALL=C sort | tr '\n' ' ')"
@@ -70,7 +71,7 @@ mkdir -p "$dir/log"
 rm -f "$dir/results.json"
 # shellcheck disable=SC2086
 if ! $cmd "$dir/log/train_classifier.log" \
-    python -m utter.bin.train_classifier ${config:+--config "$config"} --classifier "$classifier" --task "$task" \
+    python -m utter.bin.train_classifier ${classifier_config:+--config "$classifier_config"} --classifier "$classifier" --task "$task" \
       --label-table "$label_table" ${folds_dir:+--folds-dir "$folds_dir"} --max-folds "$max_folds" \
       ${test_emb:+--test-emb "$test_emb"} ${test_data:+--test-data "$test_data"} $classifier_opts \
       "$emb" "$data" "$dir"; then

@@ -265,10 +265,10 @@ if run_stage 6; then
     for kind in $classifiers; do
       say "stage 6: $kind classifier on frozen $sys speaker embeddings: CV on train, and train -> test"
       emb=exp/$sys/emb
-      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf classifier.conf)" --classifier "$kind" \
+      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2label --folds-dir data/adress_train_spk/folds --max-folds "$max_folds" \
         $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/cv
-      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf classifier.conf)" --classifier "$kind" \
+      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2label --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
         $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/test
     done
@@ -281,11 +281,11 @@ if run_stage 10; then
   for sys in $systems; do
     say "stage 10: MMSE ridge regression on frozen $sys speaker embeddings: CV on train, and train -> test"
     emb=exp/$sys/emb
-    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf mmse.conf)" \
+    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf mmse.conf)" \
       --task regression --classifier ridge --label-table utt2mmse \
       --folds-dir data/adress_train_spk/folds --max-folds "$max_folds" \
       $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/cv
-    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf mmse.conf)" \
+    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf mmse.conf)" \
       --task regression --classifier ridge --label-table utt2mmse \
       --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
       $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/test

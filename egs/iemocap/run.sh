@@ -203,7 +203,7 @@ if run_stage 6; then
   for sys in $systems; do
     for kind in $classifiers; do
       say "stage 6: $kind classifier on frozen $sys embeddings, leave-one-session-out ($(conf classifier.conf))"
-      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-opts "--config $(conf classifier.conf)" --classifier "$kind" \
+      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2emo --folds-dir data/iemocap/folds --max-folds "$max_folds" \
         exp/$sys/emb/iemocap/xvector.scp data/iemocap exp/$sys/classifier/$kind
     done
