@@ -1,16 +1,18 @@
 """Reduced runs of the downstream recipes (egs/iemocap, egs/adress) on the pretrained models of
 the reduced VoxCeleb run (``recipes.voxceleb_mini_run``), in temporary copies.
 
-Fixtures (session scope; import them into a test module with
-``from recipes_downstream import iemocap_mini_run  # noqa: F401`` (and ``voxceleb_mini_run``
-from ``recipes``, which they build on)):
+Fixtures (session scope, registered in tests/conftest.py through ``pytest_plugins``; a test
+module names them as arguments and imports nothing; they build on ``recipes.voxceleb_mini_run``):
   iemocap_mini_emb   a copy of egs/iemocap run with ``--mini true`` up to stage 5 (embeddings):
                      the mini IEMOCAP (297 utterances, 5 sessions), both models' embeddings.
   mini_iemocap_emb   from it: {'data': data/iemocap (utt2emo, folds/<k>/{train,dev,test}),
                      'emb_scp': the DINO embeddings of data/iemocap (xvector.scp)}.
   iemocap_mini_run   that copy taken to the end (stages 6-11) with the reduced settings of
-                     :data:`IEMOCAP_REDUCED`: RESULTS.md and the per-fold result JSON files.
-  adress_mini_run    a reduced ``egs/adress/run.sh --mini true`` run, all stages.
+                     :data:`IEMOCAP_REDUCED`: RESULTS.md and the per-fold result JSON files; the
+                     training stages 7-10 (fine-tuning strategies, chunk and augmentation ablations,
+                     contrastive + adapter) on one fold with a few steps (:data:`TINY_FINETUNE`).
+  adress_mini_run    a reduced ``egs/adress/run.sh --mini true`` run, all stages (fine-tuning one
+                     strategy and Lux on one fold, a few steps; text branch, fusion, MMSE).
 Read them; do not write into them.
 """
 from __future__ import annotations
@@ -30,17 +32,41 @@ def pretrained_conf(vox: Path) -> str:
             f"xvector_model={vox}/exp/xvector/final.pt\n")
 
 
+#: conf/mini/finetune.conf of the reduced runs: a few steps per stage, evaluation at the end only.
+TINY_FINETUNE = ("# reduced fine-tuning for the test suite: 3 steps per stage\n"
+                 "--strategy=affine-then-full\n--chunk-len=100\n--batch-size=8\n--balanced=true\n--optimizer=adam\n"
+                 "--lr=3e-3\n--stage2-lr=1e-3\n--total-steps=3\n--steps-per-epoch=3\n--warmup-steps=0\n"
+                 "--eval-interval=0\n--eval-max-frames=8000\n--keep-last=1\n--log-interval=1\n")
+
+
+def tiny_contrastive(label_table: str) -> str:
+    """conf/mini/contrastive.conf of the reduced runs: 3 steps of step 1, a few adapter epochs."""
+    return ("# reduced contrastive + adapter for the test suite\n"
+            f"--label-table={label_table}\n--lambda-bt=0.01\n--margin=1.0\n--proj-dim=64\n--proj-layers=3\n"
+            "--offdiag-weight=0.0051\n--time-mask-prob=0.2\n--batch-size=8\n--chunk-frames=100\n--min-frames=50\n"
+            "--optimizer=adam\n--lr=1e-3\n--max-steps=3\n--keep-last=1\n--average-last=1\n--log-interval=1\n"
+            "--adapter-hidden=32\n--adapter-lr=1e-3\n--adapter-batch-size=32\n--adapter-epochs=3\n"
+            "--adapter-patience=3\n--seeds=0\n")
+
+
 #: conf/mini overrides of the reduced IEMOCAP run (besides pretrained.conf): one augmentation
-#: type, two chunk lengths, a few fine-tuning steps.
+#: type, the training stages 7-10 on one fold with one chunk length and a few steps.
 IEMOCAP_REDUCED: dict[str, str] = {
     "augment.conf": "# reduced augmentation for the test suite\naug_types=noise\naug_rirs=\"rirs_small\"\n",
     "recipe.conf": "# reduced settings for the test suite\ndefault_nj=2\ntrain_threads=1\nextract_threads=1\n"
-                   "seeds=\"0\"\nclassifiers=\"logreg cosine\"\n",
+                   "seeds=\"0\"\nclassifiers=\"logreg cosine\"\nfinetune_max_folds=1\nfinetune_jobs=1\n"
+                   "chunk_lengths=\"150\"\n",
+    "finetune.conf": TINY_FINETUNE,
+    "contrastive.conf": tiny_contrastive("utt2emo"),
 }
-#: conf/mini overrides of the reduced ADReSS run (besides pretrained.conf).
+#: conf/mini overrides of the reduced ADReSS run (besides pretrained.conf): fine-tuning (one
+#: strategy) and Lux on one fold, a few steps.
 ADRESS_REDUCED: dict[str, str] = {
     "recipe.conf": "# reduced settings for the test suite\ndefault_nj=2\ntrain_threads=1\nextract_threads=1\n"
-                   "cv_folds=4\nseeds=\"0\"\nclassifiers=\"logreg cosine\"\n",
+                   "cv_folds=4\nseeds=\"0\"\nclassifiers=\"logreg cosine\"\nfinetune_max_folds=1\nfinetune_jobs=1\n"
+                   "finetune_strategies=\"affine-then-full\"\n",
+    "finetune.conf": TINY_FINETUNE,
+    "contrastive.conf": tiny_contrastive("utt2label"),
 }
 
 

@@ -40,6 +40,39 @@ def test_results_table(adress_mini_run):
     assert len(mmse) == 4
 
 
+def test_training_and_text_rows(adress_mini_run):
+    """Fine-tuning (cv, test), Lux vs fine-tuning, text branch + fusion, and text MMSE rows of RESULTS.md."""
+    text = (adress_mini_run / "RESULTS.md").read_text()
+    ft = _table_rows(text, "Fine-tuning strategies")
+    assert ft[0] == ["system", "method", "cv accuracy %", "cv F1 %", "test accuracy %", "test F1 %", "runs"]
+    assert {(r[0].split()[0], r[1]) for r in ft[2:]} == {("DINO", "affine-then-full"),
+                                                         ("supervised", "affine-then-full")}
+    assert all(r[6] == "cv 1, test 1" for r in ft[2:])
+    lux = _table_rows(text, "Contrastive + non-contrastive")
+    assert {r[1] for r in lux[2:]} == {"contrastive+adapter", "adapter-only", "fine-tuning-affine-then-full"}
+    fusion = _table_rows(text, "Text branch and late fusion")
+    assert {(r[0], r[1]) for r in fusion[2:]} == {("text", "subword-logreg"), ("text+dino", "fusion-logreg")}
+    mmse = _table_rows(text, "MMSE regression")
+    assert ("text", "subword-ridge") in {(r[0], r[1]) for r in mmse[2:]}
+    for table in (ft, lux, fusion):
+        for r in table[2:]:
+            for cell in r[2:-1]:
+                if cell != "-":
+                    assert 0 <= float(cell.split(" ± ")[0]) <= 100, r
+
+
+def test_finetune_jsons(adress_mini_run):
+    """Fine-tuning ran on the segments: CV on the first fold only, train -> test on every test segment."""
+    d = adress_mini_run / "exp" / "dino" / "finetune" / "affine-then-full"
+    runs = sorted((d / "cv").glob("fold*/seed*/results.json"))
+    assert [p.parent.parent.name for p in runs] == ["fold1"]
+    fold_test = set((adress_mini_run / "data" / "adress_train" / "folds" / "1" / "test").read_text().split())
+    assert json.loads(runs[0].read_text())["n"] == len(fold_test)
+    test = json.loads((d / "test" / "results.json").read_text())
+    n_test = len((adress_mini_run / "data" / "adress_test" / "utt2label").read_text().splitlines())
+    assert test["pooled"]["n"] == n_test if "pooled" in test else test["n"] == n_test
+
+
 def test_fold_jsons_match_summary(adress_mini_run):
     d = adress_mini_run / "exp" / "dino" / "classifier" / "logreg"
     per_fold = [json.loads(p.read_text()) for p in sorted((d / "cv").glob("fold*/results.json"))]

@@ -30,6 +30,55 @@ def test_results_table(iemocap_mini_run):
         assert r[5] == "5"
 
 
+def _cells(row: list[str]) -> list[float]:
+    """The UA, WA, macro-F1 means of a table row (one run: the value alone; several: mean ± std)."""
+    return [float(c.split(" ± ")[0]) for c in row[2:5]]
+
+
+def test_training_stage_rows(iemocap_mini_run):
+    """Stages 7-10 give one row per system and strategy / ablation setting, each one run (1 fold x 1 seed)."""
+    text = (iemocap_mini_run / "RESULTS.md").read_text()
+    expected = {
+        "Fine-tuning strategies": {("DINO", "full"), ("DINO", "affine-then-full"),
+                                   ("supervised", "full"), ("supervised", "affine-then-full")},
+        "Chunk-length ablation": {("DINO", "150-frames")},
+        "Augmentation ablation": {("DINO", "without-augmentation"), ("DINO", "with-augmentation")},
+        "Contrastive + non-contrastive": {("DINO", "contrastive+adapter"), ("DINO", "adapter-only"),
+                                          ("DINO", "fine-tuning-full"), ("DINO", "fine-tuning-affine-then-full")},
+    }
+    for heading, rows in expected.items():
+        table = _table_rows(text, heading)
+        assert table[0] == ["system", "method", "UA %", "WA %", "macro-F1 %", "runs"], heading
+        assert {(r[0].split()[0], r[1]) for r in table[2:]} == rows, heading
+        for r in table[2:]:
+            assert all(0 <= v <= 100 for v in _cells(r)) and r[5] == "1", (heading, r)
+    assert "the first 1 folds" in text
+
+
+def test_training_stage_jsons(iemocap_mini_run):
+    """Each training stage's summary is its single run's figures; the ablations ran with their settings."""
+    exp = iemocap_mini_run / "exp" / "dino"
+    for d, settings in [(exp / "finetune" / "full", {"strategy": "full", "augmented": False}),
+                        (exp / "finetune" / "affine-then-full", {"strategy": "affine-then-full"}),
+                        (exp / "finetune_chunk" / "150", {"chunk_frames": 150}),
+                        (exp / "finetune_aug" / "affine-then-full", {"augmented": True})]:
+        summary = json.loads((d / "results.json").read_text())
+        runs = sorted(d.glob("fold*/seed*/results.json"))
+        assert [p.parent.parent.name for p in runs] == ["fold1"], d
+        run = json.loads(runs[0].read_text())
+        for key, value in settings.items():
+            assert run[key] == value, (d, key)
+        for key in ("UA", "WA", "macro_f1"):
+            assert np.isclose(summary[key]["mean"], run[key]) and summary[key]["n"] == 1, (d, key)
+    stages = json.loads((exp / "finetune" / "affine-then-full" / "fold1" / "seed0" / "results.json").read_text())
+    assert [s["trained_params"] != "all" for s in stages["stages"]] == [True, False]
+    for d in ("adapter", "adapter_pretrained"):
+        summary = json.loads((exp / "lux" / d / "results.json").read_text())
+        assert summary["UA"]["n"] == 1
+    assert (exp / "lux" / "contrastive" / "fold1" / "final.pt").is_file()
+    assert not (exp / "lux" / "contrastive" / "fold2").exists()
+
+
 def test_fold_jsons_match_summary(iemocap_mini_run):
     """The summary's mean ± std is that of the five per-fold JSON files (recomputed here)."""
     d = iemocap_mini_run / "exp" / "dino" / "classifier" / "logreg"

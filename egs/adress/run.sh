@@ -24,12 +24,16 @@
 #      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
 #   5  embeddings of data/adress_{train,test}: exp/<sys>/emb/adress_{train,test}/xvector.scp
 #   6  frozen-embedding classifiers: exp/<sys>/classifier/<kind>/{cv,test}
-#   7-9 NOT WIRED YET (waiting for steps/finetune.sh, train_contrastive.sh, train_adapter.sh,
-#       train_text_classifier.sh):
-#   7  fine-tuning strategies (full, affine-then-full): exp/<sys>/finetune/<strategy>/{cv,test}
-#   8  contrastive + non-contrastive fine-tuning and an adapter (Lux et al.): exp/<sys>/lux/{cv,test}
-#   9  text branch (sentencepiece subwords, TF-IDF, logistic regression) and its late fusion with
-#      the acoustic scores: exp/text/{cv,test}, exp/fusion_<sys>/{cv,test}
+#   7  fine-tuning strategies (finetune_strategies of conf/recipe.conf: full, affine-then-full) of each
+#      pretrained model with a classification head on the participant segments (conf/finetune.conf),
+#      CV over the training speakers' segments and train -> test: exp/<sys>/finetune/<strategy>/{cv,test}
+#      (figures per segment)
+#   8  contrastive + non-contrastive fine-tuning (step 1) then an adapter on the frozen network (step 2),
+#      Lux et al. (conf/contrastive.conf), and the adapter on the frozen pretrained network, on the
+#      same CV folds: exp/<sys>/lux/{contrastive,adapter,adapter_pretrained} (figures per segment)
+#   9  text branch (sentencepiece subwords, TF-IDF, logistic regression, per speaker), its late fusion
+#      with the speaker scores of the fusion_classifier on frozen embeddings, and MMSE ridge regression
+#      from the text features: exp/text/<sys>/{cv,test,fusion_cv,fusion_test,mmse_cv,mmse_test}
 #  10  MMSE regression (ridge on embeddings and on text features): exp/<sys>/mmse, exp/text/mmse
 #  11  RESULTS.md: accuracy and F1 (CV on train, and test), RMSE for MMSE, with the published
 #      figures of conf/published.tsv beside them for the real corpus
@@ -41,7 +45,8 @@
 #   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
 #   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
-#   --max-folds N              use the first N cross-validation folds only (0: all)
+#   --max-folds N              use the first N cross-validation folds only (0: all; stages 7-8 use
+#                              finetune_max_folds of conf/recipe.conf when this is not given)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
 set -euo pipefail
 
@@ -80,6 +85,9 @@ source_conf recipe.conf
 source_conf augment.conf
 seeds=${cli_seeds:-$seeds}
 max_folds=${cli_max_folds:-$max_folds}
+# stages 7-8 (training per fold): --max-folds, else finetune_max_folds, else max_folds
+ft_max_folds=${cli_max_folds:-${finetune_max_folds:-$max_folds}}
+seed_list=$(echo $seeds | tr ' ' ',')
 nj=${nj:-$default_nj}
 [ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
 case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
@@ -118,7 +126,8 @@ check_corpora() {
 
 say() { echo "$0: $*"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds stages $stage..$stop_stage"
+say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds" \
+    "(training stages: $ft_max_folds) stages $stage..$stop_stage"
 
 # ---------------------------------------------------------------- 0: corpora
 if run_stage 0; then
@@ -276,6 +285,62 @@ if run_stage 6; then
   say "stage 6: done: exp/{${systems// /,}}/classifier/{${classifiers// /,}}/{cv,test}/results.json"
 fi
 
+# ---------------------------------------------------------------- 7: fine-tuning strategies
+# Per participant segment (the network sees one segment at a time): CV over the training speakers'
+# segment folds (data/adress_train/folds, speakers never split), and train -> test.
+if run_stage 7; then
+  for sys in $systems; do
+    for strategy in $finetune_strategies; do
+      say "stage 7: fine-tuning $sys ($strategy; $(conf finetune.conf)): CV on train, and train -> test"
+      for proto in cv test; do
+        split=(--folds-dir data/adress_train/folds --max-folds "$ft_max_folds")
+        [ $proto = test ] && split=(--test-data data/adress_test)
+        steps/finetune.sh --cmd "$train_cmd_now" --train-config "$(conf finetune.conf)" --label-table utt2label \
+          "${split[@]}" --seeds "$seed_list" --device "$device" --num-threads "$train_threads" \
+          --max-jobs-run "$finetune_jobs" --strategy "$strategy" \
+          exp/pretrained/$sys/final.pt data/adress_train exp/$sys/finetune/$strategy/$proto
+      done
+    done
+  done
+  say "stage 7: done: exp/{${systems// /,}}/finetune/{${finetune_strategies// /,}}/{cv,test}/results.json"
+fi
+
+# ---------------------------------------------------------------- 8: contrastive + adapter (Lux et al.)
+if run_stage 8; then
+  for sys in $lux_systems; do
+    say "stage 8: $sys step 1, triplet + Barlow Twins fine-tuning per fold ($(conf contrastive.conf))"
+    steps/train_contrastive.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" \
+      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
+      exp/pretrained/$sys/final.pt data/adress_train exp/$sys/lux/contrastive
+    say "stage 8: $sys step 2, adapter on the frozen step-1 network of each fold"
+    steps/train_adapter.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --seeds "$seed_list" \
+      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
+      exp/$sys/lux/contrastive data/adress_train exp/$sys/lux/adapter
+    say "stage 8: $sys adapter on the frozen pretrained network (no step 1)"
+    steps/train_adapter.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --seeds "$seed_list" \
+      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
+      exp/pretrained/$sys/final.pt data/adress_train exp/$sys/lux/adapter_pretrained
+  done
+  say "stage 8: done: exp/{${lux_systems// /,}}/lux/{contrastive,adapter,adapter_pretrained}/results.json"
+fi
+
+# ---------------------------------------------------------------- 9: text branch and fusion
+# Per speaker (data/adress_{train,test}_spk: all the speaker's participant text), the same speaker folds
+# as stage 6; fused with the out-of-fold (cv) and test scores of stage 6's classifier.
+if run_stage 9; then
+  for sys in $fusion_systems; do
+    clf=exp/$sys/classifier/$fusion_classifier
+    for f in $clf/cv/scores $clf/test/scores; do
+      [ -f "$f" ] || { echo "$0: stage 9 fuses with $f: run stage 6 (classifiers=\"... $fusion_classifier\")" >&2; exit 1; }
+    done
+    say "stage 9: text branch (subword TF-IDF + logistic regression), MMSE from text, fusion with $sys $fusion_classifier scores"
+    steps/train_text_classifier.sh --cmd "$cpu_cmd" --folds-dir data/adress_train_spk/folds \
+      --test-data data/adress_test_spk --mmse-table utt2mmse \
+      --audio-scores $clf/cv/scores --audio-test-scores $clf/test/scores data/adress_train_spk exp/text/$sys
+  done
+  say "stage 9: done: exp/text/{${fusion_systems// /,}}/{cv,test,fusion_cv,fusion_test,mmse_cv,mmse_test}/results.json"
+fi
+
 # ---------------------------------------------------------------- 10: MMSE regression
 if run_stage 10; then
   for sys in $systems; do
@@ -304,7 +369,28 @@ if run_stage 11; then
     for kind in $classifiers; do
       for proto in cv test; do add frozen "$sys/$kind" $proto exp/$sys/classifier/$kind/$proto/results.json; done
     done
+    for strategy in $finetune_strategies; do
+      for proto in cv test; do add finetune "$sys/$strategy" $proto exp/$sys/finetune/$strategy/$proto/results.json; done
+    done
     for proto in cv test; do add mmse "$sys/ridge" $proto exp/$sys/mmse/$proto/results.json; done
+  done
+  for sys in $lux_systems; do
+    add lux "$sys/contrastive+adapter" cv exp/$sys/lux/adapter/results.json
+    add lux "$sys/adapter-only" cv exp/$sys/lux/adapter_pretrained/results.json
+    for strategy in $finetune_strategies; do
+      add lux "$sys/fine-tuning-$strategy" cv exp/$sys/finetune/$strategy/cv/results.json
+    done
+  done
+  first=true
+  for sys in $fusion_systems; do
+    if $first; then  # the text branch alone does not depend on the fused system
+      for proto in cv test; do add text "text/subword-logreg" $proto exp/text/$sys/$proto/results.json; done
+      for proto in cv test; do add mmse "text/subword-ridge" $proto exp/text/$sys/mmse_$proto/results.json; done
+      first=false
+    fi
+    for proto in cv test; do
+      add text "text+$sys/fusion-$fusion_classifier" $proto exp/text/$sys/fusion_$proto/results.json
+    done
   done
   [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stages 6-10 first)" >&2; exit 1; }
   published=()
@@ -316,8 +402,14 @@ if run_stage 11; then
     --intro "Accuracy and macro-F1 per speaker (the mean of a speaker's participant-segment embeddings), \
 mean ± std over the $cv_name cross-validation folds on the training speakers (cv) and train -> test (test). \
 MMSE: RMSE and Pearson r of ridge regression on the same embeddings (speakers without MMSE left out)." \
-    --heading "frozen=Frozen VoxCeleb embeddings + classifier" --heading "mmse=MMSE regression" \
+    --heading "frozen=Frozen VoxCeleb embeddings + classifier" \
+    --heading "finetune=Fine-tuning strategies (per participant segment)" \
+    --heading "lux=Contrastive + non-contrastive fine-tuning then adapter (Lux et al.) vs adapter on the frozen pretrained network and end-to-end fine-tuning (per participant segment, cv)" \
+    --heading "text=Text branch and late fusion with the acoustic scores (per speaker)" \
+    --heading "mmse=MMSE regression" \
     --notes "Protocol: models pretrained on VoxCeleb (egs/voxceleb) and frozen; settings in conf/$($mini && echo ' and conf/mini/'). \
+Fine-tuning and the adapters classify participant segments (figures per segment) and ran on \
+$([ "$ft_max_folds" -gt 0 ] && echo "the first $ft_max_folds CV folds" || echo "all CV folds") with seeds $seed_list. \
 Published figures use manual transcripts or other features where noted, and leave-one-speaker-out CV." \
     "${published[@]}" RESULTS.md "${specs[@]}"
   say "stage 11: done: RESULTS.md"

@@ -18,11 +18,17 @@
 #      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
 #   5  embeddings of data/iemocap from each pretrained model: exp/<sys>/emb/iemocap/xvector.scp
 #   6  frozen-embedding classifiers per fold (conf/recipe.conf classifiers): exp/<sys>/classifier/<kind>
-#   7-10 NOT WIRED YET (waiting for steps/finetune.sh, train_contrastive.sh, train_adapter.sh):
-#   7  fine-tuning strategies (full, affine-then-full) per fold and seed: exp/<sys>/finetune/<strategy>
-#   8  chunk-length ablation of fine-tuning: exp/<sys>/finetune_chunk/<frames>
-#   9  augmentation ablation of fine-tuning (with the stage-3 copies): exp/<sys>/finetune_aug/<strategy>
-#  10  contrastive + non-contrastive fine-tuning and an adapter (Lux et al.): exp/<sys>/lux
+#   7  fine-tuning strategies (conf/recipe.conf finetune_strategies: full, affine-then-full) of each
+#      pretrained model with a classification head, per fold and seed (conf/finetune.conf):
+#      exp/<sys>/finetune/<strategy>
+#   8  chunk-length ablation of fine-tuning (chunk_lengths, frames; 0 = whole utterances), with the
+#      ablation strategy on the ablation systems: exp/<sys>/finetune_chunk/<frames>
+#   9  augmentation ablation: the same fine-tuning with the stage-3 copies of each fold's training
+#      utterances as extra data: exp/<sys>/finetune_aug/<strategy> (without: stage 7's run)
+#  10  contrastive + non-contrastive fine-tuning, step 1 (conf/contrastive.conf), then an adapter on
+#      the frozen step-1 network, step 2 (Lux et al.), and the adapter on the frozen pretrained
+#      network: exp/<sys>/lux/{contrastive,adapter,adapter_pretrained}; compared in RESULTS.md with
+#      stage 7's end-to-end fine-tuning on the same folds
 #  11  RESULTS.md: UA, WA, macro-F1, mean ± std over folds and seeds (published figures from
 #      conf/published.tsv beside them for the real corpus)
 # options:
@@ -33,7 +39,8 @@
 #   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
 #   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
-#   --max-folds N              use the first N folds only (0: all 5; default: conf/recipe.conf)
+#   --max-folds N              use the first N folds only (0: all 5; default: conf/recipe.conf; stages
+#                              7-10 use finetune_max_folds of conf/recipe.conf when this is not given)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
 set -euo pipefail
 
@@ -72,6 +79,9 @@ source_conf recipe.conf
 source_conf augment.conf
 seeds=${cli_seeds:-$seeds}
 max_folds=${cli_max_folds:-$max_folds}
+# stages 7-10 (training per fold): --max-folds, else finetune_max_folds, else max_folds
+ft_max_folds=${cli_max_folds:-${finetune_max_folds:-$max_folds}}
+seed_list=$(echo $seeds | tr ' ' ',')
 nj=${nj:-$default_nj}
 [ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
 case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
@@ -106,7 +116,8 @@ check_corpora() {
 
 say() { echo "$0: $*"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds stages $stage..$stop_stage"
+say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds" \
+    "(training stages: $ft_max_folds) stages $stage..$stop_stage"
 
 # ---------------------------------------------------------------- 0: corpora
 if run_stage 0; then
@@ -211,6 +222,65 @@ if run_stage 6; then
   say "stage 6: done: exp/{${systems// /,}}/classifier/{${classifiers// /,}}/results.json (and fold*/results.json)"
 fi
 
+# ---------------------------------------------------------------- 7-9: fine-tuning
+# One fine-tuning run per fold and seed (steps/finetune.sh): a classification head on the pretrained
+# network, cross-entropy, evaluation on the whole test utterances of the fold, model selection on dev UA.
+finetune() {  # finetune SYS OUTDIR [steps/finetune.sh options]
+  local sys=$1 out=$2
+  shift 2
+  steps/finetune.sh --cmd "$train_cmd_now" --train-config "$(conf finetune.conf)" --folds-dir data/iemocap/folds \
+    --label-table utt2emo --max-folds "$ft_max_folds" --seeds "$seed_list" --device "$device" \
+    --num-threads "$train_threads" --max-jobs-run "$finetune_jobs" "$@" exp/pretrained/$sys/final.pt data/iemocap "$out"
+}
+if run_stage 7; then
+  for sys in $systems; do
+    for strategy in $finetune_strategies; do
+      say "stage 7: fine-tuning $sys ($strategy; $(conf finetune.conf)), folds x seeds"
+      finetune $sys exp/$sys/finetune/$strategy --strategy "$strategy"
+    done
+  done
+  say "stage 7: done: exp/{${systems// /,}}/finetune/{${finetune_strategies// /,}}/results.json"
+fi
+
+if run_stage 8; then
+  for sys in $ablation_systems; do
+    for len in $chunk_lengths; do
+      say "stage 8: fine-tuning $sys ($ablation_strategy) on training chunks of $len frames (0: whole utterances)"
+      finetune $sys exp/$sys/finetune_chunk/$len --strategy "$ablation_strategy" --chunk-len "$len"
+    done
+  done
+  say "stage 8: done: exp/{${ablation_systems// /,}}/finetune_chunk/{${chunk_lengths// /,}}/results.json"
+fi
+
+if run_stage 9; then
+  [ -s data/iemocap_aug/utt2orig ] || { echo "$0: stage 9 needs data/iemocap_aug (stage 3)" >&2; exit 1; }
+  for sys in $ablation_systems; do
+    say "stage 9: fine-tuning $sys ($ablation_strategy) with the augmented copies of data/iemocap_aug"
+    finetune $sys exp/$sys/finetune_aug/$ablation_strategy --strategy "$ablation_strategy" --aug-data data/iemocap_aug
+  done
+  say "stage 9: done: exp/{${ablation_systems// /,}}/finetune_aug/$ablation_strategy/results.json" \
+      "(without augmentation: stage 7's exp/<sys>/finetune/$ablation_strategy)"
+fi
+
+# ---------------------------------------------------------------- 10: contrastive + adapter (Lux et al.)
+if run_stage 10; then
+  for sys in $ablation_systems; do
+    say "stage 10: $sys step 1, triplet + Barlow Twins fine-tuning per fold ($(conf contrastive.conf))"
+    steps/train_contrastive.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" \
+      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
+      exp/pretrained/$sys/final.pt data/iemocap exp/$sys/lux/contrastive
+    say "stage 10: $sys step 2, adapter on the frozen step-1 network of each fold"
+    steps/train_adapter.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --seeds "$seed_list" \
+      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
+      exp/$sys/lux/contrastive data/iemocap exp/$sys/lux/adapter
+    say "stage 10: $sys adapter on the frozen pretrained network (no step 1)"
+    steps/train_adapter.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --seeds "$seed_list" \
+      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
+      exp/pretrained/$sys/final.pt data/iemocap exp/$sys/lux/adapter_pretrained
+  done
+  say "stage 10: done: exp/{${ablation_systems// /,}}/lux/{contrastive,adapter,adapter_pretrained}/results.json"
+fi
+
 # ---------------------------------------------------------------- 11: RESULTS.md
 if run_stage 11; then
   say "stage 11: RESULTS.md from the result JSON files"
@@ -220,6 +290,20 @@ if run_stage 11; then
   }
   for sys in $systems; do
     for kind in $classifiers; do add frozen "$sys/$kind" loso exp/$sys/classifier/$kind/results.json; done
+    for strategy in $finetune_strategies; do add finetune "$sys/$strategy" loso exp/$sys/finetune/$strategy/results.json; done
+  done
+  for sys in $ablation_systems; do
+    for len in $chunk_lengths; do
+      name="$len-frames"; [ "$len" = 0 ] && name="whole-utterances"
+      add chunk "$sys/$name" loso exp/$sys/finetune_chunk/$len/results.json
+    done
+    add aug "$sys/without-augmentation" loso exp/$sys/finetune/$ablation_strategy/results.json
+    add aug "$sys/with-augmentation" loso exp/$sys/finetune_aug/$ablation_strategy/results.json
+    add lux "$sys/contrastive+adapter" loso exp/$sys/lux/adapter/results.json
+    add lux "$sys/adapter-only" loso exp/$sys/lux/adapter_pretrained/results.json
+    for strategy in $finetune_strategies; do
+      add lux "$sys/fine-tuning-$strategy" loso exp/$sys/finetune/$strategy/results.json
+    done
   done
   [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stage 6 first)" >&2; exit 1; }
   published=()
@@ -229,9 +313,15 @@ if run_stage 11; then
     --intro "UA (mean per-class recall), WA (accuracy) and macro-F1 in %, mean ± std over the \
 leave-one-session-out folds (and seeds for trained models); runs = folds x seeds." \
     --heading "frozen=Frozen VoxCeleb embeddings + classifier" \
+    --heading "finetune=Fine-tuning strategies" \
+    --heading "chunk=Chunk-length ablation ($ablation_strategy fine-tuning; training crop, evaluation on whole utterances)" \
+    --heading "aug=Augmentation ablation ($ablation_strategy fine-tuning)" \
+    --heading "lux=Contrastive + non-contrastive fine-tuning then adapter (Lux et al.) vs adapter on the frozen pretrained network and end-to-end fine-tuning" \
     --notes "Protocol: neutral, happy+excited, angry, sad; leave-one-session-out, 20% of the training \
 dialogs held out as dev (model selection); models pretrained on VoxCeleb (egs/voxceleb); settings in \
-conf/$($mini && echo ' and conf/mini/'). The published DINO figure is micro-F1 (= WA)." \
+conf/$($mini && echo ' and conf/mini/'). The published DINO figure is micro-F1 (= WA). Training stages (fine-tuning, \
+ablations, contrastive + adapter) ran on $([ "$ft_max_folds" -gt 0 ] && echo "the first $ft_max_folds folds" || echo "all folds") \
+with seeds $seed_list." \
     "${published[@]}" RESULTS.md "${specs[@]}"
   say "stage 11: done: RESULTS.md"
 fi
