@@ -70,7 +70,7 @@ def test_finetune_jsons(adress_mini_run):
     assert json.loads(runs[0].read_text())["n"] == len(fold_test)
     test = json.loads((d / "test" / "results.json").read_text())
     n_test = len((adress_mini_run / "data" / "adress_test" / "utt2label").read_text().splitlines())
-    assert test["pooled"]["n"] == n_test if "pooled" in test else test["n"] == n_test
+    assert test["protocol"] == "train-test" and test["pooled"]["n"] == n_test and test["WA"]["n"] == 1
 
 
 def test_fold_jsons_match_summary(adress_mini_run):
