@@ -125,6 +125,7 @@ check_corpora() {
 }
 
 say() { echo "$0: $*"; }
+set_of() { if [ $# -gt 1 ]; then local IFS=,; echo "{$*}"; else echo "$*"; fi; }  # a b -> {a,b}; a -> a
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds" \
     "(training stages: $ft_max_folds) stages $stage..$stop_stage"
@@ -161,7 +162,7 @@ if run_stage 1; then
     fi
     rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
     if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
-      say "data/{${aug_rirs// /,}} exist; skipping"
+      say "data/$(set_of $aug_rirs) exist; skipping"
     else
       local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
     fi
@@ -282,7 +283,7 @@ if run_stage 6; then
         $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/test
     done
   done
-  say "stage 6: done: exp/{${systems// /,}}/classifier/{${classifiers// /,}}/{cv,test}/results.json"
+  say "stage 6: done: exp/$(set_of $systems)/classifier/$(set_of $classifiers)/{cv,test}/results.json"
 fi
 
 # ---------------------------------------------------------------- 7: fine-tuning strategies
@@ -302,7 +303,7 @@ if run_stage 7; then
       done
     done
   done
-  say "stage 7: done: exp/{${systems// /,}}/finetune/{${finetune_strategies// /,}}/{cv,test}/results.json"
+  say "stage 7: done: exp/$(set_of $systems)/finetune/$(set_of $finetune_strategies)/{cv,test}/results.json"
 fi
 
 # ---------------------------------------------------------------- 8: contrastive + adapter (Lux et al.)
@@ -321,7 +322,7 @@ if run_stage 8; then
       --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
       exp/pretrained/$sys/final.pt data/adress_train exp/$sys/lux/adapter_pretrained
   done
-  say "stage 8: done: exp/{${lux_systems// /,}}/lux/{contrastive,adapter,adapter_pretrained}/results.json"
+  say "stage 8: done: exp/$(set_of $lux_systems)/lux/{contrastive,adapter,adapter_pretrained}/results.json"
 fi
 
 # ---------------------------------------------------------------- 9: text branch and fusion
@@ -338,7 +339,7 @@ if run_stage 9; then
       --test-data data/adress_test_spk --mmse-table utt2mmse \
       --audio-scores $clf/cv/scores --audio-test-scores $clf/test/scores data/adress_train_spk exp/text/$sys
   done
-  say "stage 9: done: exp/text/{${fusion_systems// /,}}/{cv,test,fusion_cv,fusion_test,mmse_cv,mmse_test}/results.json"
+  say "stage 9: done: exp/text/$(set_of $fusion_systems)/{cv,test,fusion_cv,fusion_test,mmse_cv,mmse_test}/results.json"
 fi
 
 # ---------------------------------------------------------------- 10: MMSE regression
@@ -355,7 +356,7 @@ if run_stage 10; then
       --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
       $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/test
   done
-  say "stage 10: done: exp/{${systems// /,}}/mmse/{cv,test}/results.json"
+  say "stage 10: done: exp/$(set_of $systems)/mmse/{cv,test}/results.json"
 fi
 
 # ---------------------------------------------------------------- 11: RESULTS.md
@@ -372,7 +373,6 @@ if run_stage 11; then
     for strategy in $finetune_strategies; do
       for proto in cv test; do add finetune "$sys/$strategy" $proto exp/$sys/finetune/$strategy/$proto/results.json; done
     done
-    for proto in cv test; do add mmse "$sys/ridge" $proto exp/$sys/mmse/$proto/results.json; done
   done
   for sys in $lux_systems; do
     add lux "$sys/contrastive+adapter" cv exp/$sys/lux/adapter/results.json
@@ -385,12 +385,17 @@ if run_stage 11; then
   for sys in $fusion_systems; do
     if $first; then  # the text branch alone does not depend on the fused system
       for proto in cv test; do add text "text/subword-logreg" $proto exp/text/$sys/$proto/results.json; done
-      for proto in cv test; do add mmse "text/subword-ridge" $proto exp/text/$sys/mmse_$proto/results.json; done
       first=false
     fi
     for proto in cv test; do
       add text "text+$sys/fusion-$fusion_classifier" $proto exp/text/$sys/fusion_$proto/results.json
     done
+  done
+  for sys in $systems; do
+    for proto in cv test; do add mmse "$sys/ridge" $proto exp/$sys/mmse/$proto/results.json; done
+  done
+  for sys in ${fusion_systems%% *}; do  # MMSE from the text features (the same for every fused system)
+    for proto in cv test; do add mmse "text/subword-ridge" $proto exp/text/$sys/mmse_$proto/results.json; done
   done
   [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stages 6-10 first)" >&2; exit 1; }
   published=()

@@ -115,6 +115,7 @@ check_corpora() {
 }
 
 say() { echo "$0: $*"; }
+set_of() { if [ $# -gt 1 ]; then local IFS=,; echo "{$*}"; else echo "$*"; fi; }  # a b -> {a,b}; a -> a
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds" \
     "(training stages: $ft_max_folds) stages $stage..$stop_stage"
@@ -148,11 +149,11 @@ if run_stage 1; then
   fi
   rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
   if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
-    say "data/{${aug_rirs// /,}} exist; skipping"
+    say "data/$(set_of $aug_rirs) exist; skipping"
   else
     local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
   fi
-  say "stage 1: done: data/iemocap (utt2emo, folds/1..5) data/musan_{music,noise,speech} data/{${aug_rirs// /,}}"
+  say "stage 1: done: data/iemocap (utt2emo, folds/1..5) data/musan_{music,noise,speech} data/$(set_of $aug_rirs)"
 fi
 
 # ---------------------------------------------------------------- 2: fbank + VAD
@@ -219,7 +220,7 @@ if run_stage 6; then
         exp/$sys/emb/iemocap/xvector.scp data/iemocap exp/$sys/classifier/$kind
     done
   done
-  say "stage 6: done: exp/{${systems// /,}}/classifier/{${classifiers// /,}}/results.json (and fold*/results.json)"
+  say "stage 6: done: exp/$(set_of $systems)/classifier/$(set_of $classifiers)/results.json (and fold*/results.json)"
 fi
 
 # ---------------------------------------------------------------- 7-9: fine-tuning
@@ -239,7 +240,7 @@ if run_stage 7; then
       finetune $sys exp/$sys/finetune/$strategy --strategy "$strategy"
     done
   done
-  say "stage 7: done: exp/{${systems// /,}}/finetune/{${finetune_strategies// /,}}/results.json"
+  say "stage 7: done: exp/$(set_of $systems)/finetune/$(set_of $finetune_strategies)/results.json"
 fi
 
 if run_stage 8; then
@@ -249,7 +250,7 @@ if run_stage 8; then
       finetune $sys exp/$sys/finetune_chunk/$len --strategy "$ablation_strategy" --chunk-len "$len"
     done
   done
-  say "stage 8: done: exp/{${ablation_systems// /,}}/finetune_chunk/{${chunk_lengths// /,}}/results.json"
+  say "stage 8: done: exp/$(set_of $ablation_systems)/finetune_chunk/$(set_of $chunk_lengths)/results.json"
 fi
 
 if run_stage 9; then
@@ -258,7 +259,7 @@ if run_stage 9; then
     say "stage 9: fine-tuning $sys ($ablation_strategy) with the augmented copies of data/iemocap_aug"
     finetune $sys exp/$sys/finetune_aug/$ablation_strategy --strategy "$ablation_strategy" --aug-data data/iemocap_aug
   done
-  say "stage 9: done: exp/{${ablation_systems// /,}}/finetune_aug/$ablation_strategy/results.json" \
+  say "stage 9: done: exp/$(set_of $ablation_systems)/finetune_aug/$ablation_strategy/results.json" \
       "(without augmentation: stage 7's exp/<sys>/finetune/$ablation_strategy)"
 fi
 
@@ -278,7 +279,7 @@ if run_stage 10; then
       --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
       exp/pretrained/$sys/final.pt data/iemocap exp/$sys/lux/adapter_pretrained
   done
-  say "stage 10: done: exp/{${ablation_systems// /,}}/lux/{contrastive,adapter,adapter_pretrained}/results.json"
+  say "stage 10: done: exp/$(set_of $ablation_systems)/lux/{contrastive,adapter,adapter_pretrained}/results.json"
 fi
 
 # ---------------------------------------------------------------- 11: RESULTS.md
