@@ -37,7 +37,8 @@ def test_results_table(adress_mini_run):
                                                            ("supervised", "logreg"), ("supervised", "cosine")}
     mmse = _table_rows(text, "MMSE regression")
     assert mmse[0][:4] == ["system", "method", "cv RMSE", "cv Pearson r"]
-    assert len(mmse) == 4
+    assert {(r[0].split()[0], r[1]) for r in mmse[2:]} == {("DINO", "ridge"), ("supervised", "ridge"),
+                                                          ("text", "subword-ridge")}
 
 
 def test_training_and_text_rows(adress_mini_run):
