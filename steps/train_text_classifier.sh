@@ -14,7 +14,8 @@
 #   --mmse-table NAME          MMSE table for ridge regression (default: none)
 #   --audio-scores FILE        out-of-fold acoustic scores of the training set (classes file beside it)
 #   --audio-test-scores FILE   acoustic scores of the test set
-#   --config FILE              options of python -m utter.bin.train_text_classifier (--vocab-size, --c ...)
+#   --text-config FILE         options of python -m utter.bin.train_text_classifier (--vocab-size, --c ...)
+#                              (not --config, which utils/parse_options.sh reads itself)
 #   --cmd CMD                  job runner (default run.py)
 #   --overwrite true|false     redo even when the outputs are complete (default false)
 set -euo pipefail
@@ -24,7 +25,7 @@ test_data=
 mmse_table=
 audio_scores=
 audio_test_scores=
-config=
+text_config=
 cmd=run.py
 overwrite=false
 
@@ -42,18 +43,18 @@ data=$1
 dir=$2
 folds_dir=${folds_dir:-$data/folds}
 
-for f in "$data/text" $audio_scores $audio_test_scores $config ${test_data:+$test_data/text}; do
+for f in "$data/text" $audio_scores $audio_test_scores $text_config ${test_data:+$test_data/text}; do
   [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
 done
 [ -d "$folds_dir" ] || { echo "$0: no such folds dir $folds_dir" >&2; exit 1; }
-inputs="$data/text $audio_scores $audio_test_scores $config ${test_data:+$test_data/text}"
+inputs="$data/text $audio_scores $audio_test_scores $text_config ${test_data:+$test_data/text}"
 if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$inputs" "$dir/results.json"; then
   exit 0
 fi
 mkdir -p "$dir/log"
 rm -f "$dir/results.json"
 if ! $cmd "$dir/log/train_text_classifier.log" \
-    python -m utter.bin.train_text_classifier ${config:+--config "$config"} --folds-dir "$folds_dir" \
+    python -m utter.bin.train_text_classifier ${text_config:+--config "$text_config"} --folds-dir "$folds_dir" \
       ${test_data:+--test-data "$test_data"} ${mmse_table:+--mmse-table "$mmse_table"} \
       ${audio_scores:+--audio-scores "$audio_scores"} ${audio_test_scores:+--audio-test-scores "$audio_test_scores"} \
       "$data" "$dir"; then
