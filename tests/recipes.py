@@ -12,7 +12,11 @@ Fixtures (session scope; import them into a test module with
                      run (tiny corpora and networks, :data:`VOXCELEB_REDUCED`), all stages done:
                      ``exp/dino/final.pt``, ``exp/xvector/final.pt``, embeddings, scores, result
                      JSON files and RESULTS.md. Read it; do not write into it.
-  mini_vox_feats     from that run: {'train': VoxCeleb2-dev dir with feats.scp and vad.scp,
+  voxceleb_mini_trained  the recipe directory (Path) of ``egs/voxceleb/run.sh --mini true --stop-stage 5``
+                     with the shipped conf/mini settings (the README's first command, up to training):
+                     the mini corpora at scale 1 and ``exp/{dino,xvector}/final.pt`` as a user gets
+                     them; the training-quality checks of issue 6 read it.
+  mini_vox_feats     from the reduced run: {'train': VoxCeleb2-dev dir with feats.scp and vad.scp,
                      'test': VoxCeleb1 dir, 'trials_O': the O trial list}.
 """
 from __future__ import annotations
@@ -219,6 +223,14 @@ def voxceleb_mini_run(tmp_path_factory) -> Path:
     """A reduced ``egs/voxceleb/run.sh --mini true`` run, all stages (the module doc)."""
     rdir = recipe_copy("voxceleb", tmp_path_factory.mktemp("voxceleb_mini"), VOXCELEB_REDUCED)
     run_recipe(rdir, VOXCELEB_REDUCED_ARGS)
+    return rdir
+
+
+@pytest.fixture(scope="session")
+def voxceleb_mini_trained(tmp_path_factory) -> Path:
+    """``egs/voxceleb/run.sh --mini true --stop-stage 5`` with the shipped conf/mini files (see the module doc)."""
+    rdir = recipe_copy("voxceleb", tmp_path_factory.mktemp("voxceleb_mini_trained"))
+    run_recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
     return rdir
 
 
