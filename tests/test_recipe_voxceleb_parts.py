@@ -119,6 +119,29 @@ def test_results_table_errors(tmp_path):
         assert done.returncode == 1 and msg in done.stderr, done.stderr
 
 
+def test_results_table_names_the_trained_network(tmp_path):
+    """Rows name the network of the config.json beside each --system-model (a link is resolved);
+    systems without one keep the paper's network; a model without a config is a clear error."""
+    exp = tmp_path / "exp"
+    (exp / "dino").mkdir(parents=True)
+    (exp / "dino/config.json").write_text(json.dumps({"arch": {"arch": "tdnn", "channels": [8]}}))
+    (exp / "dino/final.pt").write_bytes(b"")
+    (tmp_path / "pretrained").mkdir()
+    (tmp_path / "pretrained/final.pt").symlink_to(exp / "dino/final.pt")
+    specs = [f"{s}:cosine:O={_write_json(tmp_path / f'{s}.json', 10, 0.5, 0.25)}" for s in ("dino", "xvector")]
+    out = tmp_path / "R.md"
+    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", "--system-model",
+                           f"dino={tmp_path / 'pretrained/final.pt'}", str(out), *specs],
+                          capture_output=True, text=True, env=recipe_env())
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "| DINO (TDNN) |" in text and "| supervised (LResNet34, AAM-softmax) |" in text
+    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", "--system-model",
+                           f"xvector={tmp_path / 'none/final.pt'}", str(out), *specs],
+                          capture_output=True, text=True, env=recipe_env())
+    assert done.returncode == 1 and "none/config.json" in done.stderr and "xvector" in done.stderr, done.stderr
+
+
 def test_run_sh_names_unset_corpus_variable_and_bad_options(tmp_path):
     rdir = recipe_copy("voxceleb", tmp_path)
     env = recipe_env()

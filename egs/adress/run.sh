@@ -401,7 +401,9 @@ if run_stage 11; then
   published=()
   $mini || published=(--published conf/published.tsv)
   cv_name="leave-one-speaker-out"; [ "$cv_folds" -gt 0 ] && cv_name="$cv_folds-fold speaker-group"
-  python -m utter.bin.make_results_table --task classification \
+  nets=()   # the network each pretrained model was trained with names its rows
+  for sys in $systems; do nets+=(--system-model "$sys=exp/pretrained/$sys/final.pt"); done
+  python -m utter.bin.make_results_table --task classification "${nets[@]}" \
     --metrics "WA=accuracy %,macro_f1=F1 %,RMSE,pearson_r" \
     --title "ADReSS: Alzheimer's detection and MMSE regression$($mini && echo ' (simulated mini corpus)')" \
     --intro "Accuracy and macro-F1 per speaker (the mean of a speaker's participant-segment embeddings), \

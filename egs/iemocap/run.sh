@@ -309,7 +309,9 @@ if run_stage 11; then
   [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stage 6 first)" >&2; exit 1; }
   published=()
   $mini || published=(--published conf/published.tsv)
-  python -m utter.bin.make_results_table --task classification --metrics "UA,WA,macro_f1" \
+  nets=()   # the network each pretrained model was trained with names its rows
+  for sys in $systems; do nets+=(--system-model "$sys=exp/pretrained/$sys/final.pt"); done
+  python -m utter.bin.make_results_table --task classification --metrics "UA,WA,macro_f1" "${nets[@]}" \
     --title "IEMOCAP: 4-class emotion recognition$($mini && echo ' (simulated mini corpus)')" \
     --intro "UA (mean per-class recall), WA (accuracy) and macro-F1 in %, mean ± std over the \
 leave-one-session-out folds (and seeds for trained models); runs = folds x seeds." \

@@ -394,7 +394,9 @@ if run_stage 12; then
       done
     done
   fi
-  python -m utter.bin.make_results_table --title "$title" --intro "$intro" "${published[@]}" \
+  nets=()   # the network each system was trained with names its rows
+  for sys in $systems; do nets+=(--system-model "$sys=exp/$sys/final.pt"); done
+  python -m utter.bin.make_results_table --title "$title" --intro "$intro" "${published[@]}" "${nets[@]}" \
     --det-plot "exp/det_${trial_lists%% *}.png" "${cal[@]}" "${beyond[@]}" RESULTS.md "${specs[@]}"
   cat RESULTS.md
   say "stage 12: done: RESULTS.md"

@@ -11,10 +11,14 @@ With ``--task classification`` (egs/iemocap, egs/adress) each evaluation is ``GR
 folds x seeds): one table per GROUP (``--heading GROUP=TEXT``), a row per system and method, columns
 PROTOCOL x ``--metrics`` (e.g. ``UA,WA,macro_f1`` or ``WA=accuracy,macro_f1=F1,RMSE``) as mean ± std;
 the published TSV is quoted as it is.
+
+Rows name each system's network as trained when ``--system-model SYSTEM=MODEL`` gives its model
+(the ``arch`` of the ``config.json`` beside the model, links resolved), else the paper's network.
 """
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,8 +29,13 @@ from utter.bin.common import main_entry, make_parser
 from utter.metrics.results import format_table, read_results_json
 
 BACKEND_NAMES = {"cosine": "cosine", "plda": "PLDA", "asnorm": "AS-norm"}
-SYSTEM_NAMES = {"xvector": "supervised (LResNet34, AAM-softmax)", "dino": "DINO (LResNet34)",
-                "dino_ecapa": "ECAPA-DINO (ECAPA-TDNN)"}
+#: Row labels of the recipes' systems, with ``{net}`` the network; the paper's networks by default.
+SYSTEM_KINDS = {"xvector": "supervised ({net}, AAM-softmax)", "dino": "DINO ({net})",
+                "dino_ecapa": "ECAPA-DINO ({net})"}
+PAPER_NETS = {"xvector": "LResNet34", "dino": "LResNet34", "dino_ecapa": "ECAPA-TDNN"}
+NET_NAMES = {"lresnet34": "LResNet34", "resnet34": "ResNet34", "resnet": "ResNet", "tdnn": "TDNN",
+             "ecapa": "ECAPA-TDNN"}
+SYSTEM_NAMES = {s: kind.format(net=PAPER_NETS[s]) for s, kind in SYSTEM_KINDS.items()}
 _SPEC = re.compile(r"^([^:=\s]+):([^:=\s]+):([^:=\s]+)=(.+)$")
 
 
@@ -58,6 +67,24 @@ def read_evaluations(specs: Sequence[str]) -> list[Evaluation]:
             raise ValueError(f"{path}: no EER in the results file")
         out.append(Evaluation(system, backend, trials, figures))
     return out
+
+
+def system_labels(models: Sequence[str]) -> dict[str, str]:
+    """SYSTEM_NAMES with the network of each ``SYSTEM=MODEL`` as trained (``arch`` in the config.json
+    beside MODEL); a system without a known kind keeps its name with the network appended."""
+    labels = dict(SYSTEM_NAMES)
+    for spec in models:
+        system, sep, model = spec.partition("=")
+        if not sep or not system or not model:
+            raise ValueError(f"bad --system-model '{spec}': expected SYSTEM=MODEL")
+        config = Path(model).resolve().parent / "config.json"
+        try:
+            arch = json.loads(config.read_text())["arch"]["arch"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{config}: no network architecture for {system} ({e})") from e
+        net = NET_NAMES.get(arch, arch)
+        labels[system] = SYSTEM_KINDS[system].format(net=net) if system in SYSTEM_KINDS else f"{system} ({net})"
+    return labels
 
 
 def _ordered(values: Sequence[str], preferred: Sequence[str]) -> list[str]:
@@ -135,7 +162,7 @@ def pseudo_label_table(specs: Sequence[str]) -> str:
                         ["model", "clusters kept", "utterances dropped", "purity", "NMI", "EER%", "minDCF(0.01)"])
 
 
-def quality_calibration_table(specs: Sequence[str]) -> str:
+def quality_calibration_table(specs: Sequence[str], labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
     """Score-only vs quality-aware calibration (JSON of apply_quality_calibration), ``SYSTEM:BACKEND:TRIALS=JSON``."""
     rows = []
     for spec in specs:
@@ -147,7 +174,7 @@ def quality_calibration_table(specs: Sequence[str]) -> str:
             if key not in figs:
                 continue
             f = figs[key]
-            rows.append({"system": SYSTEM_NAMES.get(system, system), "backend": BACKEND_NAMES.get(backend, backend),
+            rows.append({"system": labels.get(system, system), "backend": BACKEND_NAMES.get(backend, backend),
                          "trials": trials, "calibration": name, "Cllr": _round(f.get("cllr"), 3),
                          "minCllr": _round(f.get("min_cllr"), 3), "act01": _round(f.get("act_dcf_0.01"), 3),
                          "act05": _round(f.get("act_dcf_0.05"), 3), "EER": _round(f.get("eer"), 2)})
@@ -293,6 +320,9 @@ def build_parser():
                    help="classification: figures shown, KEY or KEY=NAME, comma-separated")
     p.add_argument("--heading", action="append", default=[], metavar="GROUP=TEXT",
                    help="classification: the heading of a group's table (repeatable)")
+    p.add_argument("--system-model", action="append", default=[], metavar="SYSTEM=MODEL",
+                   help="a system's model (final.pt), whose config.json names the network in the row labels; "
+                        "repeatable")
     p.add_argument("--notes", default="", help="classification: a paragraph after the tables (protocol notes)")
     p.add_argument("out", help="the Markdown file to write (RESULTS.md)")
     p.add_argument("evaluations", nargs="+", help="SYSTEM:BACKEND:TRIALS=RESULTS_JSON, one per evaluation")
@@ -305,7 +335,8 @@ def main_classification(args) -> None:
     text = [f"# {args.title}", ""]
     if args.intro:
         text += [args.intro, ""]
-    text += [classification_tables(args.evaluations, parse_metrics(args.metrics), headings), ""]
+    labels = system_labels(args.system_model)
+    text += [classification_tables(args.evaluations, parse_metrics(args.metrics), headings, labels), ""]
     if args.notes:
         text += [args.notes, ""]
     if args.published:
@@ -319,21 +350,22 @@ def main(args) -> None:
         main_classification(args)
         return
     evals = read_evaluations(args.evaluations)
+    labels = system_labels(args.system_model)
     text = [f"# {args.title}", ""]
     if args.intro:
         text += [args.intro, ""]
     text += ["EER in %; minDCF normalised as Kaldi's compute_min_dcf.py (C_miss = C_fa = 1).", "",
-             results_tables(evals), ""]
+             results_tables(evals, labels=labels), ""]
     if args.calibrated:
         text += ["### Calibrated scores (logistic regression trained on held-out VoxCeleb2-dev speakers' trials)",
-                 "", calibration_table(read_evaluations(args.calibrated)), ""]
+                 "", calibration_table(read_evaluations(args.calibrated), labels=labels), ""]
     if args.pseudo_round:
         text += ["### Pseudo-label rounds after DINO (purity/NMI of the clusters against the true speakers; "
                  "EER of the round's model, cosine)", "", pseudo_label_table(args.pseudo_round), ""]
     if args.quality_calibration:
         text += ["### Quality-aware calibration (score, log durations and cohort statistics of both sides; "
                  "trained on held-out VoxCeleb2-dev trials)", "",
-                 quality_calibration_table(args.quality_calibration), ""]
+                 quality_calibration_table(args.quality_calibration, labels), ""]
     if args.det_plot:
         text += [f"DET curves: [{args.det_plot}]({args.det_plot})", ""]
     if args.published:
