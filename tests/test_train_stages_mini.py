@@ -41,26 +41,26 @@ RERUN_STEPS = 3
 DINO_TO_TRIVIAL = 0.75
 
 
-@pytest.fixture(scope="module")
-def run(voxceleb_mini_run) -> dict[str, Path]:
-    """Paths of the reduced recipe run that these checks read."""
-    r = Path(voxceleb_mini_run)
+def recipe_paths(rdir: Path) -> dict[str, Path]:
+    """The files of a VoxCeleb recipe run that these checks read (models, data dirs, O-trials)."""
+    r = Path(rdir)
     out = {"dir": r, "dino": r / "exp/dino/final.pt", "xvector": r / "exp/xvector/final.pt",
            "train": r / "data/voxceleb2_dev", "test": r / "data/voxceleb1", "trials_O": r / "data/voxceleb1_trials/O"}
     for key in ("dino", "xvector", "trials_O"):
         assert out[key].is_file(), f"the recipe run has no {out[key]}"
     return out
+
+
+@pytest.fixture(scope="module")
+def run(voxceleb_mini_run) -> dict[str, Path]:
+    """The reduced recipe run (plumbing checks)."""
+    return recipe_paths(voxceleb_mini_run)
 
 
 @pytest.fixture(scope="module")
 def trained(voxceleb_mini_trained) -> dict[str, Path]:
-    """Paths of the shipped-settings mini run (stages 0-5) that the quality checks read."""
-    r = Path(voxceleb_mini_trained)
-    out = {"dir": r, "dino": r / "exp/dino/final.pt", "xvector": r / "exp/xvector/final.pt",
-           "train": r / "data/voxceleb2_dev", "test": r / "data/voxceleb1", "trials_O": r / "data/voxceleb1_trials/O"}
-    for key in ("dino", "xvector", "trials_O"):
-        assert out[key].is_file(), f"the recipe run has no {out[key]}"
-    return out
+    """The shipped-settings mini run, stages 0-5 (quality checks)."""
+    return recipe_paths(voxceleb_mini_trained)
 
 
 def embed(net: torch.nn.Module, data: Path) -> tuple[list[str], np.ndarray]:
