@@ -76,6 +76,29 @@ def test_music_and_noise_snr_match_request(banks):
     assert gaps and all(g == RATE for g in gaps)  # 1 s interval
 
 
+def test_signals_at_another_rate_are_resampled(tmp_path):
+    """A noise file at 8 kHz used on 16 kHz speech: the bank returns torchaudio's resampling of it
+    (the reference: utter.data.audio.resample of the decoded file), twice as many samples, and
+    music-type addition at the requested SNR still holds on the resampled signal."""
+    from utter.data.audio import read_audio, resample
+    from utter.data.augment import SignalBank
+
+    rng = np.random.default_rng(4)
+    path = tmp_path / "n8k.wav"
+    sf.write(str(path), np.rint(rng.normal(0, 800, 8000)).astype(np.int16), 8000, subtype="PCM_16")
+    bank = SignalBank({"n": str(path)}, "noise")
+    got = bank.get("n", RATE)
+    raw, rate = read_audio(str(path))
+    assert rate == 8000 and got.shape == (2 * raw.size,)
+    np.testing.assert_array_equal(got, resample(np.asarray(raw, np.float32), 8000, RATE))
+    assert bank.get("n", RATE) is got  # cached at that rate
+    assert bank.get("n", 8000).size == raw.size
+    x = _speech()
+    trace = []
+    y = Augmenter(music={"n": str(path)}).apply(x, RATE, "music", np.random.default_rng(0), trace)
+    assert abs(_snr(x.astype(np.float64), y) - trace[0][1]) < 0.1
+
+
 def test_babble_sums_3_to_7_speakers(banks):
     aug = Augmenter(**banks)
     x = _speech()

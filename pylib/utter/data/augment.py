@@ -86,7 +86,9 @@ def add_noise(signal: np.ndarray, noise: np.ndarray, snr_db: float, offset: int,
 
 
 class SignalBank:
-    """Named ``wav.scp`` entries decoded on demand (a small per-process cache), one sample rate.
+    """Named ``wav.scp`` entries decoded on demand (a small per-process cache), brought to the
+    speech's sample rate (band-limited resampling when a corpus differs, e.g. 16 kHz MUSAN on
+    44.1 kHz ADReSS; Kaldi's wav-reverberate would refuse instead).
 
     Several sets (e.g. small-room and medium-room RIRs) are drawn with equal probability,
     then a signal uniformly within the set, as Kaldi's ``--rir-set-parameters "0.5, ..."``.
@@ -100,7 +102,7 @@ class SignalBank:
         self.entries = {k: v for s in sets for k, v in s.items()}
         self.what = what
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
     def __getstate__(self):
         return {**self.__dict__, "_cache": OrderedDict()}
@@ -110,19 +112,19 @@ class SignalBank:
         return ids[int(rng.integers(len(ids)))]
 
     def get(self, key: str, rate: int) -> np.ndarray:
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            x, r = self._cache[key]
-        else:
-            from utter.data.audio import read_audio
+        """Signal ``key`` at ``rate`` Hz (resampled when its file has another rate), cached."""
+        if (key, rate) in self._cache:
+            self._cache.move_to_end((key, rate))
+            return self._cache[(key, rate)]
+        from utter.data.audio import read_audio, resample
 
-            x, r = read_audio(self.entries[key], name=f"{self.what} {key}")
-            x = np.asarray(x, dtype=np.float32)
-            self._cache[key] = (x, r)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        x, r = read_audio(self.entries[key], name=f"{self.what} {key}")
+        x = np.asarray(x, dtype=np.float32)
         if r != rate:
-            raise ValueError(f"{self.what} '{key}' has sample rate {r} Hz, the speech {rate} Hz")
+            x = resample(x, r, rate)
+        self._cache[(key, rate)] = x
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
         return x
 
 
