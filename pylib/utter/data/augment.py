@@ -88,7 +88,7 @@ def add_noise(signal: np.ndarray, noise: np.ndarray, snr_db: float, offset: int,
 class SignalBank:
     """Named ``wav.scp`` entries decoded on demand (a small per-process cache), brought to the
     speech's sample rate (band-limited resampling when a corpus differs, e.g. 16 kHz MUSAN on
-    44.1 kHz ADReSS; Kaldi's wav-reverberate would refuse instead).
+    8 kHz telephone speech; Kaldi's wav-reverberate would refuse instead).
 
     Several sets (e.g. small-room and medium-room RIRs) are drawn with equal probability,
     then a signal uniformly within the set, as Kaldi's ``--rir-set-parameters "0.5, ..."``.
