@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# Kaldi-v2-style augmented copies of a data dir: reverberation (RIRs), MUSAN noise, music, babble.
+# Kaldi-v2-style augmented copies of a data dir: reverberation (RIRs), MUSAN noise, music, babble;
+# and, beyond Kaldi, stationary coloured noise (type colour, no files needed).
 #
 # usage: steps/augment_data_dir.sh [options] <src-data> <musan-data-prefix> <rirs-data> <out-data>
 #  e.g.: steps/augment_data_dir.sh --nj 8 data/train data/musan data/rirs_small,data/rirs_medium data/train_aug
 # <musan-data-prefix>: the data dirs <prefix>_noise, <prefix>_music, <prefix>_speech
 #   (local/musan/prepare_data.sh); <rirs-data>: RIR data dirs, comma-separated (e.g.
 #   data/rirs_small,data/rirs_medium from local/rirs/prepare_data.sh), each set equally likely.
-#   Both are only read for the types asked for.
-# <out-data> holds only the copies, ids <utt>-reverb, <utt>-noise, <utt>-music, <utt>-babble,
+#   Both are only read for the types asked for (give "" when none of them is).
+# <out-data> holds only the copies, ids <utt>-<type> (<utt>-reverb, <utt>-noise, ...),
 # with utt2orig (copy -> source), and the source's utt2spk, labels, utt2dur and vad.scp
 # (the clean VAD, as Kaldi does). Combine with the clean dir by utils/combine_data.sh.
 # Copies are written as 16-bit wav files (<out-data>/wav/<type>/, wav.scp) or, with
 # --write-feats true, directly as compressed fbank features (feats.scp, utt2num_frames).
-# Copy <utt>-<type> is rendered from a seed derived from (--seed, utt, type): the same seed
+# Copy <utt>-<name> is rendered from a seed derived from (--seed, utt, name): the same seed
 # gives the same bytes whatever --nj. Skips when the outputs are complete unless --overwrite true.
 # options:
 #   --nj N                   number of jobs (default 4)
 #   --cmd CMD                job runner (default run.py)
-#   --types LIST             comma-separated subset of reverb,noise,music,babble (default all four)
+#   --types LIST             comma-separated subset of reverb,noise,music,babble,colour
+#                            (default reverb,noise,music,babble: Kaldi v2's four)
+#                            a type listed n times gives n copies: <utt>-colour, <utt>-colour2 ...
 #   --seed S                 augmentation seed (default 0)
+#   --colour-snr LO,HI       colour: SNR range in dB, uniform (default 0,20)
+#   --colour-beta LO,HI      colour: spectral exponent range, power ~ f^beta (default -1.5,0.3)
 #   --write-feats true|false write fbank features instead of wav files (default false)
 #   --fbank-config FILE      fbank options for --write-feats (default conf/fbank.conf; built-in if absent)
 #   --overwrite true|false   redo even when the outputs are complete (default false)
@@ -28,6 +33,8 @@ nj=4
 cmd=run.py
 types=reverb,noise,music,babble
 seed=0
+colour_snr=
+colour_beta=
 write_feats=false
 fbank_config=conf/fbank.conf
 overwrite=false
@@ -58,6 +65,8 @@ if [ "$overwrite" != true ] && [ -s "$out/$out_table" ] && [ -s "$out/utt2orig" 
 fi
 
 opts=(--types "$types" --seed "$seed")
+[ -n "$colour_snr" ] && opts+=(--colour-snr "$colour_snr")
+[ -n "$colour_beta" ] && opts+=(--colour-beta "$colour_beta")
 mkdir -p "$out/log"
 outabs=$(cd "$out" && pwd)
 if $write_feats; then

@@ -205,3 +205,61 @@ def test_augment_data_dir_script_deterministic_across_nj(tmp_path, banks, root, 
     ref, _ = compute_fbank(y.astype(np.float32), RATE, FbankOptions(), utt)
     assert got.shape == ref.shape and f.utt2num_frames[utt] == ref.shape[0]
     assert np.abs(got - ref).max() < 0.1 + 0.02 * np.abs(ref).max()  # int16 rounding of the wav + compression
+
+
+def _psd_slope(y: np.ndarray, lo: float = 200.0, hi: float = 6000.0) -> float:
+    """Least-squares slope of log PSD against log frequency (Welch) between lo and hi Hz."""
+    from scipy.signal import welch
+
+    f, p = welch(y, RATE, nperseg=1024)
+    keep = (f >= lo) & (f <= hi)
+    return float(np.polyfit(np.log(f[keep]), np.log(p[keep]), 1)[0])
+
+
+def test_coloured_noise_has_the_requested_power_law():
+    """Reference: the closed form PSD ~ f^beta, i.e. a log-log slope of beta (Welch estimate)."""
+    from utter.data.augment import coloured_noise
+
+    for beta in (-2.0, -1.0, 0.0, 0.3):
+        y = coloured_noise(RATE * 8, RATE, beta, np.random.default_rng(5))
+        assert abs(power(y) - 1.0) < 1e-9
+        assert abs(_psd_slope(y) - beta) < 0.08, beta
+    assert coloured_noise(0, RATE, -1.0, np.random.default_rng(0)).size == 0
+
+
+def test_colour_copy_needs_no_files_and_draws_snr_and_beta_in_range():
+    aug = Augmenter()
+    assert aug.types == ("colour",)
+    x = _speech()
+    cfg = AugmentConfig()
+    for seed in range(5):
+        trace = []
+        y = aug.apply(x, RATE, "colour", np.random.default_rng(seed), trace)
+        (name, snr, offset), = trace
+        beta = float(name.split("=")[1])
+        assert y.dtype == np.float32 and y.shape == x.shape and offset == 0
+        assert cfg.colour_snr[0] <= snr <= cfg.colour_snr[1] and cfg.colour_beta[0] <= beta <= cfg.colour_beta[1]
+        assert abs(_snr(x, y) - snr) < 1e-3                   # energy ratio over the whole utterance
+        assert abs(_psd_slope(y.astype(np.float64) - x) - beta) < 0.15
+        assert np.array_equal(y, aug.apply(x, RATE, "colour", np.random.default_rng(seed)))
+    with pytest.raises(ValueError, match="colour_snr"):
+        AugmentConfig(colour_snr=(20.0, 0.0))
+
+
+def test_augment_data_dir_script_colour_only_without_signal_dirs(tmp_path, banks, root, shell_env):
+    """Two colour copies each: no MUSAN/RIR dirs needed (given as ""), the SNR option reaches the copies."""
+    src = _corpora(tmp_path, banks)
+    out = tmp_path / "colour"
+    r = subprocess.run([str(root / "steps/augment_data_dir.sh"), "--cmd", f"python3 -P {root}/utils/run.py",
+                        "--nj", "1", "--types", "colour,colour", "--colour-snr", "5,5", str(src), "", "", str(out)],
+                       env=shell_env, cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr + r.stdout
+    d = DataDir(out)
+    assert sorted(d.utts) == sorted(f"{u}-{c}" for u in DataDir(src).utts for c in ("colour", "colour2"))
+    a, _ = sf.read(d.wav_scp["spk0-u0-colour"], dtype="int16")
+    b, _ = sf.read(d.wav_scp["spk0-u0-colour2"], dtype="int16")
+    assert not np.array_equal(a, b)  # a repeated type: another draw, not the same copy twice
+    for utt in d.utts:
+        y, _ = sf.read(d.wav_scp[utt], dtype="int16")
+        x, _ = sf.read(DataDir(src).wav_scp[d.read("utt2orig")[utt]], dtype="int16")
+        assert abs(_snr(x.astype(np.float64), y) - 5.0) < 0.01  # int16 rounding only

@@ -48,3 +48,21 @@ def test_audio_path_matches_by_hand(tmp_path):
     start = min(kept - crop.length, crop.start * (kept - crop.length + 1) // (planned - crop.length + 1))
     assert np.allclose(batches[0]["local"][0].numpy(), ref[start:start + crop.length], atol=1e-4)
     assert kept < planned  # the VAD dropped frames, so the planned position was rescaled
+
+
+def test_on_the_fly_types_keep_those_whose_signals_are_given(tmp_path):
+    """--aug-types on the audio path: colour needs no files, the MUSAN/RIR types need their dirs."""
+    import argparse
+
+    from utter.bin.train_common import add_data_arguments, reader_options
+
+    p = argparse.ArgumentParser()
+    add_data_arguments(p)
+    opts = reader_options(p.parse_args(["--from-audio", "true", "--aug-types", "reverb,noise,colour"]))
+    assert opts["aug_types"] == ["colour"] and opts["augmenter"].types == ("colour",)
+    assert "augmenter" not in reader_options(p.parse_args(["--from-audio", "true"]))  # Kaldi's four, no dirs
+    (tmp_path / "rirs").mkdir()
+    write_table(tmp_path / "rirs" / "wav.scp", {"r": str(tmp_path / "r.wav")})
+    opts = reader_options(p.parse_args(["--from-audio", "true", "--rirs-data", str(tmp_path / "rirs"),
+                                        "--aug-types", "reverb,music,colour"]))
+    assert opts["aug_types"] == ["reverb", "colour"]

@@ -1,4 +1,4 @@
-"""Kaldi-v2-style augmented copies (reverb, noise, music, babble) of one (split) data dir.
+"""Augmented copies (Kaldi v2: reverb, noise, music, babble; and coloured noise) of one (split) data dir.
 
 Called by steps/augment_data_dir.sh, one job per split:
   python -m utter.bin.augment_data_dir --types reverb,noise,music,babble --seed 0 \\
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from utter.bin.common import main_entry, make_parser
 from utter.data.augment import AugmentConfig, Augmenter, augment_data_dir_job
-from utter.data.chunks import AUG_TYPES
+from utter.data.chunks import ALL_AUG_TYPES, AUG_TYPES
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -23,13 +23,18 @@ def _ints(text: str) -> tuple[int, ...]:
 def build_parser():
     p = make_parser(__doc__.splitlines()[0])
     d = AugmentConfig()
-    p.add_argument("--types", default=",".join(AUG_TYPES), help="comma-separated augmentation types")
+    p.add_argument("--types", default=",".join(AUG_TYPES),
+                   help=f"comma-separated augmentation types among {','.join(ALL_AUG_TYPES)}")
     p.add_argument("--seed", type=int, default=0, help="copy <utt>-<type> uses a seed derived from (seed, utt, type)")
     p.add_argument("--noise-snrs", type=_floats, default=d.noise_snrs, help="foreground noise SNR choices (dB)")
     p.add_argument("--noise-interval", type=float, default=d.noise_interval, help="gap between noises (s)")
     p.add_argument("--music-snrs", type=_floats, default=d.music_snrs, help="music SNR choices (dB)")
     p.add_argument("--babble-snrs", type=_floats, default=d.babble_snrs, help="babble SNR choices (dB)")
     p.add_argument("--babble-num", type=_ints, default=d.babble_num, help="babble speaker-count choices")
+    p.add_argument("--colour-snr", type=_floats, default=d.colour_snr,
+                   help="colour: SNR range low,high (dB), drawn uniformly")
+    p.add_argument("--colour-beta", type=_floats, default=d.colour_beta,
+                   help="colour: range low,high of the spectral exponent (power ~ f^beta), drawn uniformly")
     p.add_argument("--wav-dir", default="", help="write the copies as 16-bit wav files under this dir")
     p.add_argument("--feats-ark", default="", help="write the copies as fbank features to this ark instead")
     p.add_argument("--fbank-config", default="", help="fbank options for --feats-ark (default: built-in)")
@@ -47,7 +52,8 @@ def main(args) -> None:
 
     types = [t for t in args.types.split(",") if t]
     config = AugmentConfig(noise_snrs=args.noise_snrs, noise_interval=args.noise_interval,
-                           music_snrs=args.music_snrs, babble_snrs=args.babble_snrs, babble_num=args.babble_num)
+                           music_snrs=args.music_snrs, babble_snrs=args.babble_snrs, babble_num=args.babble_num,
+                           colour_snr=args.colour_snr, colour_beta=args.colour_beta)
     augmenter = Augmenter.from_dirs(args.musan_prefix, args.rirs_data, types, config)
     fbank = FbankOptions.from_conf(args.fbank_config) if args.fbank_config else None
     augment_data_dir_job(args.src_data, args.out_data, augmenter, types=types, seed=args.seed,

@@ -112,12 +112,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         "the source and its copies; repeatable")
     g.add_argument("--from-audio", type=str2bool, default=False,
                    help="read wav.scp and compute fbank on the fly (no feats.scp needed), augmenting on the fly "
-                        "when --musan-prefix/--rirs-data are given")
+                        "with the --aug-types whose signals are given (--musan-prefix, --rirs-data; colour needs none)")
     g.add_argument("--musan-prefix", default="",
                    help="with --from-audio: MUSAN data dirs <prefix>_noise, <prefix>_music, <prefix>_speech")
     g.add_argument("--rirs-data", default="", help="with --from-audio: RIR data dir(s), comma-separated")
     g.add_argument("--aug-types", default="reverb,noise,music,babble",
-                   help="with --from-audio: on-the-fly augmentation types (each view draws clean or one of them)")
+                   help="with --from-audio: on-the-fly augmentation types among reverb,noise,music,babble,colour "
+                        "(each view draws clean or one of them)")
     g.add_argument("--fbank-config", default="", help="with --from-audio: fbank options file (default built-in)")
     g.add_argument("--vad-config", default="", help="with --from-audio: VAD options file (default built-in)")
     g.add_argument("--apply-vad", type=str2bool, default=True, help="drop unvoiced frames (vad.scp)")
@@ -163,13 +164,13 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
         if args.vad_config:
             opts["vad_opts"] = VadOptions.from_conf(args.vad_config)
         types = [t for t in args.aug_types.split(",") if t]
-        if types and (args.musan_prefix or args.rirs_data):
+        if not args.musan_prefix:  # the types that need signal files are dropped without them
+            types = [t for t in types if t not in ("noise", "music", "babble")]
+        if not args.rirs_data:
+            types = [t for t in types if t != "reverb"]
+        if types:
             from utter.data.augment import Augmenter
 
-            if not args.musan_prefix:
-                types = [t for t in types if t == "reverb"]
-            if not args.rirs_data:
-                types = [t for t in types if t != "reverb"]
             opts["augmenter"] = Augmenter.from_dirs(args.musan_prefix or None, args.rirs_data or None, types)
             opts["aug_types"] = types
     elif args.musan_prefix or args.rirs_data:

@@ -8,7 +8,13 @@ Follows Kaldi's ``wav-reverberate`` as driven by ``steps/data/reverberate_data_d
 * noise: foreground MUSAN noises one after another with 1 s gaps until the utterance is
   covered, each at an SNR drawn from 15/10/5/0 dB;
 * music: one background music track repeated/trimmed to the utterance, SNR 15/10/8/5 dB;
-* babble: 3-7 background MUSAN speech tracks summed, each SNR 20/17/15/13 dB.
+* babble: 3-7 background MUSAN speech tracks summed, each SNR 20/17/15/13 dB;
+* colour (not in Kaldi; needs no files): stationary Gaussian noise over the whole utterance with
+  a power spectrum proportional to f^beta (beta uniform in a range: 0 white, -1 pink, -2 brown)
+  at an SNR uniform in a range. A session's steady noise floor is a strong channel cue that the
+  speech-shaped MUSAN types rarely mask; self-supervised training learns it unless the views
+  differ in it (on the mini VoxCeleb the DINO EER drops by about a quarter, see
+  egs/voxceleb/conf/mini/augment.conf).
 
 SNRs are energy ratios: a noise is scaled so that its mean power (over its own samples, after
 repeating to the utterance for background noises) is the utterance's mean power times
@@ -27,12 +33,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from utter.data.chunks import AUG_TYPES
+from utter.data.chunks import ALL_AUG_TYPES, SYNTHETIC_AUG_TYPES
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Kaldi v2 defaults: SNR choices (dB), background-noise counts, foreground gap (s)."""
+    """Kaldi v2 defaults: SNR choices (dB), background-noise counts, foreground gap (s); and the
+    ranges (uniform) of the coloured noise's SNR (dB) and spectral exponent beta."""
 
     noise_snrs: tuple[float, ...] = (15.0, 10.0, 5.0, 0.0)
     noise_interval: float = 1.0
@@ -40,6 +47,14 @@ class AugmentConfig:
     music_num: tuple[int, ...] = (1,)
     babble_snrs: tuple[float, ...] = (20.0, 17.0, 15.0, 13.0)
     babble_num: tuple[int, ...] = (3, 4, 5, 6, 7)
+    colour_snr: tuple[float, float] = (0.0, 20.0)
+    colour_beta: tuple[float, float] = (-1.5, 0.3)
+
+    def __post_init__(self):
+        for name in ("colour_snr", "colour_beta"):
+            lo, hi = getattr(self, name)
+            if not lo <= hi:
+                raise ValueError(f"{name}: need low <= high, got {lo}, {hi}")
 
 
 def power(x: np.ndarray) -> float:
@@ -83,6 +98,20 @@ def add_noise(signal: np.ndarray, noise: np.ndarray, snr_db: float, offset: int,
     scale = math.sqrt(10.0 ** (-snr_db / 10.0) * signal_power / p_noise)
     end = min(signal.size, offset + noise.size)
     signal[offset:end] += scale * np.asarray(noise[:end - offset], dtype=np.float64)
+
+
+def coloured_noise(n: int, rate: int, beta: float, rng: np.random.Generator,
+                   f_floor: float = 50.0) -> np.ndarray:
+    """``n`` samples of stationary Gaussian noise whose power spectral density is proportional to
+    max(f, f_floor)^beta (f in Hz; the floor keeps red noise finite at DC); float64, unit power."""
+    if n <= 0:
+        return np.zeros(0)
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    amp = (np.maximum(freqs, f_floor) / 1000.0) ** (beta / 2.0)
+    spec = (rng.standard_normal(freqs.size) + 1j * rng.standard_normal(freqs.size)) * amp
+    y = np.fft.irfft(spec, n)
+    p = power(y)
+    return y / math.sqrt(p) if p > 0 else y
 
 
 class SignalBank:
@@ -130,8 +159,9 @@ class SignalBank:
 
 class Augmenter:
     """Renders one augmented copy: ``apply(samples, rate, kind, rng)`` for kind in
-    reverb/noise/music/babble. ``noise``, ``music``, ``speech``: id -> wav.scp entry; ``rirs``:
-    one such mapping or several sets drawn with equal probability."""
+    reverb/noise/music/babble (from signal files) or colour (synthetic). ``noise``, ``music``,
+    ``speech``: id -> wav.scp entry; ``rirs``: one such mapping or several sets drawn with equal
+    probability."""
 
     def __init__(self, *, noise: Mapping[str, str] | None = None, music: Mapping[str, str] | None = None,
                  speech: Mapping[str, str] | None = None,
@@ -143,20 +173,21 @@ class Augmenter:
 
     @property
     def types(self) -> tuple[str, ...]:
-        return tuple(t for t in AUG_TYPES if t in self.banks)
+        """The types this augmenter can render: those with signals, and the synthetic ones."""
+        return tuple(t for t in ALL_AUG_TYPES if t in self.banks or t in SYNTHETIC_AUG_TYPES)
 
     @classmethod
     def from_dirs(cls, musan_prefix: str | os.PathLike | None, rirs_dir: str | os.PathLike | Sequence | None,
-                  types: Sequence[str] = AUG_TYPES, config: AugmentConfig = AugmentConfig()) -> Augmenter:
+                  types: Sequence[str] = ALL_AUG_TYPES, config: AugmentConfig = AugmentConfig()) -> Augmenter:
         """From Kaldi data dirs ``{prefix}_noise``, ``{prefix}_music``, ``{prefix}_speech``
         (as ``steps/data/make_musan.sh`` names them) and RIR data dirs (their wav.scp): one dir,
         a comma-separated list or a sequence of dirs, each an equally likely set (Kaldi v2 uses
         ``data/rirs_small,data/rirs_medium``)."""
         from utter.data.datadir import DataDir
 
-        unknown = [t for t in types if t not in AUG_TYPES]
+        unknown = [t for t in types if t not in ALL_AUG_TYPES]
         if unknown:
-            raise ValueError(f"unknown augmentation type '{unknown[0]}' (choose from {','.join(AUG_TYPES)})")
+            raise ValueError(f"unknown augmentation type '{unknown[0]}' (choose from {','.join(ALL_AUG_TYPES)})")
         kwargs = {}
         for kind, key, suffix in (("noise", "noise", "_noise"), ("music", "music", "_music"),
                                   ("babble", "speech", "_speech")):
@@ -181,6 +212,14 @@ class Augmenter:
         x = np.asarray(samples, dtype=np.float32)
         if kind in (None, "clean"):
             return x.copy()
+        if kind == "colour":
+            cfg = self.config
+            beta, snr = float(rng.uniform(*cfg.colour_beta)), float(rng.uniform(*cfg.colour_snr))
+            out = x.astype(np.float64)
+            add_noise(out, coloured_noise(x.size, rate, beta, rng), snr, 0, power(x))
+            if trace is not None:
+                trace.append((f"colour beta={beta:.3f}", snr, 0))
+            return out.astype(np.float32)
         if kind not in self.banks:
             raise ValueError(f"augmentation '{kind}' has no signals (have: {', '.join(self.types) or 'none'})")
         bank, cfg = self.banks[kind], self.config
@@ -220,16 +259,28 @@ CARRIED_TABLES = ("utt2spk", "utt2dur", "utt2num_frames", "vad.scp", "text", "ut
                   "utt2session", "utt2label", "utt2mmse", "utt2age", "utt2gender")
 
 
+def copy_names(types: Sequence[str]) -> list[str]:
+    """Copy-id suffixes for a list of types: a type listed n times gives ``type``, ``type2`` ... ``typen``
+    (e.g. two coloured-noise copies per utterance: ``colour,colour``)."""
+    seen: dict[str, int] = {}
+    names = []
+    for kind in types:
+        seen[kind] = seen.get(kind, 0) + 1
+        names.append(kind if seen[kind] == 1 else f"{kind}{seen[kind]}")
+    return names
+
+
 def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike, augmenter: Augmenter, *,
                          types: Sequence[str], seed: int, wav_dir: str | os.PathLike | None = None,
                          feats_ark: str | os.PathLike | None = None, fbank_opts=None,
                          compression_method: int | None = 1) -> int:
-    """Augmented copies ``<utt>-<type>`` of every utterance of ``src_dir`` into data dir ``out_dir``.
+    """Augmented copies ``<utt>-<type>`` of every utterance of ``src_dir`` into data dir ``out_dir``
+    (a type listed twice gives ``<utt>-<type>`` and ``<utt>-<type>2``, see :func:`copy_names`).
 
     Audio goes to ``wav_dir/<type>/<copy>.wav`` (16-bit, ``wav.scp``) or, with ``feats_ark``,
     straight to fbank features (``feats.scp``, ``utt2num_frames``). Copies keep the source's
     speaker, labels, durations and VAD (Kaldi reuses the clean VAD), and ``utt2orig`` maps
-    each copy to its source. Copy ``<utt>-<type>`` is drawn from ``derive_seed(seed, utt, type)``,
+    each copy to its source. Copy ``<utt>-<name>`` is drawn from ``derive_seed(seed, utt, name)``,
     so splitting into jobs changes nothing. Returns the number of copies.
     """
     import soundfile as sf
@@ -243,7 +294,7 @@ def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike,
 
     if (wav_dir is None) == (feats_ark is None):
         raise ValueError("give exactly one of wav_dir (write audio) or feats_ark (write features)")
-    missing = [t for t in types if t not in augmenter.banks]
+    missing = [t for t in types if t not in augmenter.types]
     if missing:
         raise ValueError(f"augmentation '{missing[0]}' has no signals")
     src, out = DataDir(src_dir), DataDir(out_dir)
@@ -261,10 +312,11 @@ def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike,
                    if feats_ark is not None else None)
         bar = stack.enter_context(tqdm(total=len(reader) * len(types), desc="augment", unit="copy",
                                        disable=not sys.stderr.isatty()))
+        names = copy_names(types)
         for utt, samples, rate in reader:
-            for kind in types:
-                copy = f"{utt}-{kind}"
-                y = augmenter.apply(samples, rate, kind, np.random.default_rng(derive_seed(seed, utt, kind)))
+            for kind, name in zip(types, names):
+                copy = f"{utt}-{name}"
+                y = augmenter.apply(samples, rate, kind, np.random.default_rng(derive_seed(seed, utt, name)))
                 if feats_w is not None:
                     feats, _ = compute_fbank(y, rate, fbank_opts, copy)
                     feats_w.write(copy, feats)

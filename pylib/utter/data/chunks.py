@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Augmentation types of Kaldi's v2 recipes (suffix of the copy's utterance id).
+#: Augmentation types of Kaldi's v2 recipes (suffix of the copy's utterance id): the default set.
 AUG_TYPES = ("reverb", "noise", "music", "babble")
+#: Types that need no signal files (:mod:`utter.data.augment`): ``colour`` is stationary
+#: coloured noise over the whole utterance at a random SNR and spectral slope.
+SYNTHETIC_AUG_TYPES = ("colour",)
+#: Every type an :class:`utter.data.augment.Augmenter` can render.
+ALL_AUG_TYPES = AUG_TYPES + SYNTHETIC_AUG_TYPES
 
 
 @dataclass(frozen=True)
