@@ -34,11 +34,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RERUN_STEPS = 3
-#: DINO's EER as a fraction of the trivial baseline's that the shipped mini settings must reach.
-#: Issue 6 asks for 0.6; conf/mini/dino.conf measures 0.62-0.69 over seeds and step counts (see
-#: its header), so the check holds the measured level, not the target; an untrained or collapsed
-#: model scores about 1.0.
-DINO_TO_TRIVIAL = 0.75
+#: DINO's EER as a fraction of the trivial baseline's that the shipped mini settings must reach
+#: (issue 6's target). They measure 0.47-0.49 over two seeds (conf/mini/dino.conf and augment.conf);
+#: without the coloured-noise copies 0.62-0.73; an untrained or collapsed model scores about 1.0.
+DINO_TO_TRIVIAL = 0.6
 
 
 def recipe_paths(rdir: Path) -> dict[str, Path]:

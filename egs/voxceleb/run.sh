@@ -15,7 +15,8 @@
 #      data/voxceleb2_dev_heldout (calibration speakers, trials data/calibration/trials),
 #      data/musan_{music,noise,speech}, data/rirs_{small,medium}
 #   2  fbank + energy VAD of data/voxceleb2_dev, data/voxceleb2_dev_heldout, data/voxceleb1
-#   3  augmentation: data/voxceleb2_dev_aug (reverb, noise, music, babble copies, with utt2orig)
+#   3  augmentation: data/voxceleb2_dev_aug (reverb, noise, music, babble copies, with utt2orig;
+#      --mini true adds coloured noise, conf/mini/augment.conf)
 #   4  DINO training (no labels): exp/dino/final.pt
 #   5  supervised LResNet34 AAM-softmax training: exp/xvector/final.pt
 #   6  embedding extraction: exp/<model>/emb/{voxceleb2_dev,voxceleb2_dev_heldout,voxceleb1}
