@@ -244,6 +244,8 @@ def test_colour_copy_needs_no_files_and_draws_snr_and_beta_in_range():
         assert np.array_equal(y, aug.apply(x, RATE, "colour", np.random.default_rng(seed)))
     with pytest.raises(ValueError, match="colour_snr"):
         AugmentConfig(colour_snr=(20.0, 0.0))
+    with pytest.raises(ValueError, match="colour_beta: need a range"):
+        AugmentConfig(colour_beta=(-1.0, 0.0, 1.0))
 
 
 def test_augment_data_dir_script_colour_only_without_signal_dirs(tmp_path, banks, root, shell_env):

@@ -25,7 +25,7 @@ def build_parser():
     d = AugmentConfig()
     p.add_argument("--types", default=",".join(AUG_TYPES),
                    help=f"comma-separated augmentation types among {','.join(ALL_AUG_TYPES)}")
-    p.add_argument("--seed", type=int, default=0, help="copy <utt>-<type> uses a seed derived from (seed, utt, type)")
+    p.add_argument("--seed", type=int, default=0, help="copy <utt>-<name> uses a seed derived from (seed, utt, name)")
     p.add_argument("--noise-snrs", type=_floats, default=d.noise_snrs, help="foreground noise SNR choices (dB)")
     p.add_argument("--noise-interval", type=float, default=d.noise_interval, help="gap between noises (s)")
     p.add_argument("--music-snrs", type=_floats, default=d.music_snrs, help="music SNR choices (dB)")

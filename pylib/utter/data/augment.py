@@ -52,9 +52,9 @@ class AugmentConfig:
 
     def __post_init__(self):
         for name in ("colour_snr", "colour_beta"):
-            lo, hi = getattr(self, name)
-            if not lo <= hi:
-                raise ValueError(f"{name}: need low <= high, got {lo}, {hi}")
+            value = tuple(getattr(self, name))
+            if len(value) != 2 or not value[0] <= value[1]:
+                raise ValueError(f"{name}: need a range low,high with low <= high, got {','.join(map(str, value))}")
 
 
 def power(x: np.ndarray) -> float:
