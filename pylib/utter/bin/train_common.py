@@ -165,7 +165,9 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
             opts["vad_opts"] = VadOptions.from_conf(args.vad_config)
         types = [t for t in args.aug_types.split(",") if t]
         if not args.musan_prefix:  # the types that need signal files are dropped without them
-            types = [t for t in types if t not in ("noise", "music", "babble")]
+            from utter.data.chunks import MUSAN_AUG_TYPES
+
+            types = [t for t in types if t not in MUSAN_AUG_TYPES]
         if not args.rirs_data:
             types = [t for t in types if t != "reverb"]
         if types:

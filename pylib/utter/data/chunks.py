@@ -15,6 +15,8 @@ import numpy as np
 
 #: Augmentation types of Kaldi's v2 recipes (suffix of the copy's utterance id): the default set.
 AUG_TYPES = ("reverb", "noise", "music", "babble")
+#: Types drawn from the MUSAN data dirs (the rest of AUG_TYPES, reverb, from the RIR dirs).
+MUSAN_AUG_TYPES = ("noise", "music", "babble")
 #: Types that need no signal files (:mod:`utter.data.augment`): ``colour`` is stationary
 #: coloured noise over the whole utterance at a random SNR and spectral slope.
 SYNTHETIC_AUG_TYPES = ("colour",)
