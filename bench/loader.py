@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from utter.data.datadir import write_table
-from utter.data.dataset import chunk_loader_factory, dino_loader_factory
-from utter.data.features import ArkScpWriter
+from utter.data.dataset import chunk_loader_factory, multi_crop_loader_factory
+from utter.data.kaldi_io import ArkScpWriter
 
 
 def make_data(d: Path, utts: int, frames: int, seed: int = 0) -> None:
@@ -57,7 +57,7 @@ def rate(loader, crops_per_batch: int, min_seconds: float = 3.0) -> tuple[float,
 def dino_step_rate(batch: dict, steps: int = 3) -> float:
     from utter.nnet import build_network
     from utter.nnet.heads import DINOHead
-    from utter.ssl.dino import DINOLoss
+    from utter.train.objectives.dino import DINOLoss
 
     student = build_network({"arch": "lresnet34", "base_channels": 8, "embed_dim": 128})
     teacher = build_network({"arch": "lresnet34", "base_channels": 8, "embed_dim": 128})
@@ -102,7 +102,7 @@ def main() -> int:
         print(f"2 s crops/s, one worker (in-process):  {one:8.0f}   (target >= 200)")
         many, _ = rate(chunk_loader_factory(d, num_workers=args.workers, **chunk)(0), 32)
         print(f"2 s crops/s, {args.workers} worker processes:     {many:8.0f}")
-        dino = dino_loader_factory(d, batch_size=args.batch, seed=0, num_workers=args.workers, min_frames=100)
+        dino = multi_crop_loader_factory(d, batch_size=args.batch, seed=0, num_workers=args.workers, min_frames=100)
         crops = args.batch * 6
         dcrops, dbatches = rate(dino(0), crops)
         print(f"DINO batches/s ({args.batch} utts x (2x4 s + 4x2 s)), {args.workers} workers: {dbatches:6.2f}  "

@@ -30,8 +30,10 @@ from utter.backend.classifiers import LogisticRegression
 from utter.data.corpora import adress as adress_prep
 from utter.data.corpora import iemocap as iemocap_prep
 from utter.data.corpora.voxceleb import read_trials
-from utter.data.features import FbankOptions, compute_fbank
-from utter.sim.build import CORPORA, BuildConfig, build
+from utter.data.features import compute_fbank
+from utter.data.options import FbankOptions
+from utter.sim.build import CORPORA, build
+from utter.sim.build_tools import BuildConfig
 
 
 def eer(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from utter.nnet import build_network
-from utter.ssl.dino import cosine_schedule
+from utter.train.schedules import cosine_schedule
 from utter.train.trainer import Objective, TrainConfig, Trainer
 
 ARCH = {"arch": "tdnn", "feat_dim": 40, "channels": [128, 128, 128, 128, 384], "embed_dim": 128}

@@ -39,13 +39,8 @@ write_feats=false
 fbank_config=conf/fbank.conf
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 4 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 4 ]; then usage; fi
 src=$1
 musan=$2
 rirs=$3
@@ -58,11 +53,19 @@ done
 out_table=wav.scp; $write_feats && out_table=feats.scp
 num_types=$(echo "$types" | tr ',' '\n' | grep -c .)
 expected=$(( $(wc -l < "$src/utt2spk") * num_types ))
-if [ "$overwrite" != true ] && [ -s "$out/$out_table" ] && [ -s "$out/utt2orig" ] \
-    && [ "$(wc -l < "$out/utt2orig")" -eq "$expected" ] && ! [ "$src/utt2spk" -nt "$out/utt2orig" ]; then
+# complete: every copy in utt2orig, newer than the source and the noise dirs, made with these options
+made_of="types=$types seed=$seed colour_snr=$colour_snr colour_beta=$colour_beta write_feats=$write_feats"
+noise_inputs="$src/utt2spk"
+for d in "${musan}_noise" "${musan}_music" "${musan}_speech" ${rirs//,/ }; do
+  [ -f "$d/wav.scp" ] && noise_inputs+=" $d/wav.scp"
+done
+if [ "$overwrite" != true ] && [ -s "$out/utt2orig" ] && [ "$(wc -l < "$out/utt2orig")" -eq "$expected" ] \
+    && python -m utter.stage --quiet --what "$0" --inputs "$noise_inputs" --made-from "$made_of" \
+         "$out/$out_table" "$out/utt2orig"; then
   echo "$0: $out is complete; skipping (--overwrite true to redo)"
   exit 0
 fi
+rm -f "$out/utt2orig"
 
 opts=(--types "$types" --seed "$seed")
 [ -n "$colour_snr" ] && opts+=(--colour-snr "$colour_snr")
@@ -82,6 +85,7 @@ else
 fi
 
 num_utts=$(wc -l < "$src/utt2spk")
+need_utts "$num_utts" "$src/utt2spk"
 if [ "$nj" -gt "$num_utts" ]; then nj=$num_utts; fi
 split_data.sh "$src" "$nj"
 rm -rf "$out/jobs"
@@ -92,16 +96,19 @@ if ! $cmd JOB=1:"$nj" "$out/log/augment.JOB.log" \
   exit 1
 fi
 
-rm -f "$out/utt2orig"
-for f in $(ls "$out/jobs/1"); do
+# utt2orig last: its presence with the full count marks the dir complete
+for f in $(ls "$out/jobs/1" | grep -vx utt2orig) utt2orig; do
   for j in $(seq "$nj"); do cat "$out/jobs/$j/$f"; done | LC_ALL=C sort > "$out/$f.tmp"
   mv "$out/$f.tmp" "$out/$f"
+  if [ "$f" = utt2spk ]; then
+    utt2spk_to_spk2utt.py "$out/utt2spk" > "$out/spk2utt.tmp" && mv "$out/spk2utt.tmp" "$out/spk2utt"
+  fi
 done
-utt2spk_to_spk2utt.py "$out/utt2spk" > "$out/spk2utt.tmp" && mv "$out/spk2utt.tmp" "$out/spk2utt"
 rm -rf "$out/jobs"
-# utt2orig last: its presence with the full count marks the dir complete
 num=$(wc -l < "$out/utt2orig")
 if [ "$num" -ne "$expected" ]; then
+  rm -f "$out/utt2orig"
   echo "$0: $num copies for $expected expected in $out" >&2; exit 1
 fi
+python -m utter.stage --record "$made_of" "$out/$out_table"
 echo "$0: wrote $num augmented copies ($types) of $src to $out ($out_table, utt2orig)"

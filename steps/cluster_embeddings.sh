@@ -31,19 +31,9 @@ aug_data=
 aug_out=
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
-emb=$1
-data=$2
-dir=$3
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ]; then usage; fi
+emb=$1; data=$2; dir=$3
 
 [ -f "$emb" ] || { echo "$0: no such embedding file $emb" >&2; exit 1; }
 [ -f "$data/utt2spk" ] || { echo "$0: no such file $data/utt2spk" >&2; exit 1; }
@@ -56,9 +46,7 @@ fi
 outputs="$dir/utt2spk $dir/spk2utt $dir/utt2pseudo $dir/cluster.json"
 [ -n "$aug_out" ] && outputs="$outputs $aug_out/utt2spk $aug_out/utt2orig"
 # shellcheck disable=SC2086
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$emb $data/utt2spk" $outputs; then
-  exit 0
-fi
+if up_to_date "$dir" "$emb $data/utt2spk" $outputs; then exit 0; fi
 
 rm -rf "$dir"
 [ -n "$aug_out" ] && rm -rf "$aug_out"

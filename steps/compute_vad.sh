@@ -22,13 +22,8 @@ vad_config=conf/vad.conf
 fbank_config=conf/fbank.conf
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -lt 1 ] || [ $# -gt 3 ]; then usage; fi
 data=$1
 logdir=${2:-$data/log}
 vaddir=${3:-$data/data}
@@ -36,8 +31,9 @@ name=$(basename "$data")
 
 [ -f "$data/feats.scp" ] || { echo "$0: no such file $data/feats.scp (run steps/make_fbank.sh first)" >&2; exit 1; }
 num_utts=$(wc -l < "$data/feats.scp")
+need_utts "$num_utts" "$data/feats.scp"
 if [ -s "$data/vad.scp" ] && [ "$(wc -l < "$data/vad.scp")" -eq "$num_utts" ] \
-    && python -m utter.stage --overwrite "$overwrite" --what "$0 $data" --inputs "$data/feats.scp" "$data/vad.scp"; then
+    && up_to_date "$data" "$data/feats.scp" "$data/vad.scp"; then
   exit 0
 fi
 

@@ -41,24 +41,12 @@ cmn_window=300
 extract_opts=
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
-model=$1
-data=$2
-dir=$3
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ]; then usage; fi
+model=$1; data=$2; dir=$3
 
 [ -f "$model" ] || { echo "$0: no such model $model" >&2; exit 1; }
-for f in feats.scp spk2utt utt2spk; do
-  [ -f "$data/$f" ] || { echo "$0: no such file $data/$f" >&2; exit 1; }
-done
+need_files "$data/feats.scp" "$data/spk2utt" "$data/utt2spk"
 inputs="$model $data/feats.scp $data/spk2utt"
 if [ "$use_vad" = true ]; then
   [ -f "$data/vad.scp" ] || { echo "$0: no such file $data/vad.scp (run steps/compute_vad.sh, or --use-vad false)" >&2; exit 1; }
@@ -66,8 +54,9 @@ if [ "$use_vad" = true ]; then
 fi
 
 num_utts=$(wc -l < "$data/utt2spk")
+need_utts "$num_utts" "$data/utt2spk"
 if [ -s "$dir/xvector.scp" ] && [ "$(wc -l < "$dir/xvector.scp")" -eq "$num_utts" ] \
-    && python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$inputs" \
+    && up_to_date "$dir" "$inputs" \
        "$dir/xvector.scp" "$dir/spk_xvector.scp" "$dir/num_utts.ark"; then
   exit 0
 fi

@@ -45,30 +45,17 @@ max_jobs_run=1
 num_threads=1
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ]; then usage; fi
 model=$1
 data=$2
 dir=$3
 
-for f in "$model" "$data/feats.scp" "$data/$label_table" $train_config; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
+need_inputs "$model" "$data/feats.scp" "$data/$label_table" $train_config
 if [ -n "$folds_dir" ] && [ -n "$test_data" ] || [ -z "$folds_dir$test_data" ]; then
   echo "$0: give exactly one of --folds-dir and --test-data" >&2; exit 1
 fi
-inputs="$model $data/feats.scp $data/$label_table $train_config"
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$inputs" "$dir/results.json"; then
-  exit 0
-fi
+if up_to_date "$dir" "$inputs" "$dir/results.json"; then exit 0; fi
 mkdir -p "$dir/log"
 rm -f "$dir/results.json"
 [ "$overwrite" = true ] && rm -rf "$dir"/fold* "$dir"/test

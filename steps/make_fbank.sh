@@ -25,35 +25,25 @@ allow_resample=false
 channel=0
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -lt 1 ] || [ $# -gt 3 ]; then usage; fi
 data=$1
 logdir=${2:-$data/log}
 featdir=${3:-$data/data}
 name=$(basename "$data")
 
-for f in "$data/wav.scp" "$data/utt2spk"; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
+need_files "$data/wav.scp" "$data/utt2spk"
 validate_data_dir.sh --no-text --no-feats "$data"
 inputs=("$data/wav.scp")
 [ -f "$data/segments" ] && inputs+=("$data/segments")
 num_utts=$(wc -l < "$data/utt2spk")
 
-outputs=("$data/feats.scp" "$data/utt2num_frames" "$data/log_energy.scp")
+outputs=("$data/feats.scp" "$data/utt2num_frames" "$data/utt2dur" "$data/log_energy.scp")
 counts_ok=true
 for out in "${outputs[@]}"; do
   if [ ! -s "$out" ] || [ "$(wc -l < "$out")" -ne "$num_utts" ]; then counts_ok=false; fi
 done
-if $counts_ok && python -m utter.stage --overwrite "$overwrite" --what "$0 $data" \
-    --inputs "${inputs[*]}" "${outputs[@]}"; then
-  exit 0
-fi
+if $counts_ok && up_to_date "$data" "${inputs[*]}" "${outputs[@]}"; then exit 0; fi
 
 conf_opt=()
 if [ -f "$fbank_config" ]; then
@@ -67,7 +57,7 @@ fi
 mkdir -p "$logdir" "$featdir"
 if [ -f "$fbank_config" ]; then cp "$fbank_config" "$logdir/fbank.conf"; fi  # the exact config used, beside the logs
 featdir=$(cd "$featdir" && pwd)
-rm -f "$data/feats.scp" "$data/utt2num_frames" "$data/log_energy.scp"
+rm -f "${outputs[@]}"
 
 if [ "$nj" -gt "$num_utts" ]; then
   echo "$0: reducing --nj $nj to the $num_utts utterances" >&2; nj=$num_utts
@@ -94,10 +84,16 @@ merge "$data/utt2num_frames" $(for j in $(seq "$nj"); do echo "$logdir/utt2num_f
 merge "$data/utt2dur" $(for j in $(seq "$nj"); do echo "$logdir/utt2dur.$j"; done)
 merge "$data/feats.scp" $(for j in $(seq "$nj"); do echo "$featdir/raw_fbank_$name.$j.scp"; done)
 
+# Nothing that fails its checks stays under its final name (a rerun would skip it, or trip on it).
 num_feats=$(wc -l < "$data/feats.scp")
 if [ "$num_feats" -ne "$num_utts" ]; then
-  echo "$0: $num_feats feature matrices for $num_utts utterances in $data" >&2
+  rm -f "${outputs[@]}"
+  echo "$0: $num_feats feature matrices for $num_utts utterances in $data (outputs removed)" >&2
   exit 1
 fi
-validate_data_dir.sh --no-text "$data"
+if ! validate_data_dir.sh --no-text "$data"; then
+  rm -f "${outputs[@]}"
+  echo "$0: the features of $data failed validation (above); removed ${outputs[*]}" >&2
+  exit 1
+fi
 echo "$0: wrote $data/feats.scp, utt2num_frames, utt2dur, log_energy.scp ($num_feats utterances, features in $featdir)"

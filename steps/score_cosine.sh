@@ -29,24 +29,19 @@ name=cosine
 evaluate=true
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ]; then usage; fi
 emb_dir=$1; trials=$2; dir=$3
 scores=$dir/scores_$name
 
-for f in "$emb_dir/xvector.scp" "$trials" ${train_emb_dir:+"$train_emb_dir/xvector.scp"} \
-    ${enroll_emb_dir:+"$enroll_emb_dir/xvector.scp"} ${enrollment:+"$enrollment"}; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
+need_files "$emb_dir/xvector.scp" "$trials" ${train_emb_dir:+"$train_emb_dir/xvector.scp"} \
+  ${enroll_emb_dir:+"$enroll_emb_dir/xvector.scp"} ${enrollment:+"$enrollment"}
 inputs="$emb_dir/xvector.scp $trials ${train_emb_dir:+$train_emb_dir/xvector.scp} ${enrollment}"
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $scores" --inputs "$inputs" "$scores"; then
-  exit 0
-fi
+# the figures are an output too: a rerun after a failed evaluation evaluates again
+labelled=false
+if [ "$evaluate" = true ] && [ "$(head -n 1 "$trials" | wc -w)" -eq 3 ]; then labelled=true; fi
+if up_to_date "$scores" "$inputs" "$scores" $($labelled && echo "$scores.json"); then exit 0; fi
+rm -f "$scores.json"
 
 opts=(--subtract-mean "$subtract_mean" --whiten "$whiten" --model-out "$dir/$name.npz")
 [ -n "$train_emb_dir" ] && opts+=(--train-scp "$train_emb_dir/xvector.scp")
@@ -57,7 +52,7 @@ if ! $cmd "$dir/log/score_$name.log" \
     python -m utter.bin.score_cosine "${opts[@]}" "$emb_dir/xvector.scp" "$trials" "$scores"; then
   echo "$0: scoring failed; see $dir/log/score_$name.log" >&2; exit 1
 fi
-if [ "$evaluate" = true ] && [ "$(head -n 1 "$trials" | wc -w)" -eq 3 ]; then
+if $labelled; then
   python -m utter.bin.evaluate_verification --name "$name" "$scores" "$trials"
 fi
 echo "$0: wrote $scores"

@@ -28,23 +28,21 @@ enrollment=
 evaluate=true
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 6 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 6 ]; then usage; fi
 cohort_emb=$1; cohort_data=$2; emb_dir=$3; trials=$4; scores_in=$5; scores_out=$6
 
-for f in "$cohort_emb/xvector.scp" "$cohort_data/utt2spk" "$emb_dir/xvector.scp" "$trials" "$scores_in" \
-    ${backend_model:+"$backend_model"} ${enroll_emb_dir:+"$enroll_emb_dir/xvector.scp"} ${enrollment:+"$enrollment"}; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $scores_out" \
-    --inputs "$scores_in $cohort_emb/xvector.scp $cohort_data/utt2spk $trials $backend_model" "$scores_out"; then
+need_files "$cohort_emb/xvector.scp" "$cohort_data/utt2spk" "$emb_dir/xvector.scp" "$trials" "$scores_in" \
+  ${backend_model:+"$backend_model"} ${enroll_emb_dir:+"$enroll_emb_dir/xvector.scp"} ${enrollment:+"$enrollment"}
+# the figures are an output too: a rerun after a failed evaluation evaluates again
+labelled=false
+if [ "$evaluate" = true ] && [ "$(head -n 1 "$trials" | wc -w)" -eq 3 ]; then labelled=true; fi
+if up_to_date "$scores_out" \
+    "$scores_in $cohort_emb/xvector.scp $cohort_data/utt2spk $trials $backend_model" "$scores_out" \
+    $($labelled && echo "$scores_out.json"); then
   exit 0
 fi
+rm -f "$scores_out.json"
 opts=(--method "$method" --top-n "$top_n")
 [ -n "$backend_model" ] && opts+=(--backend-model "$backend_model")
 [ -n "$enroll_emb_dir" ] && opts+=(--enroll-scp "$enroll_emb_dir/xvector.scp")
@@ -56,7 +54,7 @@ if ! $cmd "$log" python -m utter.bin.score_norm "${opts[@]}" "$cohort_emb/xvecto
     "$emb_dir/xvector.scp" "$trials" "$scores_in" "$scores_out"; then
   echo "$0: score normalisation failed; see $log" >&2; exit 1
 fi
-if [ "$evaluate" = true ] && [ "$(head -n 1 "$trials" | wc -w)" -eq 3 ]; then
+if $labelled; then
   python -m utter.bin.evaluate_verification --name "$(basename "$scores_out")" "$scores_out" "$trials"
 fi
 echo "$0: wrote $scores_out"

@@ -22,24 +22,19 @@ name=plda
 evaluate=true
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 4 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 4 ]; then usage; fi
 plda_dir=$1; emb_dir=$2; trials=$3; dir=$4
 scores=$dir/scores_$name
 
-for f in "$plda_dir/plda.npz" "$emb_dir/xvector.scp" "$trials" ${enroll_emb_dir:+"$enroll_emb_dir/xvector.scp"} \
-    ${enrollment:+"$enrollment"}; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $scores" \
-    --inputs "$plda_dir/plda.npz $emb_dir/xvector.scp $trials $enrollment" "$scores"; then
-  exit 0
-fi
+need_files "$plda_dir/plda.npz" "$emb_dir/xvector.scp" "$trials" ${enroll_emb_dir:+"$enroll_emb_dir/xvector.scp"} \
+  ${enrollment:+"$enrollment"}
+# the figures are an output too: a rerun after a failed evaluation evaluates again
+labelled=false
+if [ "$evaluate" = true ] && [ "$(head -n 1 "$trials" | wc -w)" -eq 3 ]; then labelled=true; fi
+if up_to_date "$scores" "$plda_dir/plda.npz $emb_dir/xvector.scp $trials $enrollment" "$scores" \
+    $($labelled && echo "$scores.json"); then exit 0; fi
+rm -f "$scores.json"
 opts=()
 [ -n "$enroll_emb_dir" ] && opts+=(--enroll-scp "$enroll_emb_dir/xvector.scp")
 [ -n "$enrollment" ] && opts+=(--enrollment "$enrollment")
@@ -49,7 +44,7 @@ if ! $cmd "$dir/log/score_$name.log" \
       "$trials" "$scores"; then
   echo "$0: scoring failed; see $dir/log/score_$name.log" >&2; exit 1
 fi
-if [ "$evaluate" = true ] && [ "$(head -n 1 "$trials" | wc -w)" -eq 3 ]; then
+if $labelled; then
   python -m utter.bin.evaluate_verification --name "$name" "$scores" "$trials"
 fi
 echo "$0: wrote $scores"

@@ -21,23 +21,15 @@ utt2dur=
 apply_utt2dur=
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ] && [ $# -ne 5 ] && [ $# -ne 6 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ] && [ $# -ne 5 ] && [ $# -ne 6 ]; then usage; fi
 calib_scores=$1; calib_trials=$2; dir=$3
-for f in "$calib_scores" "$calib_trials" ${utt2dur:+"$utt2dur"}; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
+need_files "$calib_scores" "$calib_trials" ${utt2dur:+"$utt2dur"}
 if [ -n "$utt2dur" ] && [ $# -ge 5 ] && [ -z "$apply_utt2dur" ]; then
   echo "$0: --utt2dur needs --apply-utt2dur to apply the calibration" >&2; exit 1
 fi
 mkdir -p "$dir/log"
-if ! python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" \
-    --inputs "$calib_scores $calib_trials $utt2dur" "$dir/calibration.npz"; then
+if ! up_to_date "$dir" "$calib_scores $calib_trials $utt2dur" "$dir/calibration.npz"; then
   if ! $cmd "$dir/log/train_calibration.log" python -m utter.bin.train_calibration --prior "$prior" \
       ${utt2dur:+--utt2dur "$utt2dur"} "$calib_scores" "$calib_trials" "$dir/calibration.npz"; then
     echo "$0: calibration failed; see $dir/log/train_calibration.log" >&2; exit 1
@@ -47,8 +39,7 @@ echo "$0: wrote $dir/calibration.npz"
 [ $# -ge 5 ] || exit 0
 
 scores_in=$4; scores_out=$5; trials=${6:-}
-if ! python -m utter.stage --overwrite "$overwrite" --what "$0 $scores_out" \
-    --inputs "$dir/calibration.npz $scores_in" "$scores_out"; then
+if ! up_to_date "$scores_out" "$dir/calibration.npz $scores_in" "$scores_out"; then
   if ! $cmd "$dir/log/apply_calibration.log" python -m utter.bin.apply_calibration \
       ${apply_utt2dur:+--utt2dur "$apply_utt2dur"} "$dir/calibration.npz" "$scores_in" "$scores_out"; then
     echo "$0: applying the calibration failed; see $dir/log/apply_calibration.log" >&2; exit 1

@@ -13,7 +13,9 @@
 # scores (utt  [ s1 s2 ... ], columns in the order of classes), results.json; and in <out-dir>:
 # results.json (mean ± std over folds of UA, WA, macro-F1, or RMSE and Pearson r; pooled figures),
 # confusion.png (summed over folds), the pooled predictions and scores, log/train_classifier.log.
-# Skips when <out-dir>/results.json is newer than the inputs, unless --overwrite true.
+# Skips when <out-dir>/results.json is newer than the inputs, unless --overwrite true. A classifier
+# that cannot be fitted on a fold (PLDA with a singular covariance on a tiny set) is skipped with one
+# line naming it and why: <out-dir>/skipped.json instead of results.json, exit status 0.
 # options:
 #   --classifier NAME       logreg, svm, cosine, plda, ridge (default logreg)
 #   --task TASK             classification or regression (default classification)
@@ -41,34 +43,19 @@ classifier_opts=
 cmd=run.py
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ]; then usage; fi
+emb=$1; data=$2; dir=$3
 
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
-emb=$1
-data=$2
-dir=$3
-
-for f in "$emb" "$data/$label_table" $test_emb ${test_data:+$test_data/$label_table} $classifier_config; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
-inputs="$emb $data/$label_table $test_emb ${test_data:+$test_data/$label_table} $classifier_config"
+need_inputs "$emb" "$data/$label_table" $test_emb ${test_data:+$test_data/$label_table} $classifier_config
 if [ -n "$folds_dir" ]; then
   [ -d "$folds_dir" ] || { echo "$0: no such folds dir $folds_dir" >&2; exit 1; }
   inputs="$inputs $(find "$folds_dir" -type f | LC_ALL=C sort | tr '\n' ' ')"
 fi
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$inputs" "$dir/results.json"; then
-  exit 0
-fi
+if up_to_date "$dir" "$inputs" "$dir/results.json"; then exit 0; fi
 
 mkdir -p "$dir/log"
-rm -f "$dir/results.json"
+rm -f "$dir/results.json" "$dir/skipped.json"
 # shellcheck disable=SC2086
 if ! $cmd "$dir/log/train_classifier.log" \
     python -m utter.bin.train_classifier ${classifier_config:+--config "$classifier_config"} --classifier "$classifier" --task "$task" \
@@ -77,6 +64,11 @@ if ! $cmd "$dir/log/train_classifier.log" \
       "$emb" "$data" "$dir"; then
   echo "$0: classifier training failed; see $dir/log/train_classifier.log" >&2
   exit 1
+fi
+if [ -f "$dir/skipped.json" ]; then
+  echo "$0: skipped: $(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["reason"])' "$dir/skipped.json")" \
+       "(the others run; $dir/skipped.json)"
+  exit 0
 fi
 echo "$0: $(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"])' "$dir/results.json")"
 echo "$0: wrote $dir/results.json, $dir/predictions and the per-fold outputs in $dir"

@@ -17,9 +17,6 @@
 #   --device DEV           torch device (default cpu)
 #   --num-threads N        torch threads (default 1)
 #   --overwrite true|false train again (default false)
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
 set -euo pipefail
 
 train_config=
@@ -29,41 +26,14 @@ device=cpu
 num_threads=1
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
-model=$1
-data=$2
-dir=$3
-
-[ -e "$model" ] || { echo "$0: no such pretrained model $model" >&2; exit 1; }
-[ -d "$data/folds" ] || { echo "$0: no folds in $data (expected $data/folds/<k>/{train,dev,test})" >&2; exit 1; }
-if [ -n "$train_config" ] && [ ! -f "$train_config" ]; then echo "$0: no such config $train_config" >&2; exit 1; fi
-
-if [ -f "$dir/results.json" ]; then
-  if [ "$overwrite" != true ]; then
-    echo "$0: $dir/results.json exists; skipping (--overwrite true to train again)" >&2
-    exit 0
-  fi
-  rm -rf "${dir:?}"/fold* "$dir/results.json"
-fi
-mkdir -p "$dir/log"
-conf_opt=()
-if [ -n "$train_config" ]; then
-  # a shared config may hold the adapter stage's options too: keep step 1's
-  grep -v -E '^--(adapter-|seeds)' "$train_config" > "$dir/contrastive.conf" || true
-  conf_opt=(--config "$dir/contrastive.conf")
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+fold_exp_dir "$@"   # model, data, dir; exits 0 when done
+# a shared config (--train-config) may hold the adapter stage's options too: keep step 1's
+step_config contrastive.conf -v -E '^--(adapter-|seeds)'
+log=$dir/log/train_contrastive.log
 # shellcheck disable=SC2086  # opts is a list of options
-if ! $cmd --num-threads "$num_threads" "$dir/log/train_contrastive.log" \
-    python -m utter.bin.train_contrastive "${conf_opt[@]}" $opts --device "$device" --num-threads "$num_threads" \
-      --init-model "$model" --exp-dir "$dir" "$data"; then
-  echo "$0: step 1 failed; see $dir/log/train_contrastive.log" >&2
-  exit 1
-fi
-[ -f "$dir/results.json" ] || { echo "$0: no $dir/results.json; see $dir/log/train_contrastive.log" >&2; exit 1; }
+$cmd --num-threads "$num_threads" "$log" python -m utter.bin.train_contrastive "${conf_opt[@]}" $opts \
+  --device "$device" --num-threads "$num_threads" --init-model "$model" --exp-dir "$dir" "$data" \
+  || job_failed "step 1" "$log"
+[ -f "$dir/results.json" ] || { echo "$0: no $dir/results.json; see $log" >&2; exit 1; }
 echo "$0: wrote $dir/fold*/final.pt and $dir/results.json (log $dir/log/train_contrastive.log)"

@@ -50,13 +50,8 @@ aug_data=
 resume=true
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 2 ] || [ -z "$program" ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 2 ] || [ -z "$program" ]; then usage; fi
 data=$1
 dir=$2
 
@@ -72,8 +67,22 @@ if [ "$nnodes" -gt 1 ] && [ -z "$rdzv_endpoint" ]; then
   echo "$0: --nnodes $nnodes needs --rdzv-endpoint HOST:PORT (the first node)" >&2; exit 1
 fi
 
+# a training still running there (a rerun from another terminal): refuse before touching its files
+if python -m utter.stage --what "$0" --in-use "$dir"; then
+  echo "$0: a training is still running in $dir (above); wait for it to end, or stop it, then rerun" >&2
+  exit 1
+fi
+# what the model is trained from: the program, its config and options, the training (and augmented) set
+trained_from="program=$program opts=${train_opts// /_}"
+[ -n "$train_config" ] && trained_from+=" config=$(cksum < "$train_config" | cut -d' ' -f1)"
+for d in "$data" ${aug_data//,/ }; do
+  [ -f "$d/utt2spk" ] && trained_from+=" $d=$(cksum < "$d/utt2spk" | cut -d' ' -f1)"
+done
 if [ -f "$dir/final.pt" ]; then
   if [ "$overwrite" != true ]; then
+    if ! python -m utter.stage --quiet --what "$0" --made-from "$trained_from" "$dir/final.pt"; then
+      echo "$0: warning: $dir/final.pt was trained from other inputs than these (above); kept as it is" >&2
+    fi
     echo "$0: $dir/final.pt exists; skipping (--overwrite true to train again)" >&2
     exit 0
   fi
@@ -104,6 +113,7 @@ fi
 
 gpu_opt=()
 [ "$ngpu" -gt 0 ] && gpu_opt=(--gpu "$ngpu")
+echo "$0: training $dir ($program, $procs process(es) per node on $device); log: $dir/log/train.log"
 # shellcheck disable=SC2086  # train_opts is a list of options
 if ! $cmd "${gpu_opt[@]}" --num-threads "$num_threads" "$dir/log/train.log" \
     "${launcher[@]}" "${conf_opt[@]}" $train_opts "${aug_opt[@]}" --device "$device" \
@@ -113,4 +123,5 @@ if ! $cmd "${gpu_opt[@]}" --num-threads "$num_threads" "$dir/log/train.log" \
   exit 1
 fi
 [ -f "$dir/final.pt" ] || { echo "$0: no $dir/final.pt after training; see $dir/log/train.log" >&2; exit 1; }
+python -m utter.stage --record "$trained_from" "$dir/final.pt"
 echo "$0: wrote $dir/final.pt (log $dir/log/train.log, loss curve $dir/loss.png, config $dir/config.json)"

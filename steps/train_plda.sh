@@ -25,22 +25,12 @@ rank=100
 num_iters=10
 overwrite=false
 
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 3 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 3 ]; then usage; fi
 emb_dir=$1; data=$2; dir=$3
 
-for f in "$emb_dir/xvector.scp" "$data/utt2spk"; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" \
-    --inputs "$emb_dir/xvector.scp $data/utt2spk" "$dir/plda.npz"; then
-  exit 0
-fi
+need_files "$emb_dir/xvector.scp" "$data/utt2spk"
+if up_to_date "$dir" "$emb_dir/xvector.scp $data/utt2spk" "$dir/plda.npz"; then exit 0; fi
 mkdir -p "$dir/log"
 if ! $cmd "$dir/log/train_plda.log" \
     python -m utter.bin.train_plda --lda-dim "$lda_dim" --whiten "$whiten" --length-norm "$length_norm" \

@@ -38,16 +38,10 @@ num_threads=1
 num_workers=0
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
 steps=$(cd "$(dirname "$0")" && pwd)
 
-if [ $# -ne 4 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+if [ $# -ne 4 ]; then usage; fi
 init=$1
 emb=$2
 data=$3

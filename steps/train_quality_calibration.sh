@@ -27,24 +27,14 @@ prior=0.5
 scorer=
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
-
-if [ $# -ne 6 ] && [ $# -ne 11 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 6 ] && [ $# -ne 11 ]; then usage; fi
 scores=$1; trials=$2; emb=$3; data=$4; cohort=$5; dir=$6
-for f in "$scores" "$trials" "$emb" "$cohort" ${scorer:+"$scorer"}; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
+need_files "$scores" "$trials" "$emb" "$cohort" ${scorer:+"$scorer"}
 mkdir -p "$dir/log"
 sopt=()
 [ -n "$scorer" ] && sopt=(--scorer "$scorer")
-if ! python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" \
-    --inputs "$scores $trials $emb $cohort" "$dir/quality_calibration.npz" "$dir/train.json"; then
+if ! up_to_date "$dir" "$scores $trials $emb $cohort" "$dir/quality_calibration.npz" "$dir/train.json"; then
   if ! python -m utter.bin.train_quality_calibration --top-n "$top_n" --prior "$prior" "${sopt[@]}" \
       --linear-out "$dir/linear_calibration.npz" --results "$dir/train.json" \
       "$scores" "$trials" "$emb" "$data" "$cohort" "$dir/quality_calibration.npz" > "$dir/log/train.log" 2>&1; then
@@ -56,8 +46,7 @@ if ! python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" \
 fi
 if [ $# -eq 11 ]; then
   in=$7; eval_trials=$8; eval_emb=$9; eval_data=${10}; out=${11}
-  if ! python -m utter.stage --overwrite "$overwrite" --what "$0 $out" \
-      --inputs "$dir/quality_calibration.npz $in $eval_trials $eval_emb" "$out" "$out.json"; then
+  if ! up_to_date "$out" "$dir/quality_calibration.npz $in $eval_trials $eval_emb" "$out" "$out.json"; then
     if ! python -m utter.bin.apply_quality_calibration "${sopt[@]}" --linear-model "$dir/linear_calibration.npz" \
         --trials "$eval_trials" "$dir/quality_calibration.npz" "$in" "$eval_emb" "$eval_data" "$cohort" "$out" \
         > "$dir/log/apply.$(basename "$out").log" 2>&1; then

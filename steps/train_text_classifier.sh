@@ -29,28 +29,14 @@ text_config=
 cmd=run.py
 overwrite=false
 
-for a in "$@"; do
-  if [ "$a" = --help ] || [ "$a" = -h ]; then sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0; fi
-done
-. "$(dirname "$0")/../utils/parse_options.sh"
-export PATH="$(cd "$(dirname "$0")/../utils" && pwd):$PATH"
-
-if [ $# -ne 2 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
-data=$1
-dir=$2
+. "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
+if [ $# -ne 2 ]; then usage; fi
+data=$1; dir=$2
 folds_dir=${folds_dir:-$data/folds}
 
-for f in "$data/text" $audio_scores $audio_test_scores $text_config ${test_data:+$test_data/text}; do
-  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
-done
+need_inputs "$data/text" $audio_scores $audio_test_scores $text_config ${test_data:+$test_data/text}
 [ -d "$folds_dir" ] || { echo "$0: no such folds dir $folds_dir" >&2; exit 1; }
-inputs="$data/text $audio_scores $audio_test_scores $text_config ${test_data:+$test_data/text}"
-if python -m utter.stage --overwrite "$overwrite" --what "$0 $dir" --inputs "$inputs" "$dir/results.json"; then
-  exit 0
-fi
+if up_to_date "$dir" "$inputs" "$dir/results.json"; then exit 0; fi
 mkdir -p "$dir/log"
 rm -f "$dir/results.json"
 if ! $cmd "$dir/log/train_text_classifier.log" \

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from utter.data.audio import AudioError, AudioReader, compute_utt2dur, read_audio, resample
+from utter.data.audio import AudioError, AudioReader, compute_utt2dur, read_audio
+from utter.data.features import resample
 
 RATE = 16000
 
@@ -117,7 +118,7 @@ def test_reader_files_pipes_and_rate_check(tmp_path):
     assert got["u2"][1] == 8000
     with pytest.raises(AudioError, match="u2: sample rate 8000 Hz, but the config expects 16000 Hz"):
         list(AudioReader(d, sample_rate=16000))
-    reader = AudioReader(d, sample_rate=16000, allow_resample=True)
+    reader = AudioReader(d, sample_rate=16000, resampler=resample)
     s, r = reader.read("u2")
     import torch
     import torchaudio.functional as F

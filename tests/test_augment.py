@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from utter.data.augment import AugmentConfig, Augmenter, add_noise, extend, power, reverberate
+from utter.data.augment import Augmenter, add_noise, extend, power, reverberate
 from utter.data.datadir import DataDir, write_table
+from utter.data.options import AugmentConfig
 
 RATE = 16000
 
@@ -78,10 +79,11 @@ def test_music_and_noise_snr_match_request(banks):
 
 def test_signals_at_another_rate_are_resampled(tmp_path):
     """A noise file at 8 kHz used on 16 kHz speech: the bank returns torchaudio's resampling of it
-    (the reference: utter.data.audio.resample of the decoded file), twice as many samples, and
+    (the reference: utter.data.features.resample of the decoded file), twice as many samples, and
     music-type addition at the requested SNR still holds on the resampled signal."""
-    from utter.data.audio import read_audio, resample
+    from utter.data.audio import read_audio
     from utter.data.augment import SignalBank
+    from utter.data.features import resample
 
     rng = np.random.default_rng(4)
     path = tmp_path / "n8k.wav"
@@ -197,7 +199,8 @@ def test_augment_data_dir_script_deterministic_across_nj(tmp_path, banks, root, 
     assert r.returncode == 0, r.stderr + r.stdout
     import kaldiio
 
-    from utter.data.features import FbankOptions, compute_fbank
+    from utter.data.features import compute_fbank
+    from utter.data.options import FbankOptions
     f = DataDir(tmp_path / "augf")
     utt = "spk0-u2-music"
     got = kaldiio.load_mat(f.feats_scp[utt])
@@ -205,6 +208,12 @@ def test_augment_data_dir_script_deterministic_across_nj(tmp_path, banks, root, 
     ref, _ = compute_fbank(y.astype(np.float32), RATE, FbankOptions(), utt)
     assert got.shape == ref.shape and f.utt2num_frames[utt] == ref.shape[0]
     assert np.abs(got - ref).max() < 0.1 + 0.02 * np.abs(ref).max()  # int16 rounding of the wav + compression
+    # a rerun with the same options skips; with another seed it is redone (issue 19: the options are inputs)
+    for seed, skipped in (("7", True), ("8", False)):
+        r = subprocess.run([str(root / "steps/augment_data_dir.sh"), *cmd, "--nj", "1", "--seed", seed, str(src),
+                            str(tmp_path / "musan"), str(tmp_path / "rirs"), str(tmp_path / "aug1")],
+                           env=shell_env, cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 0 and ("skipping" in r.stdout) == skipped, r.stderr + r.stdout
 
 
 def _psd_slope(y: np.ndarray, lo: float = 200.0, hi: float = 6000.0) -> float:

@@ -9,16 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from utter.backend.io import (
-    align_scores,
-    read_embeddings,
-    read_enrollment,
-    read_scores,
-    read_trials,
-    write_embeddings,
-    write_scores,
-)
+from utter.backend.io import align_scores, read_scores, read_trials, write_scores
+from utter.data.kaldi_io import read_embeddings, write_vectors
 from utter.metrics.verification import compute_eer, compute_min_dcf
+from utter.transfer.verification import read_enrollment
 
 
 def run(args, env=None, cwd=None, check=True):
@@ -50,10 +44,10 @@ def test_trials_scores_embeddings_roundtrip_and_errors(tmp_path):
     with pytest.raises(ValueError, match=r"1 of 2 trials have no score \(first: 'a c'\)"):
         align_scores(t, ["a"], ["b"], np.array([1.0]))
     x = np.arange(12, dtype=float).reshape(3, 4)
-    write_embeddings(tmp_path / "emb" / "xvector", ["u1", "u2", "u3"], x)
+    write_vectors(zip(["u1", "u2", "u3"], x), tmp_path / "emb" / "xvector.ark")
     ids, y = read_embeddings(tmp_path / "emb" / "xvector.scp")
     assert ids == ["u1", "u2", "u3"] and np.allclose(y, x)
-    write_embeddings(tmp_path / "nan" / "xvector", ["u1", "u2"], np.array([[1.0, np.nan], [1, 2]]))
+    write_vectors(zip(["u1", "u2"], np.array([[1.0, np.nan], [1, 2]])), tmp_path / "nan" / "xvector.ark")
     with pytest.raises(ValueError, match="1 embeddings are not finite.*u1"):
         read_embeddings(tmp_path / "nan" / "xvector.scp")
     (tmp_path / "enr").write_text("m1 u1 u2\nm2 u3\n")
@@ -68,7 +62,7 @@ def test_compute_eer_and_min_dcf_cli(tmp_path):
     (tmp_path / "sl").write_text("".join(f"{s} {k}\n" for s, k in zip(scores, lab)))
     r = run([sys.executable, "-m", "utter.bin.compute_eer", str(tmp_path / "sl")])
     assert float(r.stdout) == pytest.approx(100 * compute_eer(scores, labels), abs=1e-3 * 100)
-    assert "Equal error rate is" in r.stderr
+    assert "Equal error rate (ROCCH) is" in r.stderr   # the method is named (--method rocch|kaldi)
     r2 = subprocess.run([sys.executable, "-m", "utter.bin.compute_eer", "-"], input=(tmp_path / "sl").read_text(),
                         capture_output=True, text=True)
     assert r2.stdout == r.stdout
@@ -94,7 +88,7 @@ def toy_recipe(tmp_path):
         spk = np.repeat(np.arange(n_spk), per)
         x = rng.normal(size=(n_spk, dim))[spk] * 2 + rng.normal(size=(len(spk), dim)) + 5
         utts = [f"spk{s + offset:03d}-u{i}" for i, s in enumerate(spk)]
-        write_embeddings(tmp_path / "emb" / name / "xvector", utts, x)
+        write_vectors(zip(utts, x), tmp_path / "emb" / name / "xvector.ark")
         d = tmp_path / "data" / name
         d.mkdir(parents=True)
         (d / "utt2spk").write_text("".join(f"{u} spk{s + offset:03d}\n" for u, s in zip(utts, spk)))

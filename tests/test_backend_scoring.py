@@ -15,8 +15,9 @@ from utter.backend.io import MissingEmbeddingError, Trials
 from utter.backend.lda import LDA
 from utter.backend.norm import cohort_embeddings, normalize_scores
 from utter.backend.plda import PLDA, fit_plda, make_preprocessing
-from utter.backend.scoring import index_trials, load_scorer, score_trials, trial_dot
+from utter.backend.scoring import index_trials, score_trials, trial_dot
 from utter.metrics.verification import compute_cllr, compute_min_cllr
+from utter.transfer.verification import load_scorer
 
 
 def toy_speakers(rng, n_spk=60, dim=5, per=(2, 7), scale_b=1.0):

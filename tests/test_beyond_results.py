@@ -22,7 +22,8 @@ def test_rounds_and_quality_tables(tmp_path):
                                     "eer": 9.5}})
     out = tmp_path / "RESULTS.md"
     status = run(make_results_table.main, make_results_table.build_parser(),
-                 ["--pseudo-round", f"dino=-,{dino}", "--pseudo-round", f"dino_pl1={c1},{r1}",
+                 ["--system-label", "dino=DINO ({net})", "--system-net", "dino=LResNet34",
+                  "--pseudo-round", f"dino=-,{dino}", "--pseudo-round", f"dino_pl1={c1},{r1}",
                   "--quality-calibration", f"dino_pl1:cosine:O={q}", str(out), f"dino:cosine:O={dino}"])
     assert status == 0
     text = out.read_text()

@@ -15,8 +15,8 @@ import torch
 
 from utter.backend.calibration import LinearCalibration
 from utter.bin.cli import main
-from utter.data.audio import resample
-from utter.data.features import FbankOptions, VadOptions, compute_fbank, compute_vad
+from utter.data.features import compute_fbank, compute_vad, resample
+from utter.data.options import FbankOptions, VadOptions
 from utter.nnet import build_network
 from utter.nnet.heads import ClassifierHead
 from utter.train import checkpoint as ck
@@ -205,3 +205,76 @@ def test_console_script_entry_point():
     exe = sys.executable.rsplit("/", 1)[0] + "/utter"
     r = subprocess.run([exe, "verify", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--calibration" in r.stdout
+
+
+def test_embed_keys_voxceleb_style_paths(files, tmp_path, capsys):
+    """Inputs named alike in several directories (VoxCeleb's */00001.wav) are keyed by their path
+    relative to the directory they share; --key-from basename refuses them, naming both files."""
+    audio = sf.read(files["wav16"])[0]
+    paths = []
+    for spk, video in (("id10001", "vidA"), ("id10001", "vidB"), ("id10002", "vidA")):
+        d = tmp_path / "wav" / spk / video
+        d.mkdir(parents=True)
+        sf.write(d / "00001.wav", audio, 16000, subtype="PCM_16")
+        paths.append(str(d / "00001.wav"))
+    ark = tmp_path / "e.ark"
+    status, out, err = cli(["embed", "--model", files["model"], "--out-ark", str(ark), *paths], capsys)
+    assert status == 0, err
+    keys = [ln.split()[0] for ln in (tmp_path / "e.scp").read_text().splitlines()]
+    assert keys == ["id10001/vidA/00001", "id10001/vidB/00001", "id10002/vidA/00001"]
+    assert "keyed by the paths relative to" in err and "wav, without their extension" in err
+    status, out, err = cli(["embed", "--model", files["model"], *paths[:2]], capsys)   # one speaker: the videos
+    assert status == 0 and [ln.split()[0] for ln in out.splitlines()] == ["vidA/00001", "vidB/00001"]
+    assert "note: keys: the paths relative to" in err
+    status, _, err = cli(["embed", "--model", files["model"], "--key-from", "basename", *paths], capsys)
+    assert status == 1 and err.strip().splitlines()[-1] == (
+        f"utter: error: two input files give the embedding key 00001: {paths[0]} and {paths[1]} "
+        "(use --key-from path)")
+    # the same name with two extensions in one directory: no path tells them apart
+    flac = tmp_path / "wav/id10001/vidA/00001.flac"
+    sf.write(flac, audio, 16000)
+    status, _, err = cli(["embed", "--model", files["model"], paths[0], str(flac)], capsys)
+    assert status == 1 and "give the embedding key 00001" in err and "--key-from list" in err
+
+
+def test_embed_keys_from_a_list(files, tmp_path, capsys):
+    lst = tmp_path / "wav.scp"
+    lst.write_text(f"spkA-utt1 {files['wav16']}\n\nspkB-utt1 {files['flac8']}\n")
+    status, out, err = cli(["embed", "--model", files["model"], "--key-from", "list", str(lst)], capsys)
+    assert status == 0, err
+    got = parse_text_vectors(out)
+    assert list(got) == ["spkA-utt1", "spkB-utt1"]
+    _, plain, _ = cli(["embed", "--model", files["model"], files["wav16"]], capsys)
+    np.testing.assert_allclose(got["spkA-utt1"], parse_text_vectors(plain)["a16k"], rtol=1e-5, atol=1e-6)
+    lst.write_text(f"k {files['wav16']}\nk {files['flac8']}\n")
+    status, _, err = cli(["embed", "--model", files["model"], "--key-from", "list", str(lst)], capsys)
+    assert status == 1 and f"key k appears more than once in {lst}" in err
+    lst.write_text("k sox x.wav -t wav - |\n")
+    status, _, err = cli(["embed", "--model", files["model"], "--key-from", "list", str(lst)], capsys)
+    assert status == 1 and f"{lst}:1: expected 'KEY PATH' (a file path, not a pipe)" in err
+
+
+def _helps():
+    from utter.bin.cli import build_parser
+
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    return p.format_help(), {name: sp.format_help() for name, sp in sub.choices.items()}
+
+
+def test_help_text(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one option a line
+    top, subs = _helps()
+    assert "``" not in top and "examples" in top and "utter embed --model" in top
+    assert set(subs) == {"embed", "verify", "classify"}
+    for name, text in subs.items():
+        assert "examples:" in text or "example:" in text, name
+        assert "(default: None)" not in text and "(default: )" not in text and "``" not in text, name
+        assert "--model MODEL.pt" in text and "(required)" in text, name
+        for line in text.splitlines():
+            assert line.count("default") <= 1, (name, line)
+        positional = text.split("positional arguments:")[1].split("options:")[0]
+        assert all(len(ln.split(None, 1)) == 2 for ln in positional.strip().splitlines()), (name, positional)
+    assert "--cmn-window FRAMES" in subs["embed"] and "(default: 300)" in subs["embed"]
+    assert "--use-vad true|false" in subs["embed"] and "(default: true)" in subs["embed"]
+    assert "--key-from {path,basename,list}" in subs["embed"] and "(default: path)" in subs["embed"]

@@ -76,7 +76,7 @@ def test_atomic_open_leaves_target_on_failure(tmp_path):
 
 def test_config_items_shared_by_conf_readers(tmp_path):
     from utter.config import ConfigError, config_argv, config_items
-    from utter.data.features import FbankOptions
+    from utter.data.options import FbankOptions
 
     (tmp_path / "base.conf").write_text("--num-mel-bins=40\n")
     (tmp_path / "top.conf").write_text("--config=base.conf\n--low-freq=30 # Hz\n--dither=0\n")

@@ -81,7 +81,7 @@ def test_sampler_needs_two_classes():
 
 def test_objective_loss_is_triplet_plus_lambda_bt():
     from utter.nnet import build_network
-    from utter.train.contrastive import ContrastiveObjective
+    from utter.train.objectives.contrastive import ContrastiveObjective
 
     torch.manual_seed(0)
     net = build_network({"arch": "tdnn", "feat_dim": 10, "channels": [16, 16, 16, 16, 32], "embed_dim": 12})
@@ -114,7 +114,7 @@ def test_objective_loss_is_triplet_plus_lambda_bt():
 
 def test_objective_time_masking_changes_inputs_in_training_only():
     from utter.nnet import build_network
-    from utter.train.contrastive import ContrastiveObjective
+    from utter.train.objectives.contrastive import ContrastiveObjective
 
     torch.manual_seed(0)
     net = build_network({"arch": "tdnn", "feat_dim": 10, "channels": [8, 8, 8, 8, 16], "embed_dim": 8})

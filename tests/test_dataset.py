@@ -9,14 +9,14 @@ import torch
 from utter.data.chunks import Crop
 from utter.data.datadir import DataDir, write_table
 from utter.data.dataset import (
-    ArkReader,
     Corpus,
     FeatureReader,
     chunk_loader_factory,
-    dino_loader_factory,
+    multi_crop_loader_factory,
     utterance_loader_factory,
 )
-from utter.data.features import ArkScpWriter, sliding_cmn
+from utter.data.features import sliding_cmn
+from utter.data.kaldi_io import ArkReader, ArkScpWriter
 
 
 def make_dir(d, n_utt=24, n_spk=4, seed=0, aug=True, method=2, frames=(150, 700)):
@@ -99,7 +99,7 @@ def test_crops_equal_cmn_then_vad_by_hand(data):
 
 
 def test_dino_batches_shapes_views_and_determinism(data):
-    f = dino_loader_factory(data, batch_size=4, seed=11, global_frames=300, local_frames=120, num_local=3,
+    f = multi_crop_loader_factory(data, batch_size=4, seed=11, global_frames=300, local_frames=120, num_local=3,
                             min_frames=50, cmn_window=100)
     a = _batches(f(epoch=2))
     assert len(a) == f.num_batches() == 24 // 4
@@ -119,13 +119,13 @@ def test_dino_batches_shapes_views_and_determinism(data):
     _same(a, _batches(f(epoch=2)))                      # same seed, same batches
     assert not torch.equal(a[0]["local"], _batches(f(epoch=3))[0]["local"])  # another epoch differs
     _same(a[3:], _batches(f(epoch=2, start_batch=3)))   # resume gives exactly the rest
-    f2 = dino_loader_factory(data, batch_size=4, seed=11, global_frames=300, local_frames=120, num_local=3,
+    f2 = multi_crop_loader_factory(data, batch_size=4, seed=11, global_frames=300, local_frames=120, num_local=3,
                              min_frames=50, cmn_window=100, num_workers=2)
     _same(a, _batches(f2(epoch=2)))                     # workers change nothing
 
 
 def test_sharding_disjoint_and_complete(data):
-    f = dino_loader_factory(data, batch_size=2, seed=3, global_frames=100, local_frames=50, min_frames=50,
+    f = multi_crop_loader_factory(data, batch_size=2, seed=3, global_frames=100, local_frames=50, min_frames=50,
                             cmn_window=100)
     whole = [s for s in f.sampler(epoch=1, rank=0, world_size=1)]
     parts = [list(f.sampler(epoch=1, rank=r, world_size=3)) for r in range(3)]
@@ -173,17 +173,17 @@ def test_utterance_batches_sorted_and_complete(data):
 def test_errors_name_the_problem(tmp_path, data):
     short = make_dir(tmp_path / "short", n_utt=5, aug=False, frames=(20, 40))
     with pytest.raises(ValueError, match=r"empty training set: 5 of 5 utterances have fewer than 100"):
-        dino_loader_factory(short, batch_size=2)
+        multi_crop_loader_factory(short, batch_size=2)
     bad = make_dir(tmp_path / "bad", n_utt=4, aug=False)
     lines = open(bad / "vad.scp").read().splitlines()
     (bad / "vad.scp").write_text("\n".join(lines[1:]) + "\n")
     missing = lines[0].split()[0]
     with pytest.raises(ValueError, match=f"{missing}: no entry in .*vad.scp"):
-        dino_loader_factory(bad, batch_size=2)
+        multi_crop_loader_factory(bad, batch_size=2)
     lines = open(bad / "feats.scp").read().splitlines()
     (bad / "feats.scp").write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(ValueError, match=f"{lines[-1].split()[0]}: no entry in .*feats.scp"):
         chunk_loader_factory(bad, batch_size=2, apply_vad=False)
-    f = dino_loader_factory(data, batch_size=4, min_frames=50)
+    f = multi_crop_loader_factory(data, batch_size=4, min_frames=50)
     with pytest.raises(ValueError, match="start_batch 99 outside"):
         f(0, start_batch=99)

@@ -6,8 +6,9 @@ import soundfile as sf
 
 from utter.data.augment import Augmenter
 from utter.data.datadir import write_table
-from utter.data.dataset import dino_loader_factory
-from utter.data.features import FbankOptions, VadOptions, compute_fbank, compute_vad, sliding_cmn
+from utter.data.dataset import multi_crop_loader_factory
+from utter.data.features import compute_fbank, compute_vad, sliding_cmn
+from utter.data.options import FbankOptions, VadOptions
 
 RATE = 16000
 
@@ -28,7 +29,7 @@ def test_audio_path_matches_by_hand(tmp_path):
     write_table(tmp_path / "utt2spk", utt2spk)
     write_table(tmp_path / "utt2dur", {u: "3.0" for u in wav})
     aug = Augmenter(noise={"n": str(noise)})
-    f = dino_loader_factory(tmp_path, batch_size=2, seed=4, global_frames=150, local_frames=80, num_local=2,
+    f = multi_crop_loader_factory(tmp_path, batch_size=2, seed=4, global_frames=150, local_frames=80, num_local=2,
                             min_frames=50, audio=True, augmenter=aug, aug_types=("noise",))
     batches = list(f(0))
     assert len(batches) == 2 and batches[0]["global"].shape[:2] == (4, 150)

@@ -14,6 +14,7 @@ import torch
 
 from utter.data.datadir import DataDirError, utt2spk_to_spk2utt, write_table
 from utter.data.features import sliding_cmn
+from utter.data.kaldi_io import write_vectors
 from utter.nnet import build_network
 from utter.train import checkpoint as ck
 from utter.train.extract import (
@@ -23,7 +24,6 @@ from utter.train.extract import (
     extract_embeddings,
     speaker_means,
     write_speaker_means,
-    write_vectors,
 )
 
 FEAT_DIM = 20

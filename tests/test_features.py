@@ -15,18 +15,9 @@ import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
-from utter.data.features import (
-    DEFAULT_FBANK_CONF,
-    DEFAULT_VAD_CONF,
-    ArkScpWriter,
-    FbankOptions,
-    FeatureError,
-    VadOptions,
-    compute_fbank,
-    compute_vad,
-    sliding_cmn,
-    utterance_seed,
-)
+from utter.data.features import FeatureError, compute_fbank, compute_vad, sliding_cmn, utterance_seed
+from utter.data.kaldi_io import ArkScpWriter
+from utter.data.options import DEFAULT_FBANK_CONF, DEFAULT_VAD_CONF, FbankOptions, VadOptions
 
 
 def _speechy(n: int, seed: int = 0) -> np.ndarray:

@@ -17,7 +17,8 @@ from utter.bin import compute_vad as compute_vad_bin
 from utter.bin import make_fbank as make_fbank_bin
 from utter.bin.common import run
 from utter.data.audio import read_audio
-from utter.data.features import FbankOptions, VadOptions, compute_fbank, compute_vad, compute_vad_job, make_fbank_job
+from utter.data.features import compute_fbank, compute_vad, compute_vad_job, make_fbank_job
+from utter.data.options import FbankOptions, VadOptions
 
 RATE = 16000
 

@@ -85,9 +85,11 @@ def test_max_jobs_run_limits_concurrency(tmp_path):
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(2))
 
 
-def test_argument_errors():
-    with pytest.raises(JobError, match="unknown option --bogus"):
-        parse_args(["--bogus", "1", "x.log", "true"], "run.py")
+def test_argument_errors(capsys):
+    # run.pl ignores options meant for a queue (a warning here); a cluster runner keeps them
+    assert parse_args(["--bogus", "1", "x.log", "true"], "run.py").log == "x.log"
+    assert "ignoring option --bogus 1" in capsys.readouterr().err
+    assert parse_args(["--bogus", "1", "x.log", "true"], "queue.py", cluster=True).options["bogus"] == "1"
     with pytest.raises(JobError, match="one log file"):
         parse_args(["JOB=1:3", "x.log", "true"], "run.py")
     with pytest.raises(JobError, match="invalid job range"):
@@ -150,8 +152,11 @@ def test_slurm_array_submits_waits_and_checks(fake_cluster):
     assert r.returncode == 0, r.stderr
     calls = record.read_text()
     sb = next(line for line in calls.splitlines() if line.startswith("sbatch"))
-    for opt in ("--array=1-3%2", "--cpus-per-task=2", "--mem=3G", "--gres=gpu:1", "--time=1:00:00"):
-        assert opt in sb.split(), sb
+    args = sb.split()
+    assert "--array=1-3%2" in args and "--gres=gpu:1" in args
+    # slurm.pl's default config: --mem is per CPU, as on Grid Engine
+    for opt, val in (("--cpus-per-task", "2"), ("--mem-per-cpu", "3G"), ("--time", "1:00:00")):
+        assert args[args.index(opt) + 1] == val, sb
     for j in (1, 2, 3):
         text = (work / f"exp/log/e.{j}.log").read_text()
         assert f"job {j} threads 2" in text and "# Ended (code 0)" in text
@@ -180,3 +185,71 @@ def test_sge_array_submits_and_checks(fake_cluster):
     assert qsub[qsub.index("-pe") + 2] == "4"
     assert "mem_free=2G,ram_free=2G" in qsub
     assert "# Ended (code 0)" in (work / "log/q.2.log").read_text()
+
+
+def test_qsub_style_options_and_options_after_job_range(tmp_path):
+    # run.pl takes -V, -tc N, -l x=y (and passes over them) before or after JOB=1:N; -tc sets the
+    # number of tasks at once. Nothing may end up as a log file named after an option.
+    (tmp_path / "t").mkdir()
+    cmd = "date +%s.%N > t/JOB.start; sleep 0.3; date +%s.%N > t/JOB.end"
+    r = run([UTILS / "run.py", "-V", "-tc", "1", "JOB=1:3", "-l", "mem_free=2G", "--config", "conf/queue.conf",
+             "--num-threads", "2", "l/s.JOB.log", "bash", "-c", cmd], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "-V").exists() and not (tmp_path / "-l").exists()
+    spans = sorted((float((tmp_path / f"t/{j}.start").read_text()), float((tmp_path / f"t/{j}.end").read_text()))
+                   for j in (1, 2, 3))
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(2))
+    assert "threads=2" in (tmp_path / "l/s.1.log").read_text()
+    spec = parse_args(["-pe", "smp", "4", "JOB=1:2", "--mem", "1G", "x.JOB.log", "true"], "queue.py", cluster=True)
+    assert spec.sched_opts == ["-pe", "smp", "4"] and spec.num_threads == 4 and spec.mem == "1G"
+    spec = parse_args(["JOB=1:2", "-tc", "3", "--gpu=1", "x.JOB.log", "true"], "run.py")
+    assert (spec.max_jobs_run, spec.gpu, spec.end) == (3, 1, 2)
+
+
+def test_memory_means_per_thread_on_both_schedulers(fake_cluster):
+    # Kaldi: queue.pl's mem_free is per slot (x -pe smp N), slurm.pl's --mem-per-cpu per CPU.
+    work, env, record = fake_cluster
+    for runner in ("slurm.py", "queue.py"):
+        r = run([UTILS / runner, "--mem", "32G", "--num-threads", "8", "--poll-interval", "0.05", "JOB=1:1",
+                 "log/m.JOB.log", "true"], work, env)
+        assert r.returncode == 0, r.stderr
+    calls = record.read_text().splitlines()
+    sb = next(c for c in calls if c.startswith("sbatch")).split()
+    qs = next(c for c in calls if c.startswith("qsub")).split()
+    assert sb[sb.index("--mem-per-cpu") + 1] == "32G" and sb[sb.index("--cpus-per-task") + 1] == "8"
+    assert "--mem" not in sb and "--mem=32G" not in sb
+    assert qs[qs.index("-pe") + 2] == "8" and "mem_free=32G,ram_free=32G" in qs
+
+
+def test_config_file_maps_options_and_gpu_partition(fake_cluster):
+    work, env, record = fake_cluster
+    (work / "conf").mkdir()
+    (work / "conf/slurm.conf").write_text(
+        "# site config\n"
+        "command sbatch --export=ALL\n"
+        "option mem=* --mem-per-cpu=$0\n"
+        "option num_threads=* --cpus-per-task=$0\n"
+        "option num_threads=1\n"
+        "default gpu=0\n"
+        "option gpu=0 -p cpu\n"
+        "option gpu=* -p gpu --gres=gpu:$0   # the GPU partition\n"
+        "option max_mem=* --mem=$0\n")
+    r = run([UTILS / "slurm.py", "JOB=1:2", "--gpu", "2", "--max-mem", "10G", "-A", "proj", "--poll-interval", "0.05",
+             "log/g.JOB.log", "true"], work, env)     # conf/slurm.conf is read by default, as slurm.pl does
+    assert r.returncode == 0, r.stderr
+    sb = [c for c in record.read_text().splitlines() if c.startswith("sbatch")][-1].split()
+    assert sb[sb.index("-p") + 1] == "gpu" and "--gres=gpu:2" in sb and "--mem=10G" in sb
+    assert sb[sb.index("-A") + 1] == "proj"        # single-dash options pass through
+    r = run([UTILS / "slurm.py", "--poll-interval", "0.05", "log/c.log", "true"], work, env)
+    sb = [c for c in record.read_text().splitlines() if c.startswith("sbatch")][-1].split()
+    assert sb[sb.index("-p") + 1] == "cpu"          # default gpu=0 -> option gpu=0 -p cpu
+    (work / "conf/other.conf").write_text("command qsub -cwd\noption gpu=* -q gpu.q -l gpu=$0\n")
+    r = run([UTILS / "queue.py", "--config", "conf/other.conf", "--gpu", "1", "--poll-interval", "0.05",
+             "JOB=1:1", "log/q.JOB.log", "true"], work, env)
+    assert r.returncode == 0, r.stderr
+    qs = [c for c in record.read_text().splitlines() if c.startswith("qsub")][-1].split()
+    assert qs[qs.index("-q") + 1] == "gpu.q" and qs[qs.index("-l") + 1] == "gpu=1"
+    r = run([UTILS / "queue.py", "--config", "conf/other.conf", "--mem", "2G", "log/x.log", "true"], work, env)
+    assert r.returncode == 1 and "--mem is not described in conf/other.conf" in r.stderr
+    r = run([UTILS / "queue.py", "--config", "conf/missing.conf", "log/x.log", "true"], work, env)
+    assert r.returncode == 1 and "could not open config file conf/missing.conf" in r.stderr

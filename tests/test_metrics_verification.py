@@ -12,6 +12,7 @@ from utter.metrics.verification import (
     compute_min_cllr,
     compute_min_dcf,
     det_plot,
+    kaldi_eer,
     verification_report,
 )
 
@@ -161,3 +162,54 @@ def test_det_plot_writes_png(tmp_path):
         systems[name] = (rng.normal(size=3000) + d * labels, labels)
     det_plot(systems, tmp_path / "det.png")
     assert (tmp_path / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def brute_kaldi_eer(scores, labels):
+    """Kaldi compute-eer's documented definition, literally: float scores sorted; for target
+    position p = 0, 1, ... (while p + 1 < T) the nontarget at the same error rate is at
+    N - 1 - int(N * p / T) (at least 0); the first p whose target is above it is the cut."""
+    tar = sorted(np.float32(x) for x, y in zip(scores, labels) if y)
+    non = sorted(np.float32(x) for x, y in zip(scores, labels) if not y)
+    t, n = len(tar), len(non)
+    p = 0
+    while p + 1 < t:
+        q = max(n - 1 - int(n * p * 1.0 / t), 0)
+        if non[q] < tar[p]:
+            break
+        p += 1
+    return p / t, float(tar[p])
+
+
+def test_kaldi_eer_by_hand_and_against_its_definition():
+    # T = 4 targets, N = 3 nontargets. p=0: non[2]=0.6 < 0.1? no; p=1: non[2] < 0.5? no;
+    # p=2: int(3*2/4)=1 -> non[1]=0.2 < 0.9: EER 2/4, threshold 0.9. The hull's EER is 2/7.
+    s = np.array([0.1, 0.5, 0.9, 1.3, -1, 0.2, 0.6])
+    y = np.array([1, 1, 1, 1, 0, 0, 0], bool)
+    eer, thr = kaldi_eer(s, y)
+    assert eer == 0.5 and thr == pytest.approx(0.9)
+    assert compute_eer(s, y, method="kaldi") == 0.5
+    assert compute_eer(s, y) == pytest.approx(2 / 7)
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n = int(rng.integers(2, 400))
+        labels = rng.random(n) < rng.uniform(0.1, 0.9)
+        labels[:2] = [True, False]
+        scores = rng.normal(size=n) + rng.uniform(0, 3) * labels
+        if trial % 3 == 0:
+            scores = np.round(scores * 2) / 2          # ties
+        assert kaldi_eer(scores, labels) == pytest.approx(brute_kaldi_eer(scores, labels), abs=0, rel=1e-7)
+
+
+def test_compute_eer_program_names_its_method(tmp_path):
+    import subprocess
+    import sys
+    f = tmp_path / "scores"
+    f.write_text("0.1 target\n0.5 target\n0.9 target\n1.3 target\n-1 nontarget\n0.2 nontarget\n0.6 nontarget\n")
+    r = subprocess.run([sys.executable, "-m", "utter.bin.compute_eer", "--method", "kaldi", str(f)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "50" and "Equal error rate (Kaldi compute-eer) is 50%, at threshold 0.9" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "utter.bin.compute_eer", str(f)], capture_output=True, text=True)
+    assert r.stdout.strip() == "28.57" and "Equal error rate (ROCCH) is 28.5714%" in r.stderr
+    with pytest.raises(ValueError, match="unknown EER method"):
+        compute_eer(np.array([0.0, 1.0]), np.array([0, 1]), method="bogus")

@@ -72,6 +72,15 @@ def test_calibration_program_writes_disjoint_lists(tmp_path):
         assert a.rsplit("-", 1)[0] in held and b.rsplit("-", 1)[0] in held
 
 
+def _wording(recipe: str = "voxceleb") -> list[str]:
+    """The make_results_table options of egs/<recipe>/conf/results.conf (--mini false), as the
+    recipe's results stage passes them (utils/recipe_lib.sh results_options)."""
+    done = subprocess.run(["bash", "-c", 'set -euo pipefail; . utils/recipe_lib.sh; cd "egs/$1"; results_options; '
+                           'printf "%s\\0" "${results_opts[@]}"', "-", recipe],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    return done.stdout.split("\0")[:-1]
+
+
 def _write_json(path: Path, eer: float, d1: float, d5: float, **extra) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"EER": eer, "minDCF@0.01": d1, "minDCF@0.05": d5,
@@ -88,9 +97,11 @@ def test_results_table_rows_columns_and_published(tmp_path):
     calibrated = ["--calibrated", f"dino:plda:O={cal}"]
     specs.append(f"dino:cosine:E={_write_json(tmp_path / 'e.json', 12.345, 0.9, 0.8)}")
     out = tmp_path / "RESULTS.md"
-    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", "--published",
-                           str(ROOT / "egs/voxceleb/conf/published.tsv"), *calibrated, str(out), *specs],
-                          capture_output=True, text=True, env=recipe_env())
+    wording = _wording()
+    assert "--published" in wording and "--heading" in wording
+    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", *wording, *calibrated,
+                           str(out), *specs], capture_output=True, text=True, env=recipe_env(),
+                          cwd=ROOT / "egs/voxceleb")
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     o_table = text.split("### VoxCeleb1-O")[1].split("###")[0]
@@ -106,6 +117,25 @@ def test_results_table_rows_columns_and_published(tmp_path):
     calib = text.split("### Calibrated scores")[1].split("##")[0]
     assert "actDCF(0.01)" in calib and "| DINO (LResNet34) | PLDA | O | 0.51 | 0.617 |" in calib
     assert "hyperion" in text and "3.96" in text
+    assert "## Published figures (VoxCeleb1, for comparison)" in text
+
+
+def test_results_table_holds_no_recipe_wording(tmp_path):
+    """Without a recipe's wording the tables are headed by the names on the command line (the
+    headings, row labels and section titles are the recipes' conf/results.conf)."""
+    specs = [f"{s}:cosine:{t}={_write_json(tmp_path / f'{s}{t}.json', 10, 0.5, 0.25)}"
+             for s in ("dino", "xvector") for t in ("E", "O")]
+    out = tmp_path / "R.md"
+    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", str(out), *specs],
+                          capture_output=True, text=True, env=recipe_env())
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.index("### E (10 target") < text.index("### O (10 target") and "VoxCeleb" not in text
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")][1:]
+    assert rows[:2] == ["dino", "xvector"]
+    source = (ROOT / "pylib/utter/bin/make_results_table.py").read_text()
+    for word in ("VoxCeleb", "IEMOCAP", "ADReSS", "AAM-softmax", "Lux", "DINO ("):
+        assert word not in source, word
 
 
 def test_results_table_errors(tmp_path):
@@ -130,9 +160,9 @@ def test_results_table_names_the_trained_network(tmp_path):
     (tmp_path / "pretrained/final.pt").symlink_to(exp / "dino/final.pt")
     specs = [f"{s}:cosine:O={_write_json(tmp_path / f'{s}.json', 10, 0.5, 0.25)}" for s in ("dino", "xvector")]
     out = tmp_path / "R.md"
-    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", "--system-model",
+    done = subprocess.run([sys.executable, "-m", "utter.bin.make_results_table", *_wording(), "--system-model",
                            f"dino={tmp_path / 'pretrained/final.pt'}", str(out), *specs],
-                          capture_output=True, text=True, env=recipe_env())
+                          capture_output=True, text=True, env=recipe_env(), cwd=ROOT / "egs/voxceleb")
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "| DINO (TDNN) |" in text and "| supervised (LResNet34, AAM-softmax) |" in text

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from utter.sim.build import BuildConfig, build, parse_scale
+from utter.sim.build import build
+from utter.sim.build_tools import BuildConfig, parse_scale
 
 TRIAL_RE = re.compile(r"^[01] (id\d{5})/([A-Za-z0-9_-]{11})/(\d{5})\.wav (id\d{5})/([A-Za-z0-9_-]{11})/(\d{5})\.wav$")
 

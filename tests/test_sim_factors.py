@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from utter.sim import factors, synth
-from utter.sim.build import item_rng
+from utter.sim.build_tools import item_rng
 from utter.sim.channel import apply_channel, make_rir
 from utter.sim.factors import Style
 from utter.sim.plan import PAUSE, babble_plan

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import random
+import zipfile
 
 import numpy as np
 import pytest
@@ -79,7 +80,8 @@ def test_unreadable_and_foreign_files(tmp_path):
 def test_latest_checkpoint_orders_by_step(tmp_path):
     assert ck.latest_checkpoint(tmp_path) is None
     for name in ("ckpt-00000009.pt", "ckpt-00000010.pt", ".ckpt-00000011.pt.abc.tmp", "final.pt"):
-        (tmp_path / name).write_bytes(b"x")
+        with zipfile.ZipFile(tmp_path / name, "w") as z:   # torch.save writes zip archives
+            z.writestr("data.pkl", b"x")
     assert ck.latest_checkpoint(tmp_path).name == "ckpt-00000010.pt"
     assert [p.name for p in ck.list_checkpoints(tmp_path)] == ["ckpt-00000009.pt", "ckpt-00000010.pt"]
 
@@ -112,7 +114,7 @@ def test_load_embedder_rebuilds_from_arch_config(tmp_path, monkeypatch):
         calls.append(config)
         return ToyNet(config["hidden"], config["dropout"])
 
-    monkeypatch.setattr(utter.nnet, "build_network", fake_build, raising=False)
+    monkeypatch.setattr(ck, "build_network", fake_build)  # where load_embedder looks it up
     emb = ck.load_embedder(path, "cpu")
     assert calls == [net.config] and not emb.training
     x = torch.randn(4, 6)

@@ -130,7 +130,7 @@ def test_dino_final_is_teacher_embedder(dino_runs, feats_dir):
 
 def test_dino_collapse_stats_match_formula(dino_runs):
     """teacher_collapse_stats of the reloaded objective vs softmax((t - c) / T) and entropies by hand."""
-    from utter.train.objectives import DINOObjective
+    from utter.train.objectives.dino import DINOObjective
 
     obj = DINOObjective.from_checkpoint(dino_runs / "a" / "final.pt")
     x, lengths = torch.randn(5, 120, FEAT_DIM), torch.full((5,), 120)

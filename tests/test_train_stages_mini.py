@@ -124,13 +124,13 @@ def eers(trained) -> dict[str, float]:
 
 
 def test_dino_no_collapse(trained):
-    from utter.data.dataset import dino_loader_factory
-    from utter.train.objectives import DINOObjective
+    from utter.data.dataset import multi_crop_loader_factory
+    from utter.train.objectives.dino import DINOObjective
 
     obj = DINOObjective.from_checkpoint(trained["dino"])
     k = obj.dino_loss.out_dim
     frames = json.loads((trained["dino"].parent / "config.json").read_text())["run"]["global_frames"]
-    loader = dino_loader_factory(str(trained["train"]), batch_size=64, seed=123, global_frames=frames,
+    loader = multi_crop_loader_factory(str(trained["train"]), batch_size=64, seed=123, global_frames=frames,
                                  local_frames=frames, min_frames=frames)
     batch = next(iter(loader(0)))
     stats = obj.teacher_collapse_stats(batch["global"], batch["global_lengths"])

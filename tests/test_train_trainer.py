@@ -1,7 +1,6 @@
 """The training loop in one process: schedules, outputs, hooks, optimisers, clear errors."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -9,8 +8,10 @@ import pytest
 import torch
 from train_toy import ToyNet, ToyObjective, make_trainer
 
+from utter.nnet import build_network
+from utter.nnet.heads import DINOHead
 from utter.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from utter.train.trainer import TrainConfig, Trainer, add_train_arguments, train_config_from_args
+from utter.train.trainer import TrainConfig, Trainer, weight_decay_groups
 
 
 def _read_tsv(path):
@@ -157,16 +158,21 @@ def test_non_finite_loss_stops_with_a_reason(tmp_path):
         Trainer(_toy_objective(), lambda *a: batches, TrainConfig(), tmp_path).train()
 
 
-def test_command_line_options_build_the_config():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cpu")  # as make_parser(device=True) adds it
-    add_train_arguments(parser)
-    assert train_config_from_args(parser.parse_args([])) == TrainConfig()
-    args = parser.parse_args(["--betas", "0.9,0.95", "--amsgrad", "true", "--weight-decay-end", "0.1",
-                              "--total-steps", "300", "--device", "cuda:1", "--resume", "true"])
-    cfg = train_config_from_args(args, seed=4)
-    assert (cfg.betas, cfg.amsgrad, cfg.weight_decay_end, cfg.total_steps, cfg.device, cfg.seed) == \
-        ((0.9, 0.95), True, 0.1, 300, "cuda:1", 4)
-    assert args.resume is True
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--amsgrad", "yes"])
+def test_weight_decay_groups():
+    """Weights decay, biases and 1-D parameters do not; frozen ones are left out on request."""
+    net = build_network(dict(arch="tdnn", feat_dim=6, channels=[4, 4, 4, 4, 5], embed_dim=3, embed_bn=True))
+    model = torch.nn.ModuleDict({"net": net, "head": DINOHead(3, 10, 8, 4)})
+    decay, no_decay = weight_decay_groups([model], include_frozen=False)
+    assert (decay["name"], decay["wd_scale"]) == ("decay", 1.0) and (no_decay["name"], no_decay["wd_scale"]) == \
+        ("no_decay", 0.0)
+    names = {id(p): n for n, p in model.named_parameters()}
+    dn = {names[id(p)] for p in decay["params"]}
+    nn_ = {names[id(p)] for p in no_decay["params"]}
+    assert all(n.endswith(".bias") or model.get_parameter(n).dim() == 1 for n in nn_)
+    assert all(not n.endswith(".bias") and model.get_parameter(n).dim() > 1 for n in dn)
+    assert "head.last_layer.weight_g" not in dn | nn_  # frozen
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert dn | nn_ == trainable and not dn & nn_
+    # with the frozen ones (the trainer's default), and a module given twice counts once
+    every = weight_decay_groups([model, model["head"]])
+    assert sum(len(g["params"]) for g in every) == len(list(model.parameters()))

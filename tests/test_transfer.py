@@ -10,8 +10,9 @@ from scipy.stats import multivariate_normal
 from transfer_synth import class_embeddings, session_data, write_embeddings, write_folds
 
 from utter.backend.classifiers import EmbeddingClassifier, build_classifier
-from utter.backend.transfer import FrozenOptions, read_class_scores, run_frozen_classifier
 from utter.data.datadir import read_table, write_table
+from utter.transfer.frozen import FrozenOptions, run_frozen_classifier
+from utter.transfer.runs import read_class_scores
 
 
 def test_frozen_cv_accuracy_matches_known_separability(tmp_path):

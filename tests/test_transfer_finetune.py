@@ -11,8 +11,9 @@ from transfer_synth import feature_data, tiny_pretrained
 
 from utter.data.dataset import chunk_loader_factory
 from utter.train.checkpoint import load_embedder
-from utter.train.finetune import ClassificationObjective, FinetuneOptions, run_finetune
+from utter.train.objectives.classification import ClassificationObjective
 from utter.train.trainer import TrainConfig, Trainer
+from utter.transfer.finetune import FinetuneOptions, run_finetune
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +107,16 @@ def test_killed_run_resumes_to_the_uninterrupted_result(synth, tmp_path, monkeyp
     monkeypatch.setattr(Trainer, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
     again = run_finetune(pre, data, tmp_path / "run", _opts("affine-then-full", interval=2), **kw)
     assert again["UA"] == res["UA"]
+
+
+def test_full_gets_the_budget_of_both_affine_then_full_stages():
+    """Budget parity (issue 14): full trains stage 1 + stage 2 steps (or epochs), unless switched off."""
+    s1, s2 = TrainConfig(total_steps=30, lr=3e-3), TrainConfig(total_steps=20, lr=1e-3)
+    opts = FinetuneOptions(strategy="full", train=s1, stage2=s2)
+    assert opts.full_budget().total_steps == 50 and opts.full_budget().lr == 3e-3
+    assert dataclasses.replace(opts, equal_budget=False).full_budget().total_steps == 30
+    by_epochs = FinetuneOptions(strategy="full", train=TrainConfig(epochs=10), stage2=TrainConfig(epochs=4))
+    assert by_epochs.full_budget().epochs == 14
+    mixed = FinetuneOptions(strategy="full", train=TrainConfig(total_steps=30), stage2=TrainConfig(epochs=2))
+    with pytest.raises(ValueError, match="both in epochs"):
+        mixed.full_budget()

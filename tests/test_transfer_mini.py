@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from utter.backend.transfer import FrozenOptions, run_frozen_classifier
+from utter.transfer.frozen import FrozenOptions, run_frozen_classifier
 
 
 def test_frozen_classifier_above_chance_on_mini_iemocap(request, tmp_path):

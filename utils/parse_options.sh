@@ -14,19 +14,24 @@
 
 [ -z "${config:-}" ] && config=
 
+# A bad command line: the reason, and a --help that works from where the user is.
+_po_fail() {
+  local _po_help=$0
+  [[ $_po_help == */* ]] || _po_help=./$_po_help
+  echo "$0: $* (see $_po_help --help)" 1>&2
+  exit 1
+}
+
 # Set one option from its name (without "--") and value; exits 1 naming a bad option.
 _po_set() {
   local _po_name _po_old
   _po_name=${1//-/_}
-  if ! [[ $_po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
-    echo "$0: invalid option --$1" 1>&2; exit 1
-  fi
-  if [ -z "${!_po_name+xxx}" ]; then
-    echo "$0: invalid option --$1" 1>&2; exit 1
+  if ! [[ $_po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ -z "${!_po_name+xxx}" ]; then
+    _po_fail "invalid option --$1"
   fi
   _po_old=${!_po_name}
   if [[ $_po_old == true || $_po_old == false ]] && [[ $2 != true && $2 != false ]]; then
-    echo "$0: expected \"true\" or \"false\": --$1 $2" 1>&2; exit 1
+    _po_fail "expected \"true\" or \"false\": --$1 $2 (e.g. --$1 true)"
   fi
   printf -v "$_po_name" '%s' "$2"
 }
@@ -73,13 +78,12 @@ while [ $# -gt 0 ]; do
       fi
       exit 0 ;;
     --*=*)
-      echo "$0: options to scripts must be of the form --name value, got '$1'" 1>&2
-      exit 1 ;;
+      _po_fail "options to scripts must be of the form --name value, got '$1' (${1%%=*} ${1#*=})" ;;
     --)
       shift; break ;;
     --*)
       if [ $# -lt 2 ]; then
-        echo "$0: option $1 needs a value" 1>&2; exit 1
+        _po_fail "option $1 needs a value"
       fi
       if [ "$1" != "--config" ]; then
         _po_set "${1#--}" "$2"
@@ -93,6 +97,6 @@ done
 if [ -n "${cmd+xxx}" ] && [ -z "$cmd" ]; then
   echo "$0: empty argument to --cmd option" 1>&2; exit 1
 fi
-unset -f _po_set _po_read_config
+unset -f _po_set _po_read_config _po_fail
 unset _po_i _po_j
 true

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Run a command (or tasks JOB=1:N of it) on this machine, Kaldi run.pl style.
 
-usage: run.py [--num-threads T] [--max-jobs-run N] [--mem X] [--gpu N] [--time T] [JOB=1:N] LOG command...
---max-jobs-run defaults to the core count; --num-threads (default 1) is exported to each task as
-OMP/MKL/OPENBLAS/UTTER_NUM_THREADS; --mem/--gpu/--time are accepted for the cluster runners'
-sake and ignored here. Exits 1 naming the failed logs.
+usage: run.py [--num-threads T] [--max-jobs-run N] [--gpu N] [options] [JOB=1:N] [options] LOG command...
+Options may come before or after JOB=1:N. --max-jobs-run (or -tc N) defaults to the core count
+(with --gpu N: the number of GPUs nvidia-smi lists); --num-threads (default 1) is exported to each
+task as OMP/MKL/OPENBLAS/UTTER_NUM_THREADS. Every other option -- --mem, --time, --config FILE,
+any --name value, and qsub-style single-dash ones (-V, -l mem_free=2G, -pe smp 4 ...) -- is
+accepted for the cluster runners' sake and ignored here, as run.pl does. Exits 1 naming the
+failed logs.
 """
 import sys
 from pathlib import Path

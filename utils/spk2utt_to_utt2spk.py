@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Convert spk2utt (files or stdin) to utt2spk on stdout, in Kaldi's order (spk2utt_to_utt2spk.pl).
+"""Kaldi's spk2utt_to_utt2spk.pl: spk2utt (files or stdin) to utt2spk on stdout, one ``utt spk``
+line per utterance in spk2utt's order.
 
-usage: spk2utt_to_utt2spk.py [spk2utt] > utt2spk
+usage: spk2utt_to_utt2spk.py [spk2utt ...] > utt2spk
 """
 import fileinput
 import sys
@@ -10,17 +11,22 @@ from pathlib import Path
 # utils/ must not shadow the standard library (utils/queue.py vs the queue module).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
-from utter.data.dirtools import DataDirError, spk2utt_to_utt2spk  # noqa: E402
+from utter.data.datadir import spk2utt_to_utt2spk  # noqa: E402
+
+
+def groups():
+    with fileinput.input(openhook=fileinput.hook_encoded("utf-8", "surrogateescape")) as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                name = "stdin" if f.isstdin() else f.filename()
+                sys.exit(f"spk2utt_to_utt2spk.py: error: {name}:{f.filelineno()}: empty line")
+            yield parts[0], parts[1:]
+
 
 if __name__ == "__main__":
     if any(a in ("-h", "--help") for a in sys.argv[1:]):
         print(__doc__.strip())
         sys.exit(0)
-    lines = [line.rstrip("\n") for line in fileinput.input(openhook=fileinput.hook_encoded("utf-8", "surrogateescape"))]
-    try:
-        out = spk2utt_to_utt2spk(lines, sys.argv[1] if len(sys.argv) > 1 else "stdin")
-    except DataDirError as e:
-        print(f"spk2utt_to_utt2spk.py: error: {e}", file=sys.stderr)
-        sys.exit(1)
     sys.stdout.reconfigure(errors="surrogateescape")
-    sys.stdout.write("".join(line + "\n" for line in out))
+    sys.stdout.write("".join(f"{u} {s}\n" for u, s in spk2utt_to_utt2spk(groups(), sort=False)))

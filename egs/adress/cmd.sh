@@ -7,9 +7,9 @@ export gpu_cmd="run.py --gpu 1"
 # SLURM: uncomment and adapt partitions/memory.
 # export train_cmd="slurm.py --mem 4G --time 4:00:00"
 # export cpu_cmd="slurm.py --mem 4G"
-# export gpu_cmd="slurm.py --gpu 1 --mem 32G --num-threads 8 --time 3-00:00:00"
+# export gpu_cmd="slurm.py --gpu 1 --mem 4G --num-threads 8 --time 3-00:00:00"
 
 # SGE (Grid Engine):
 # export train_cmd="queue.py --mem 4G"
 # export cpu_cmd="queue.py --mem 4G"
-# export gpu_cmd="queue.py --gpu 1 --mem 32G --num-threads 8"
+# export gpu_cmd="queue.py --gpu 1 --mem 4G --num-threads 8"

@@ -49,124 +49,46 @@
 #                              finetune_max_folds of conf/recipe.conf when this is not given)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
 set -euo pipefail
-
-stage=0
+. "$(dirname "$0")/utils/recipe_lib.sh"   # --stage, --nj, --mini ...; source_conf, conf, say, run_stage ...
 stop_stage=11
-nj=
-mini=false
-mini_scale=1
-device=
-ngpu=0
 seeds=
 max_folds=
-
-cd "$(dirname "$0")"
-. ./cmd.sh
-. ./path.sh
-. utils/parse_options.sh
-if [ $# -ne 0 ]; then
-  echo "$0: unexpected arguments: $* (see the header of $0)" >&2; exit 1
-fi
-
-# ---------------------------------------------------------------- configuration
-# Shell-assignment configs: conf/X, then conf/mini/X with --mini true.
-source_conf() {
-  if [ -f "conf/$1" ]; then . "conf/$1"; fi
-  if $mini && [ -f "conf/mini/$1" ]; then . "conf/mini/$1"; fi
-  return 0
-}
-# Program configs (--option=value lines): conf/mini/X replaces conf/X with --mini true.
-conf() {
-  if $mini && [ -f "conf/mini/$1" ]; then echo "conf/mini/$1"; else echo "conf/$1"; fi
-}
-cli_seeds=$seeds
-cli_max_folds=$max_folds
-source_conf recipe.conf
-source_conf augment.conf
-seeds=${cli_seeds:-$seeds}
-max_folds=${cli_max_folds:-$max_folds}
-# stages 7-8 (training per fold): --max-folds, else finetune_max_folds, else max_folds
-ft_max_folds=${cli_max_folds:-${finetune_max_folds:-$max_folds}}
-seed_list=$(echo $seeds | tr ' ' ',')
-nj=${nj:-$default_nj}
-[ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
-case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
-train_cmd_now=$train_cmd
-[ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
-extract_cmd=$cpu_cmd
-[ "$device" = cpu ] || extract_cmd=$gpu_cmd
+recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
+downstream_settings   # conf/recipe.conf, conf/augment.conf; ft_max_folds, seed_list, nj, device
 corpora_needed=adress
-$use_augmentation && corpora_needed="adress,musan,rirs"
+corpus_vars=adress_root
+if $use_augmentation; then corpora_needed="adress,musan,rirs"; corpus_vars="adress_root musan_root rirs_root"; fi
 
 # Corpus roots and pretrained models: the simulator's corpora and the mini VoxCeleb models
 # (--mini true), else conf/corpus.conf (checked).
 adress_test_labels=
-if $mini; then
-  adress_root=$PWD/corpora/ADReSS-IS2020-data
-  musan_root=$PWD/corpora/musan
-  rirs_root=$PWD/corpora/RIRS_NOISES
-  . conf/mini/pretrained.conf
-else
-  . conf/corpus.conf
-fi
-check_corpora() {
-  local var vars=adress_root
-  $use_augmentation && vars="adress_root musan_root rirs_root"
-  for var in $vars; do
-    if [ -z "${!var:-}" ]; then
-      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to your copy of the corpus" \
-           "(or run with --mini true for the simulated corpora)" >&2
-      exit 1
-    fi
-    if [ ! -d "${!var}" ]; then
-      echo "$0: $var=${!var} (conf/corpus.conf): no such directory" >&2; exit 1
-    fi
-  done
-}
-
-say() { echo "$0: $*"; }
-set_of() { if [ $# -gt 1 ]; then local IFS=,; echo "{$*}"; else echo "$*"; fi; }  # a b -> {a,b}; a -> a
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds" \
-    "(training stages: $ft_max_folds) stages $stage..$stop_stage"
+corpus_roots adress_root=ADReSS-IS2020-data musan_root=musan rirs_root=RIRS_NOISES
+if $mini; then . conf/mini/pretrained.conf; fi
 
 # ---------------------------------------------------------------- 0: corpora
 if run_stage 0; then
-  if $mini; then
-    say "stage 0: building the simulated corpora ($corpora_needed) in corpora/ (scale $mini_scale)"
-    local/mini/make_mini_corpora.sh --seed "$mini_corpus_seed" --scale "$mini_scale" \
-      --only "$corpora_needed" --nj "$nj" corpora
-  else
-    say "stage 0: checking the corpus paths of conf/corpus.conf"
-    check_corpora
-  fi
+  # shellcheck disable=SC2086
+  corpora_stage "corpora ($corpora_needed)" "$corpora_needed" check_corpora $corpus_vars
   say "stage 0: done: corpora $adress_root"
 fi
 
 # ---------------------------------------------------------------- 1: data prep
 if run_stage 1; then
   say "stage 1: data directories for ADReSS (participant segments; cv_folds=$cv_folds, 0 = leave one speaker out)"
-  $mini || check_corpora
-  if [ -s data/adress_train/utt2label ] && [ -d data/adress_train/folds ] && [ -s data/adress_test/utt2label ]; then
+  # shellcheck disable=SC2086
+  $mini || check_corpora $corpus_vars
+  adress_made_from="$adress_root cv_folds=$cv_folds test_labels=$adress_test_labels"
+  if [ -s data/adress_train/utt2label ] && [ -d data/adress_train/folds ] && [ -s data/adress_test/utt2label ] \
+      && made_from "$adress_made_from" data/adress_train/utt2label data/adress_test/utt2label; then
     say "data/adress_train and data/adress_test exist; skipping"
   else
+    rm -rf data/adress_train data/adress_test
     labels_opt=()
     [ -n "$adress_test_labels" ] && labels_opt=(--test-labels "$adress_test_labels")
     local/adress/prepare_data.sh --segments true --cv-folds "$cv_folds" "${labels_opt[@]}" "$adress_root" data
+    record_made_from "$adress_made_from" data/adress_train/utt2label
   fi
-  if $use_augmentation; then
-    if [ -s data/musan_speech/wav.scp ]; then
-      say "data/musan_{music,noise,speech} exist; skipping"
-    else
-      local/musan/prepare_data.sh "$musan_root" data
-    fi
-    rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
-    if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
-      say "data/$(set_of $aug_rirs) exist; skipping"
-    else
-      local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
-    fi
-  fi
+  if $use_augmentation; then prepare_noise_dirs; fi
   # Speakers are the unit of decision: data/<set>_spk has one entry per speaker (its embedding is the
   # mean of its segments' embeddings, exp/<sys>/emb/<set>/spk_xvector.scp), with the speaker's label,
   # MMSE, all its segments' text, and folds over speakers.
@@ -222,38 +144,15 @@ if run_stage 3; then
       utils/copy_data_dir.sh data/adress_train data/adress_train_16k
       awk '{printf "%s sox %s -r 16000 -t wav - |\n", $1, $2}' data/adress_train/wav.scp > data/adress_train_16k/wav.scp
     fi
-    rirs=$(for r in $aug_rirs; do echo "data/$r"; done | paste -sd, -)
     steps/augment_data_dir.sh --nj "$nj" --cmd "$cpu_cmd" --types "$aug_types" --seed "$aug_seed" \
-      --write-feats true --fbank-config "$(conf fbank.conf)" data/adress_train_16k data/musan "$rirs" data/adress_train_aug
+      --write-feats true --fbank-config "$(conf fbank.conf)" data/adress_train_16k data/musan "$(rir_dirs)" \
+      data/adress_train_aug
     say "stage 3: done: data/adress_train_aug (feats.scp, vad.scp, utt2orig)"
   fi
 fi
 
 # ---------------------------------------------------------------- 4: pretrained models
-if run_stage 4; then
-  say "stage 4: pretrained VoxCeleb models for $systems"
-  for sys in $systems; do
-    var=${sys}_model
-    model=${!var:-}
-    if [ -z "$model" ]; then
-      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to the VoxCeleb $sys model" \
-           "(egs/voxceleb/exp/$sys/final.pt after egs/voxceleb/run.sh), or run with --mini true" >&2
-      exit 1
-    fi
-    if [ ! -f "$model" ] && $mini; then
-      say "$model is absent: building the mini VoxCeleb models with" \
-          "'$voxceleb_recipe/run.sh $voxceleb_args --stop-stage 5' (about 10-15 minutes on 2 cores)"
-      (cd "$voxceleb_recipe" && ./run.sh $voxceleb_args --nj "$nj" --stop-stage 5)
-    fi
-    if [ ! -f "$model" ]; then
-      echo "$0: $var=$model: no such file (conf/corpus.conf)" >&2; exit 1
-    fi
-    mkdir -p "exp/pretrained/$sys"
-    ln -sfn "$(cd "$(dirname "$model")" && pwd)/$(basename "$model")" "exp/pretrained/$sys/final.pt"
-    say "exp/pretrained/$sys/final.pt -> $model"
-  done
-  say "stage 4: done: $(for s in $systems; do echo -n "exp/pretrained/$s/final.pt "; done)"
-fi
+if run_stage 4; then link_pretrained_models; fi
 
 # ---------------------------------------------------------------- 5: embeddings
 if run_stage 5; then
@@ -307,23 +206,7 @@ if run_stage 7; then
 fi
 
 # ---------------------------------------------------------------- 8: contrastive + adapter (Lux et al.)
-if run_stage 8; then
-  for sys in $lux_systems; do
-    say "stage 8: $sys step 1, triplet + Barlow Twins fine-tuning per fold ($(conf contrastive.conf))"
-    steps/train_contrastive.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" \
-      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
-      exp/pretrained/$sys/final.pt data/adress_train exp/$sys/lux/contrastive
-    say "stage 8: $sys step 2, adapter on the frozen step-1 network of each fold"
-    steps/train_adapter.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --seeds "$seed_list" \
-      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
-      exp/$sys/lux/contrastive data/adress_train exp/$sys/lux/adapter
-    say "stage 8: $sys adapter on the frozen pretrained network (no step 1)"
-    steps/train_adapter.sh --cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --seeds "$seed_list" \
-      --opts "--max-folds $ft_max_folds" --device "$device" --num-threads "$train_threads" \
-      exp/pretrained/$sys/final.pt data/adress_train exp/$sys/lux/adapter_pretrained
-  done
-  say "stage 8: done: exp/$(set_of $lux_systems)/lux/{contrastive,adapter,adapter_pretrained}/results.json"
-fi
+if run_stage 8; then lux_stage 8 data/adress_train "$lux_systems"; fi
 
 # ---------------------------------------------------------------- 9: text branch and fusion
 # Per speaker (data/adress_{train,test}_spk: all the speaker's participant text), the same speaker folds
@@ -363,61 +246,43 @@ fi
 if run_stage 11; then
   say "stage 11: RESULTS.md from the result JSON files of stages 6-10"
   specs=()
-  add() {  # add GROUP ROW PROTOCOL JSON: a table cell, when that evaluation was run
-    if [ -f "$4" ]; then specs+=("$1:$2:$3=$4"); else say "no $4 (stage not run): left out of RESULTS.md"; fi
-  }
   for sys in $systems; do
     for kind in $classifiers; do
-      for proto in cv test; do add frozen "$sys/$kind" $proto exp/$sys/classifier/$kind/$proto/results.json; done
+      for proto in cv test; do add_result frozen "$sys/$kind" $proto exp/$sys/classifier/$kind/$proto/results.json; done
     done
     for strategy in $finetune_strategies; do
-      for proto in cv test; do add finetune "$sys/$strategy" $proto exp/$sys/finetune/$strategy/$proto/results.json; done
+      for proto in cv test; do add_result finetune "$sys/$strategy" $proto exp/$sys/finetune/$strategy/$proto/results.json; done
     done
   done
   for sys in $lux_systems; do
-    add lux "$sys/contrastive+adapter" cv exp/$sys/lux/adapter/results.json
-    add lux "$sys/adapter-only" cv exp/$sys/lux/adapter_pretrained/results.json
+    add_result lux "$sys/contrastive+adapter" cv exp/$sys/lux/adapter/results.json
+    add_result lux "$sys/adapter-only" cv exp/$sys/lux/adapter_pretrained/results.json
     for strategy in $finetune_strategies; do
-      add lux "$sys/fine-tuning-$strategy" cv exp/$sys/finetune/$strategy/cv/results.json
+      add_result lux "$sys/fine-tuning-$strategy" cv exp/$sys/finetune/$strategy/cv/results.json
     done
   done
   first=true
   for sys in $fusion_systems; do
     if $first; then  # the text branch alone does not depend on the fused system
-      for proto in cv test; do add text "text/subword-logreg" $proto exp/text/$sys/$proto/results.json; done
+      for proto in cv test; do add_result text "text/subword-logreg" $proto exp/text/$sys/$proto/results.json; done
       first=false
     fi
     for proto in cv test; do
-      add text "text+$sys/fusion-$fusion_classifier" $proto exp/text/$sys/fusion_$proto/results.json
+      add_result text "text+$sys/fusion-$fusion_classifier" $proto exp/text/$sys/fusion_$proto/results.json
     done
   done
   for sys in $systems; do
-    for proto in cv test; do add mmse "$sys/ridge" $proto exp/$sys/mmse/$proto/results.json; done
+    for proto in cv test; do add_result mmse "$sys/ridge" $proto exp/$sys/mmse/$proto/results.json; done
   done
   for sys in ${fusion_systems%% *}; do  # MMSE from the text features (the same for every fused system)
-    for proto in cv test; do add mmse "text/subword-ridge" $proto exp/text/$sys/mmse_$proto/results.json; done
+    for proto in cv test; do add_result mmse "text/subword-ridge" $proto exp/text/$sys/mmse_$proto/results.json; done
   done
   [ ${#specs[@]} -gt 0 ] || { echo "$0: stage 11: no results to tabulate (run stages 6-10 first)" >&2; exit 1; }
-  published=()
-  $mini || published=(--published conf/published.tsv)
   cv_name="leave-one-speaker-out"; [ "$cv_folds" -gt 0 ] && cv_name="$cv_folds-fold speaker-group"
+  ft_folds="all CV folds"   # cv_name and ft_folds are named by conf/results.conf
+  if [ "$ft_max_folds" -gt 0 ]; then ft_folds="the first $ft_max_folds CV folds"; fi
   nets=()   # the network each pretrained model was trained with names its rows
   for sys in $systems; do nets+=(--system-model "$sys=exp/pretrained/$sys/final.pt"); done
-  python -m utter.bin.make_results_table --task classification "${nets[@]}" \
-    --metrics "WA=accuracy %,macro_f1=F1 %,RMSE,pearson_r" \
-    --title "ADReSS: Alzheimer's detection and MMSE regression$($mini && echo ' (simulated mini corpus)')" \
-    --intro "Accuracy and macro-F1 per speaker (the mean of a speaker's participant-segment embeddings), \
-mean ± std over the $cv_name cross-validation folds on the training speakers (cv) and train -> test (test). \
-MMSE: RMSE and Pearson r of ridge regression on the same embeddings (speakers without MMSE left out)." \
-    --heading "frozen=Frozen VoxCeleb embeddings + classifier" \
-    --heading "finetune=Fine-tuning strategies (per participant segment)" \
-    --heading "lux=Contrastive + non-contrastive fine-tuning then adapter (Lux et al.) vs adapter on the frozen pretrained network and end-to-end fine-tuning (per participant segment, cv)" \
-    --heading "text=Text branch and late fusion with the acoustic scores (per speaker)" \
-    --heading "mmse=MMSE regression" \
-    --notes "Protocol: models pretrained on VoxCeleb (egs/voxceleb) and frozen; settings in conf/$($mini && echo ' and conf/mini/'). \
-Fine-tuning and the adapters classify participant segments (figures per segment) and ran on \
-$([ "$ft_max_folds" -gt 0 ] && echo "the first $ft_max_folds CV folds" || echo "all CV folds") with seeds $seed_list. \
-Published figures use manual transcripts or other features where noted, and leave-one-speaker-out CV." \
-    "${published[@]}" RESULTS.md "${specs[@]}"
+  results_table RESULTS.md --task classification "${nets[@]}"
   say "stage 11: done: RESULTS.md"
 fi

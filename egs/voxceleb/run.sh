@@ -39,68 +39,25 @@
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
 set -euo pipefail
-
-stage=0
+. "$(dirname "$0")/utils/recipe_lib.sh"   # --stage, --nj, --mini ...; source_conf, conf, say, run_stage ...
 stop_stage=12
-nj=
-mini=false
-mini_scale=1
-device=
-ngpu=0
 seed=0
-
-cd "$(dirname "$0")"
-. ./cmd.sh
-. ./path.sh
-. utils/parse_options.sh
-if [ $# -ne 0 ]; then
-  echo "$0: unexpected arguments: $* (see $0 --help)" >&2; exit 1
-fi
+recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
 
 # ---------------------------------------------------------------- configuration
-# Shell-assignment configs: conf/X, then conf/mini/X with --mini true.
-source_conf() {
-  . "conf/$1"
-  if $mini && [ -f "conf/mini/$1" ]; then . "conf/mini/$1"; fi
-}
-# Program configs (--option=value lines): conf/mini/X replaces conf/X with --mini true.
-conf() {
-  if $mini && [ -f "conf/mini/$1" ]; then echo "conf/mini/$1"; else echo "conf/$1"; fi
-}
 source_conf recipe.conf
 source_conf augment.conf
 source_conf backend.conf
 source_conf pseudo.conf
-nj=${nj:-$default_nj}
-[ -n "$device" ] || { if [ "$ngpu" -gt 0 ]; then device=cuda; else device=cpu; fi; }
-case $device in cpu|cuda|cuda:*) ;; *) echo "$0: --device must be cpu or cuda, got '$device'" >&2; exit 1 ;; esac
-train_cmd_now=$train_cmd
-[ "$ngpu" -gt 0 ] && train_cmd_now=$gpu_cmd
+recipe_jobs
 systems=$(echo $sup_systems $dino_systems)
 backend_sets="voxceleb2_dev voxceleb2_dev_heldout voxceleb1"
 
 # Corpus roots: the simulator's in corpora/ (--mini true), else conf/corpus.conf (checked).
-if $mini; then
-  voxceleb1_root=$PWD/corpora/voxceleb1
-  voxceleb2_root=$PWD/corpora/voxceleb2
-  voxceleb2_format=wav
-  musan_root=$PWD/corpora/musan
-  rirs_root=$PWD/corpora/RIRS_NOISES
-else
-  . conf/corpus.conf
-fi
-check_corpora() {
-  local var
-  for var in voxceleb1_root voxceleb2_root musan_root rirs_root; do
-    if [ -z "${!var:-}" ]; then
-      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to your copy of the corpus" \
-           "(or run with --mini true for the simulated corpora)" >&2
-      exit 1
-    fi
-    if [ ! -d "${!var}" ]; then
-      echo "$0: $var=${!var} (conf/corpus.conf): no such directory" >&2; exit 1
-    fi
-  done
+corpus_roots voxceleb1_root=voxceleb1 voxceleb2_root=voxceleb2 musan_root=musan rirs_root=RIRS_NOISES
+if $mini; then voxceleb2_format=wav; fi
+check_voxceleb() {
+  check_corpora voxceleb1_root voxceleb2_root musan_root rirs_root
   case $voxceleb2_format in m4a|wav) ;;
     *) echo "$0: voxceleb2_format=$voxceleb2_format in conf/corpus.conf: must be m4a or wav" >&2; exit 1 ;;
   esac
@@ -109,52 +66,42 @@ check_corpora() {
   fi
 }
 
-say() { echo "$0: $*"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 say "mini=$mini nj=$nj device=$device ngpu=$ngpu seed=$seed stages $stage..$stop_stage"
 
 # ---------------------------------------------------------------- 0: corpora
 if run_stage 0; then
-  if $mini; then
-    say "stage 0: building the simulated VoxCeleb1/2, MUSAN and RIRS_NOISES corpora in corpora/ (scale $mini_scale)"
-    local/mini/make_mini_corpora.sh --seed "$mini_corpus_seed" --scale "$mini_scale" \
-      --only voxceleb,musan,rirs --nj "$nj" corpora
-  else
-    say "stage 0: checking the corpus paths of conf/corpus.conf"
-    check_corpora
-  fi
+  corpora_stage "VoxCeleb1/2, MUSAN and RIRS_NOISES corpora" voxceleb,musan,rirs check_voxceleb
   say "stage 0: done: corpora $voxceleb1_root $voxceleb2_root $musan_root $rirs_root"
 fi
 
 # ---------------------------------------------------------------- 1: data prep
 if run_stage 1; then
   say "stage 1: data directories for VoxCeleb1 (trials O/E/H), VoxCeleb2 dev, MUSAN and RIRs"
-  $mini || check_corpora
-  if [ -s data/voxceleb1/wav.scp ] && [ -s data/voxceleb1_trials/O ]; then
+  $mini || check_voxceleb
+  # "exists" means made from these corpora: a corpus rebuilt at another --mini-scale is another input
+  if [ -s data/voxceleb1/wav.scp ] && [ -s data/voxceleb1_trials/O ] \
+      && made_from "$voxceleb1_root" data/voxceleb1/wav.scp data/voxceleb1_trials/O; then
     say "data/voxceleb1 and its trial lists exist; skipping"
   else
+    rm -rf data/voxceleb1 data/voxceleb1_dev data/voxceleb1_test data/voxceleb1_trials
     local/voxceleb/make_voxceleb1.sh "$voxceleb1_root" data
+    record_made_from "$voxceleb1_root" data/voxceleb1/wav.scp
   fi
-  if [ -s data/voxceleb2_dev_all/wav.scp ]; then
+  if [ -s data/voxceleb2_dev_all/wav.scp ] \
+      && made_from "$voxceleb2_root/dev format=$voxceleb2_format" data/voxceleb2_dev_all/wav.scp; then
     say "data/voxceleb2_dev_all exists; skipping"
   else
+    rm -rf data/voxceleb2_dev_all
     local/voxceleb/make_voxceleb2.sh --format "$voxceleb2_format" "$voxceleb2_root/dev" data/voxceleb2_dev_all
+    record_made_from "$voxceleb2_root/dev format=$voxceleb2_format" data/voxceleb2_dev_all/wav.scp
   fi
-  if [ -s data/musan_speech/wav.scp ]; then
-    say "data/musan_{music,noise,speech} exist; skipping"
-  else
-    local/musan/prepare_data.sh "$musan_root" data
-  fi
-  rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
-  if [ -s "data/${aug_rirs##* }/wav.scp" ]; then
-    say "data/{${aug_rirs// /,}} exist; skipping"
-  else
-    local/rirs/prepare_data.sh --rooms "$rooms" "$rirs_root" data
-  fi
+  prepare_noise_dirs
   # Calibration speakers held out of VoxCeleb2 dev (never VoxCeleb1: the E and H lists use
   # every VoxCeleb1 speaker); the rest train the networks, the back-ends and the AS-norm cohort.
+  calib_made_from="seed=$seed calib_num_speakers=$calib_num_speakers calib_num_trials=$calib_num_trials"
   if [ -s data/calibration/trials ] && [ -s data/voxceleb2_dev/utt2spk ] && [ -s data/voxceleb2_dev_heldout/utt2spk ] \
-      && ! [ data/voxceleb2_dev_all/utt2spk -nt data/calibration/trials ]; then
+      && ! [ data/voxceleb2_dev_all/utt2spk -nt data/calibration/trials ] \
+      && made_from "$calib_made_from" data/calibration/trials; then
     say "data/voxceleb2_dev, data/voxceleb2_dev_heldout and data/calibration/trials exist; skipping"
   else
     rm -rf data/voxceleb2_dev data/voxceleb2_dev_heldout
@@ -163,6 +110,7 @@ if run_stage 1; then
     utils/subset_data_dir.sh --spk-list data/calibration.tmp/train_spk data/voxceleb2_dev_all data/voxceleb2_dev
     utils/subset_data_dir.sh --spk-list data/calibration.tmp/heldout_spk data/voxceleb2_dev_all data/voxceleb2_dev_heldout
     rm -rf data/calibration && mv data/calibration.tmp data/calibration
+    record_made_from "$calib_made_from" data/calibration/trials
   fi
   say "stage 1: done: data/voxceleb1 data/voxceleb1_trials/{O,E,H} data/voxceleb2_dev data/voxceleb2_dev_heldout" \
       "data/calibration/trials data/musan_{music,noise,speech} data/{${aug_rirs// /,}}"
@@ -181,10 +129,9 @@ fi
 # ---------------------------------------------------------------- 3: augmentation
 if run_stage 3; then
   say "stage 3: augmented copies ($aug_types) of data/voxceleb2_dev"
-  rirs=$(for r in $aug_rirs; do echo "data/$r"; done | paste -sd, -)
   steps/augment_data_dir.sh --nj "$nj" --cmd "$cpu_cmd" --types "$aug_types" --seed "$seed" \
     --write-feats "$aug_write_feats" --fbank-config "$(conf fbank.conf)" \
-    data/voxceleb2_dev data/musan "$rirs" data/voxceleb2_dev_aug
+    data/voxceleb2_dev data/musan "$(rir_dirs)" data/voxceleb2_dev_aug
   if ! $aug_write_feats; then
     steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" data/voxceleb2_dev_aug
   fi
@@ -215,8 +162,6 @@ fi
 
 # ---------------------------------------------------------------- 6: embeddings
 if run_stage 6; then
-  extract_cmd=$cpu_cmd
-  [ "$device" = cpu ] || extract_cmd=$gpu_cmd
   for sys in $systems; do
     for set in $backend_sets; do
       say "stage 6: $sys embeddings of data/$set ($(conf extract.conf))"
@@ -294,8 +239,6 @@ fi
 pl_systems=$(for r in $(seq "$pseudo_rounds"); do echo -n "${pseudo_base}_pl$r "; done)
 lm_system=${pseudo_base}_pl${pseudo_rounds}_lm
 beyond_systems="$pseudo_base $pl_systems $lm_system"
-extract_cmd=$cpu_cmd
-[ "$device" = cpu ] || extract_cmd=$gpu_cmd
 evaluate_system() {  # evaluate_system <sys>: embeddings of the back-end sets, cosine scores of every list
   local sys=$1 set list
   for set in $backend_sets; do
@@ -371,15 +314,6 @@ if run_stage 12; then
       done
     done
   done
-  if $mini; then
-    title="VoxCeleb recipe, mini corpora (simulated; run.sh --mini true --mini-scale $mini_scale)"
-    intro="Simulated VoxCeleb (local/mini): not comparable with published VoxCeleb figures."
-    published=()
-  else
-    title="VoxCeleb recipe: VoxCeleb1 trial lists"
-    intro="Trained on VoxCeleb2 dev; back-ends, AS-norm cohort and calibration from VoxCeleb2 dev only."
-    published=(--published conf/published.tsv)
-  fi
   beyond=()   # stages 9-11, when they ran: rounds (purity, NMI, EER) and quality-aware calibration
   first=${trial_lists%% *}
   if [ "$pseudo_rounds" -gt 0 ] && [ -f "exp/$lm_system/scores/$first/scores_cosine.json" ]; then
@@ -397,8 +331,7 @@ if run_stage 12; then
   fi
   nets=()   # the network each system was trained with names its rows
   for sys in $systems; do nets+=(--system-model "$sys=exp/$sys/final.pt"); done
-  python -m utter.bin.make_results_table --title "$title" --intro "$intro" "${published[@]}" "${nets[@]}" \
-    --det-plot "exp/det_${trial_lists%% *}.png" "${cal[@]}" "${beyond[@]}" RESULTS.md "${specs[@]}"
+  results_table RESULTS.md "${nets[@]}" --det-plot "exp/det_${trial_lists%% *}.png" "${cal[@]}" "${beyond[@]}"
   cat RESULTS.md
   say "stage 12: done: RESULTS.md"
 fi

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +22,59 @@ def _umask() -> int:
     return mask
 
 
+_HOST = socket.gethostname().replace("/", "_") or "host"
+#: the owner part of a temporary name: <host>-<pid>, then mkstemp's random letters if any
+_OWNER = re.compile(r"(.+)-(\d+)(?:\.\w+)?")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files an interrupted write of ``path`` left beside it
+    (``.<name>.<host>-<pid>.XXXXXXXX.tmp`` of a process of this host that is gone); the removed paths.
+    Those of live processes, and of other hosts (which cannot be checked from here), are kept."""
+    path = Path(path)
+    removed = []
+    prefix = f".{path.name}."
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for e in entries:
+        if not (e.name.startswith(prefix) and e.name.endswith(".tmp")):
+            continue
+        m = _OWNER.fullmatch(e.name[len(prefix):-len(".tmp")])
+        if m and m.group(1) == _HOST and not _pid_alive(int(m.group(2))):
+            with contextlib.suppress(OSError):
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+                removed.append(Path(e.path))
+    return removed
+
+
+def tmp_name(path: str | os.PathLike) -> str:
+    """``.<name>.<host>-<pid>.tmp`` beside ``path``, for a writer that makes its own temporary file (or
+    directory), after removing those interrupted writes of ``path`` left (:func:`remove_stale_tmps`)."""
+    head, tail = os.path.split(os.fspath(path))
+    remove_stale_tmps(path)
+    return os.path.join(head, f".{tail}.{_HOST}-{os.getpid()}.tmp")
+
+
 def _tmp_name(path: Path) -> Path:
-    """A fresh temporary file beside ``path``, with the permissions a plain ``open`` would give."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """A fresh temporary file beside ``path``, with the permissions a plain ``open`` would give; named
+    after this host and process, so that the next write of ``path`` removes it if this one is cut short."""
+    remove_stale_tmps(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs must be readable like any file
     os.close(fd)
     return Path(name)
@@ -57,13 +110,50 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             os.fsync(f.fileno())
 
 
-def outputs_complete(paths: list[str | os.PathLike], inputs: list[str | os.PathLike] = ()) -> bool:
-    """True when every output exists, is non-empty and is not older than any existing input."""
+def scp_problem(scp: str | os.PathLike) -> str | None:
+    """Why the arks behind a Kaldi scp (``key path:offset`` lines) are incomplete, or None when each
+    ark it names exists and reaches past the last offset into it (other entries are not checked)."""
+    ends: dict[str, int] = {}
+    with open(scp, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            value = line.partition(" ")[2].strip()
+            path, colon, offset = value.rpartition(":")
+            if colon and offset.isdigit() and not value.endswith("|"):
+                ends[path] = max(ends.get(path, 0), int(offset))
+    for path, end in ends.items():
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            return f"{scp} names {path}, which does not exist"
+        if size <= end:
+            return f"{scp} names offset {end} of {path}, which has {size} bytes (truncated)"
+    return None
+
+
+def outputs_problem(paths: list[str | os.PathLike], inputs: list[str | os.PathLike] = ()) -> str | None:
+    """Why the outputs of a stage are not complete, or None when every output exists, is non-empty,
+    is not older than any existing input, and (an ``.scp``) names arks that exist in full."""
     outs = [Path(p) for p in paths]
-    if not outs or not all(p.is_file() and p.stat().st_size > 0 for p in outs):
-        return False
+    if not outs:
+        return "no outputs named"
+    for p in outs:
+        if not p.is_file() or p.stat().st_size == 0:
+            return f"{p} is missing or empty"
     ins = [Path(p) for p in inputs if Path(p).exists()]
-    if not ins:
-        return True
-    newest_in = max(p.stat().st_mtime for p in ins)
-    return min(p.stat().st_mtime for p in outs) >= newest_in
+    if ins:
+        newest = max(ins, key=lambda p: p.stat().st_mtime)
+        oldest = min(outs, key=lambda p: p.stat().st_mtime)
+        if oldest.stat().st_mtime < newest.stat().st_mtime:
+            return f"{oldest} is older than {newest}"
+    for p in outs:
+        if p.suffix == ".scp":
+            problem = scp_problem(p)
+            if problem:
+                return problem
+    return None
+
+
+def outputs_complete(paths: list[str | os.PathLike], inputs: list[str | os.PathLike] = ()) -> bool:
+    """True when every output exists, is non-empty and is not older than any existing input, and every
+    ``.scp`` output names arks that exist in full (:func:`outputs_problem`)."""
+    return outputs_problem(paths, inputs) is None

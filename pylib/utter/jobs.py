@@ -9,6 +9,7 @@ local runner runs the tasks here; the cluster runners submit a job array whose t
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import dataclasses
 import json
 import os
@@ -32,7 +33,13 @@ class JobError(RuntimeError):
 
 @dataclasses.dataclass
 class JobSpec:
-    """What to run: the command (JOB still in it), the task range and the resources asked for."""
+    """What to run: the command (JOB still in it), the task range and the resources asked for.
+
+    ``options`` holds every ``--name value`` the runner was given (Kaldi's ``cli_options``: name with
+    ``_`` for ``-``), which the cluster runners turn into scheduler options through their config;
+    ``sched_opts`` the single-dash options (``-V``, ``-tc 2``, ``-l mem_free=2G``, ``-pe smp 4``),
+    passed to the scheduler as they are (run.py ignores them, as run.pl does).
+    """
 
     command: str
     log: str
@@ -47,6 +54,9 @@ class JobSpec:
     queue_opts: str = ""
     poll_interval: float = 5.0
     cwd: str = dataclasses.field(default_factory=os.getcwd)
+    options: dict = dataclasses.field(default_factory=dict)
+    sched_opts: list = dataclasses.field(default_factory=list)
+    config: str | None = None
 
     @property
     def tasks(self) -> range:
@@ -64,27 +74,34 @@ class JobSpec:
         return self.substitute(self.command, task)
 
 
-# Options every runner takes: name -> (attribute, type). Local runs ignore --mem/--gpu/--time.
+# Options with a meaning here: name -> (attribute, type). run.py ignores --mem/--time (and every
+# other --option, as run.pl does); --gpu N there only sets the default --max-jobs-run to the GPU count.
 _OPTIONS = {
-    "--num-threads": ("num_threads", int),
-    "--max-jobs-run": ("max_jobs_run", int),
-    "--mem": ("mem", str),
-    "--gpu": ("gpu", int),
-    "--time": ("time", str),
+    "num_threads": ("num_threads", int),
+    "max_jobs_run": ("max_jobs_run", int),
+    "mem": ("mem", str),
+    "gpu": ("gpu", int),
+    "time": ("time", str),
+    "queue_opts": ("queue_opts", str),
+    "poll_interval": ("poll_interval", float),
+    "config": ("config", str),
 }
-_CLUSTER_OPTIONS = {
-    "--queue-opts": ("queue_opts", str),
-    "--poll-interval": ("poll_interval", float),
-}
+#: Options of ours that are not scheduler options (never looked up in a queue config).
+_OWN = ("config", "max_jobs_run", "queue_opts", "poll_interval")
 
 
 def usage(prog: str, cluster: bool) -> str:
-    extra = " [--queue-opts 'OPTS'] [--poll-interval S]" if cluster else ""
+    extra = (" [--config conf/{}.conf] [--queue-opts 'OPTS'] [--poll-interval S] [-qsub-style-opt VALUE]"
+             .format("slurm" if "slurm" in prog else "queue") if cluster else "")
     return (f"usage: {prog} [--num-threads T] [--max-jobs-run N] [--mem X] [--gpu N] [--time T]{extra} "
             f"[JOB=1:N] LOG command args...\n"
             f"  e.g. {prog} JOB=1:4 exp/log/extract.JOB.log python -m utter.bin.x --job JOB\n"
             f"  JOB (any identifier) is replaced by the task number in LOG and the command; each task's\n"
-            f"  output goes to its log; exits 1 naming the failed logs if any task fails.")
+            f"  output goes to its log; exits 1 naming the failed logs if any task fails. Options may come\n"
+            f"  before or after JOB=1:N. --mem is per thread (slot), as Kaldi's queue.pl/slurm.pl mean it:\n"
+            f"  --mem 4G --num-threads 8 reserves 32G. Single-dash options (-V, -tc N, -l x=y, -pe smp N)\n"
+            f"  go to the scheduler as they are" + (" (ignored here, as run.pl does)." if not cluster else
+                                                      "; --config maps the --options to scheduler options."))
 
 
 def quote_args(args: Sequence[str]) -> str:
@@ -101,55 +118,173 @@ def quote_args(args: Sequence[str]) -> str:
 
 
 def parse_args(argv: Sequence[str], prog: str, cluster: bool = False) -> JobSpec:
-    """Parse ``[options] [VAR=a:b] LOG command...`` into a :class:`JobSpec` (JobError if malformed)."""
+    """Parse ``[options] [VAR=a:b] [options] LOG command...`` as Kaldi's run.pl/queue.pl do.
+
+    ``--name value`` (or ``--name=value``) options are collected by name; single-dash options are
+    scheduler options: ``-V`` alone, ``-pe ENV N`` with two values (N threads), ``-tc N`` the
+    largest number of tasks at once, any other with one value. JobError if malformed."""
     argv = list(argv)
-    known = dict(_OPTIONS, **(_CLUSTER_OPTIONS if cluster else {}))
-    values: dict = {}
-    while argv and argv[0].startswith("--"):
-        opt = argv.pop(0)
-        if opt in ("--help", "-h"):
-            print(usage(prog, cluster))
-            sys.exit(0)
-        name, eq, val = opt.partition("=")
-        if name not in known:
-            raise JobError(f"unknown option {name}\n{usage(prog, cluster)}")
-        if not eq:
-            if not argv:
-                raise JobError(f"option {name} needs a value")
-            val = argv.pop(0)
-        attr, kind = known[name]
-        try:
-            values[attr] = kind(val)
-        except ValueError:
-            raise JobError(f"option {name}: bad value '{val}'") from None
+    opts: dict[str, str] = {}
+    sched: list[str] = []
     spec_var, start, end = None, 1, 1
-    if argv:
-        m = re.fullmatch(r"([A-Za-z_]\w*)=(\d+):(\d+)", argv[0])
-        m1 = re.fullmatch(r"([A-Za-z_]\w*)=(\d+)", argv[0])
-        if m:
-            spec_var, start, end = m.group(1), int(m.group(2)), int(m.group(3))
-            argv.pop(0)
-            if start > end:
-                raise JobError(f"invalid job range {m.group(0)}")
-        elif m1:
-            spec_var, start, end = m1.group(1), int(m1.group(2)), int(m1.group(2))
-            argv.pop(0)
-        elif re.fullmatch(r".+=.*:.*", argv[0]):
-            print(f"{prog}: warning: suspicious first argument {argv[0]}", file=sys.stderr)
+    for _ in range(3):   # options may come before and after JOB=1:N, as in Kaldi's runners
+        while len(argv) >= 2 and argv[0].startswith("-"):
+            opt = argv.pop(0)
+            if opt in ("--help", "-h"):
+                print(usage(prog, cluster))
+                sys.exit(0)
+            if opt == "-V":
+                sched.append(opt)
+                continue
+            if opt.startswith("--"):
+                name, eq, val = opt[2:].partition("=")
+                if not eq:
+                    val = argv.pop(0)
+                if not name:
+                    raise JobError(f"bad option {opt}")
+                if val.startswith("--"):
+                    print(f"{prog}: warning: suspicious argument '{val}' to --{name}; starts with '--'",
+                          file=sys.stderr)
+                opts[name.replace("-", "_")] = val
+                continue
+            val = argv.pop(0)
+            if val.startswith("--"):
+                print(f"{prog}: warning: suspicious argument '{val}' to {opt}; starts with '--'", file=sys.stderr)
+            if opt == "-pe":
+                if not argv:
+                    raise JobError("option -pe needs two values (e.g. -pe smp 4)")
+                val2 = argv.pop(0)
+                sched += [opt, val, val2]
+                opts.setdefault("num_threads", val2)
+            elif opt == "-tc":
+                opts["max_jobs_run"] = val
+            else:
+                sched += [opt, val]
+        if argv:
+            m = re.fullmatch(r"([A-Za-z_]\w*)=(\d+):(\d+)", argv[0])
+            m1 = re.fullmatch(r"([A-Za-z_]\w*)=(\d+)", argv[0])
+            if m:
+                spec_var, start, end = m.group(1), int(m.group(2)), int(m.group(3))
+                argv.pop(0)
+                if start > end:
+                    raise JobError(f"invalid job range {m.group(0)}")
+                if start < 1:
+                    raise JobError(f"invalid job range {m.group(0)}: the start must be at least 1 "
+                                   f"(as Grid Engine requires)")
+            elif m1:
+                spec_var, start, end = m1.group(1), int(m1.group(2)), int(m1.group(2))
+                argv.pop(0)
+            elif re.fullmatch(r".+=.*:.*", argv[0]) and not argv[0].startswith("-"):
+                print(f"{prog}: warning: suspicious first argument {argv[0]}", file=sys.stderr)
     if len(argv) < 2:
         raise JobError(usage(prog, cluster))
     log = argv.pop(0)
+    if log.startswith("-"):
+        raise JobError(f"log file name '{log}' starts with '-' (an option without its value?)")
     if spec_var and spec_var not in log and end > start:
         raise JobError(f"you are trying to run a parallel job but putting the output into one log file ({log})")
     if not spec_var and re.search(r"(?<!\w)JOB(?!\w)", log):
         raise JobError(f"log name {log} contains JOB but no JOB=1:N range was given "
                        "(forgot JOB=1:$nj?)")
-    spec = JobSpec(command=quote_args(argv), log=log, var=spec_var, start=start, end=end, **values)
+    values: dict = {}
+    for name, val in opts.items():
+        if name in _OPTIONS:
+            attr, kind = _OPTIONS[name]
+            try:
+                values[attr] = kind(val)
+            except ValueError:
+                raise JobError(f"option --{name.replace('_', '-')}: bad value '{val}'") from None
+        elif not cluster:
+            print(f"{prog}: warning: ignoring option --{name.replace('_', '-')} {val} (run.py runs here; "
+                  f"as run.pl, it ignores options meant for a queue)", file=sys.stderr)
+    spec = JobSpec(command=quote_args(argv), log=log, var=spec_var, start=start, end=end, options=opts,
+                   sched_opts=sched, **values)
     if spec.num_threads < 1:
         raise JobError(f"--num-threads must be at least 1, got {spec.num_threads}")
     if spec.max_jobs_run is not None and spec.max_jobs_run < 1:
         raise JobError(f"--max-jobs-run must be at least 1, got {spec.max_jobs_run}")
     return spec
+
+
+# ---------------------------------------------------------------------------------------
+# Kaldi's queue.conf / slurm.conf: how the --options become scheduler options.
+
+@dataclasses.dataclass
+class QueueConfig:
+    """A parsed Kaldi queue config: ``command ...``, ``option name=* ARGS with $0``,
+    ``option name=value ARGS`` (ARGS may be empty) and ``default name=value`` lines."""
+
+    command: list[str]
+    star: dict[str, str]                  # name -> args with $0
+    fixed: dict[tuple[str, str], str]     # (name, value) -> args
+    defaults: dict[str, str]
+    source: str
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> QueueConfig:
+        command, star, fixed, defaults = None, {}, {}, {}
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = re.sub(r"\s*#.*", "", raw).strip()
+            if not line:
+                continue
+            m = re.fullmatch(r"command\s+(.+)", line)
+            if m:
+                command = shlex.split(m.group(1))
+                continue
+            m = re.fullmatch(r"option\s+([^=\s]+)=\*\s*(.*)", line)
+            if m:
+                if "$0" not in m.group(2):
+                    raise JobError(f"{source}:{lineno}: 'option {m.group(1)}=*' needs $0 in its arguments: "
+                                   f"'{raw.strip()}'")
+                star[m.group(1)] = m.group(2)
+                continue
+            m = re.fullmatch(r"option\s+([^=\s]+)=(\S+)\s*(.*)", line)
+            if m:
+                fixed[(m.group(1), m.group(2))] = m.group(3)
+                continue
+            m = re.fullmatch(r"default\s+([^=\s]+)=(\S+)", line)
+            if m:
+                defaults[m.group(1)] = m.group(2)
+                continue
+            raise JobError(f"{source}:{lineno}: unable to parse line '{raw.strip()}' (expected command, option "
+                           f"or default)")
+        if command is None:
+            raise JobError(f"{source}: no 'command ...' line")
+        return cls(command, star, fixed, defaults, source)
+
+    def scheduler_args(self, options: dict[str, str]) -> list[str]:
+        """The scheduler options for ``options`` (plus the defaults); JobError for one not described."""
+        opts = dict(self.defaults)
+        opts.update(options)
+        out: list[str] = []
+        for name, value in opts.items():
+            if name in _OWN:
+                continue
+            if (name, value) in self.fixed:
+                args = self.fixed[(name, value)]
+            elif name in self.star:
+                args = self.star[name].replace("$0", value)
+            else:
+                raise JobError(f"option --{name.replace('_', '-')} is not described in {self.source} "
+                               f"(or value '{value}' not allowed)")
+            out += shlex.split(args)
+        return out
+
+
+def load_config(spec: JobSpec, default_path: str, default_text: str) -> QueueConfig:
+    """``--config FILE`` if given (it must exist), else ``default_path`` if it exists, else the default."""
+    if spec.config:
+        path = Path(spec.config)
+        if not path.is_absolute():
+            path = Path(spec.cwd) / path
+        try:
+            return QueueConfig.parse(path.read_text(), spec.config)
+        except OSError as e:
+            raise JobError(f"could not open config file {spec.config}: {e.strerror}") from None
+    path = Path(spec.cwd) / default_path
+    if path.is_file():
+        return QueueConfig.parse(path.read_text(), default_path)
+    return QueueConfig.parse(default_text, "the default config")
 
 
 def thread_env(num_threads: int, base: dict | None = None) -> dict:
@@ -162,6 +297,112 @@ def thread_env(num_threads: int, base: dict | None = None) -> dict:
 
 def _date() -> str:
     return time.strftime("%a %b %e %H:%M:%S %Z %Y")
+
+
+# ---------------------------------------------------------------------------------------
+# No task outlives its runner: each task runs under a guard (``python jobs.py guard PID -- bash -c
+# CMD``), the leader of the task's own session and process group, which the kernel signals when the
+# runner dies however it dies (PR_SET_PDEATHSIG; kill -9 included), and which then stops the whole
+# group: bash, the stage program, torchrun's workers, data-loader workers.
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel to send this process ``sig`` when the thread that started it ends (Linux;
+    False elsewhere, where the guard's poll of its parent pid does the same a second later)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _stop_group(grace: float = 10.0) -> None:
+    """SIGTERM to every other process of this process group, SIGKILL to those left after ``grace`` s."""
+    pgid = os.getpgrp()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        if sig == signal.SIGKILL:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _group_has_others(pgid):
+            time.sleep(0.05)
+        if not _group_has_others(pgid):
+            return
+
+
+def _group_has_others(pgid: int) -> bool:
+    """Whether a process other than this one is in process group ``pgid`` (Linux /proc; else assume so)."""
+    me = os.getpid()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for name in entries:
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def guard_main(parent: int, argv: Sequence[str]) -> int:
+    """Run ``argv`` in this process group and return its status; stop the group when the runner
+    (pid ``parent``) dies, or on SIGTERM/SIGINT/SIGHUP; stop what is left of it when ``argv`` ends."""
+    stopping: list[int] = []
+
+    def on_signal(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+
+    # (a handler, not SIG_IGN: an ignored signal would stay ignored in the task after exec)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:               # the runner died before the line above
+        print(f"utter.jobs: the job runner (pid {parent}) is gone; not starting the task", file=sys.stderr)
+        return 1
+    child = subprocess.Popen(list(argv))
+    while True:
+        try:
+            rc = child.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if not stopping and os.getppid() != parent:
+            stopping.append(0)
+        if stopping:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+            why = (f"the job runner (pid {parent}) died" if os.getppid() != parent
+                   else f"signal {signal.Signals(stopping[0]).name}")
+            print(f"# utter.jobs: {why}: stopping the task (process group {os.getpgrp()})", file=sys.stderr,
+                  flush=True)
+            _stop_group()
+            child.wait()
+            return 128 + (stopping[0] or signal.SIGTERM)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    if _group_has_others(os.getpgrp()):      # something the task left running in the background
+        _stop_group(grace=2.0)
+    return 128 - rc if rc < 0 else rc
+
+
+def guarded(command: str) -> list[str]:
+    """The argv that runs ``command`` with bash under a guard for this (the runner's) process."""
+    return [sys.executable, os.path.abspath(__file__), "guard", str(os.getpid()), "--", "bash", "-c", command]
 
 
 def run_task(spec: JobSpec, task: int, procs: dict | None = None) -> int:
@@ -177,7 +418,7 @@ def run_task(spec: JobSpec, task: int, procs: dict | None = None) -> int:
         f.write(f"# {cmd}\n# Started at {_date()}\n#\n")
     t0 = time.time()
     with open(log, "a", encoding="utf-8") as f:
-        proc = subprocess.Popen(["bash", "-c", cmd], stdout=f, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(guarded(cmd), stdout=f, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, cwd=spec.cwd, env=thread_env(spec.num_threads),
                                 start_new_session=True)
         if procs is not None:
@@ -214,9 +455,21 @@ def report(prog: str, spec: JobSpec, status: dict[int, int]) -> int:
     return 1
 
 
+def gpu_count(prog: str) -> int:
+    """run.pl with --gpu: as many tasks at once as ``nvidia-smi -L`` lists GPUs (1 if it cannot tell)."""
+    try:
+        p = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+        n = sum(1 for line in p.stdout.splitlines() if line.startswith("GPU"))
+    except (OSError, subprocess.SubprocessError):
+        n = 0
+    if n == 0:
+        print(f"{prog}: warning: failed to detect the number of GPUs from nvidia-smi, using 1", file=sys.stderr)
+    return max(n, 1)
+
+
 def run_local(spec: JobSpec, prog: str = "run.py") -> int:
     """Run every task on this machine, at most ``max_jobs_run`` at once; 1 if any failed."""
-    workers = min(spec.max_jobs_run or default_max_jobs(), len(spec.tasks))
+    workers = min(spec.max_jobs_run or (gpu_count(prog) if spec.gpu else default_max_jobs()), len(spec.tasks))
     procs: dict[int, subprocess.Popen] = {}
     status: dict[int, int] = {}
     stop = threading.Event()
@@ -228,7 +481,11 @@ def run_local(spec: JobSpec, prog: str = "run.py") -> int:
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
+    # SIGHUP (the terminal closed) stops the tasks as SIGTERM does; and when whatever started this
+    # runner dies (the step script, its progress line), the runner gets SIGTERM and stops them too.
+    die_with_parent(signal.SIGTERM)
     old_handler = signal.signal(signal.SIGTERM, on_term)
+    old_hup = signal.signal(signal.SIGHUP, on_term)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(one, t) for t in spec.tasks]
@@ -244,6 +501,7 @@ def run_local(spec: JobSpec, prog: str = "run.py") -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, old_handler)
+        signal.signal(signal.SIGHUP, old_hup)
     pool.shutdown()
     return report(prog, spec, status)
 
@@ -377,25 +635,63 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
         raise JobError(f"{cmd[0]} not found on PATH") from None
 
 
-class Slurm(ClusterBackend):
-    """SLURM: ``sbatch --array=a-b[%max]``, ``squeue`` while it runs, ``sacct`` for task states."""
+#: slurm.pl's default config, without its site's partitions (-p shared / -p gpu: name yours in
+#: conf/slurm.conf, e.g. "option gpu=* -p gpu --gres=gpu:$0"); --export=ALL for the venv's PATH.
+SLURM_CONFIG = """\
+command sbatch --export=ALL --ntasks-per-node=1
+option time=* --time $0
+option mem=* --mem-per-cpu $0
+option mem=0
+option num_threads=* --cpus-per-task $0
+option num_threads=1 --cpus-per-task 1
+default gpu=0
+option gpu=0
+option gpu=* --gres=gpu:$0
+"""
 
-    def submit(self, spec: JobSpec, script: Path) -> str:
+#: queue.pl's default config (-V, not -v PATH, so the tasks see this environment; no -l arch).
+SGE_CONFIG = """\
+command qsub -V -cwd -S /bin/bash -j y
+option mem=* -l mem_free=$0,ram_free=$0
+option mem=0
+option num_threads=* -pe smp $0
+option num_threads=1
+option time=* -l h_rt=$0
+default gpu=0
+option gpu=0
+option gpu=* -l gpu=$0 -q g.q
+"""
+
+
+def _config_options(spec: JobSpec) -> dict[str, str]:
+    opts = dict(spec.options)
+    if "-pe" in spec.sched_opts:      # threads already asked for with -pe ENV N
+        opts.pop("num_threads", None)
+    return opts
+
+
+class Slurm(ClusterBackend):
+    """SLURM: ``sbatch --array=a-b[%max]``, ``squeue`` while it runs, ``sacct`` for task states.
+
+    Scheduler options from conf/slurm.conf (or ``--config``; else :data:`SLURM_CONFIG`)."""
+
+    config_path, default_config = "conf/slurm.conf", SLURM_CONFIG
+
+    def command(self, spec: JobSpec, script: Path) -> list[str]:
+        cfg = load_config(spec, self.config_path, self.default_config)
         name = job_name(spec)
         array = f"{spec.start}-{spec.end}" + (f"%{spec.max_jobs_run}" if spec.max_jobs_run else "")
-        cmd = ["sbatch", "--parsable", f"--array={array}", f"--job-name={name}", "--export=ALL",
-               f"--output={queue_dir(spec) / (name + '.%a.out')}", f"--cpus-per-task={spec.num_threads}"]
-        if spec.mem:
-            cmd.append(f"--mem={spec.mem}")
-        if spec.gpu:
-            cmd.append(f"--gres=gpu:{spec.gpu}")
-        if spec.time:
-            cmd.append(f"--time={spec.time}")
-        cmd += shlex.split(spec.queue_opts) + [str(script)]
+        return (cfg.command + cfg.scheduler_args(_config_options(spec)) + spec.sched_opts
+                + shlex.split(spec.queue_opts)
+                + ["--parsable", f"--array={array}", f"--job-name={name}",
+                   f"--output={queue_dir(spec) / (name + '.%a.out')}", str(script)])
+
+    def submit(self, spec: JobSpec, script: Path) -> str:
+        cmd = self.command(spec, script)
         p = _run(cmd)
         m = re.match(r"\s*(\d+)", p.stdout)
         if p.returncode != 0 or not m:
-            raise JobError(f"sbatch failed ({p.returncode}): {p.stderr.strip() or p.stdout.strip()}")
+            raise JobError(f"{cmd[0]} failed ({p.returncode}): {p.stderr.strip() or p.stdout.strip()}")
         return m.group(1)
 
     def alive(self, job_id: str) -> bool:
@@ -417,27 +713,27 @@ class Slurm(ClusterBackend):
 
 
 class SGE(ClusterBackend):
-    """Sun/Univa Grid Engine: ``qsub -t a:b [-tc max]``, ``qstat -j`` until it leaves the queue."""
+    """Sun/Univa Grid Engine: ``qsub -t a:b [-tc max]``, ``qstat -j`` until it leaves the queue.
 
-    def submit(self, spec: JobSpec, script: Path) -> str:
+    Scheduler options from conf/queue.conf (or ``--config``; else :data:`SGE_CONFIG`)."""
+
+    config_path, default_config = "conf/queue.conf", SGE_CONFIG
+
+    def command(self, spec: JobSpec, script: Path) -> list[str]:
+        cfg = load_config(spec, self.config_path, self.default_config)
         name = job_name(spec)
-        cmd = ["qsub", "-V", "-cwd", "-j", "y", "-N", name, "-t", f"{spec.start}:{spec.end}",
-               "-o", str(queue_dir(spec) / f"{name}.$TASK_ID.out")]
+        cmd = cfg.command + cfg.scheduler_args(_config_options(spec)) + spec.sched_opts + shlex.split(spec.queue_opts)
+        cmd += ["-N", name, "-t", f"{spec.start}:{spec.end}", "-o", str(queue_dir(spec) / f"{name}.$TASK_ID.out")]
         if spec.max_jobs_run:
             cmd += ["-tc", str(spec.max_jobs_run)]
-        if spec.num_threads > 1:
-            cmd += ["-pe", "smp", str(spec.num_threads)]
-        if spec.mem:
-            cmd += ["-l", f"mem_free={spec.mem},ram_free={spec.mem}"]
-        if spec.gpu:
-            cmd += ["-l", f"gpu={spec.gpu}"]
-        if spec.time:
-            cmd += ["-l", f"h_rt={spec.time}"]
-        cmd += shlex.split(spec.queue_opts) + [str(script)]
+        return cmd + [str(script)]
+
+    def submit(self, spec: JobSpec, script: Path) -> str:
+        cmd = self.command(spec, script)
         p = _run(cmd)
         m = re.search(r"Your job(?:-array)? (\d+)", p.stdout)
         if p.returncode != 0 or not m:
-            raise JobError(f"qsub failed ({p.returncode}): {p.stderr.strip() or p.stdout.strip()}")
+            raise JobError(f"{cmd[0]} failed ({p.returncode}): {p.stderr.strip() or p.stdout.strip()}")
         return m.group(1)
 
     def alive(self, job_id: str) -> bool:
@@ -456,6 +752,8 @@ def main_cluster(backend: ClusterBackend, prog: str, argv: Sequence[str] | None 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "task":
         sys.exit(task_main(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) > 4 and sys.argv[1] == "guard" and sys.argv[3] == "--":
+        sys.exit(guard_main(int(sys.argv[2]), sys.argv[4:]))
     print("usage: python -m utter.jobs task SPEC.json TASK  (used by utils/slurm.py, utils/queue.py)",
           file=sys.stderr)
     sys.exit(1)

@@ -101,26 +101,3 @@ class LinearCalibration:
     def load(cls, path: str | os.PathLike) -> LinearCalibration:
         meta, arrays = load_npz(path, cls.kind)
         return cls(arrays["weights"], float(arrays["bias"]), meta["prior"])
-
-
-def trial_quality(enroll: list[str], test: list[str], utt2dur_path: str,
-                  enrollment_path: str | None = None) -> np.ndarray:
-    """Duration quality measures per trial from a ``utt2dur`` file (a model's duration sums its utterances)."""
-    from utter.backend.io import read_enrollment
-    from utter.data.datadir import read_table
-
-    dur: dict[str, float] = {}
-    for utt, value in read_table(utt2dur_path).items():
-        try:
-            dur[utt] = float(value)
-        except ValueError:
-            raise ValueError(f"{utt2dur_path}: duration of '{utt}' is not a number: '{value}'") from None
-    if enrollment_path:
-        for model, utts in read_enrollment(enrollment_path).items():
-            if all(u in dur for u in utts):
-                dur.setdefault(model, sum(dur[u] for u in utts))
-    missing = sorted({u for u in enroll + test if u not in dur})
-    if missing:
-        raise ValueError(f"{utt2dur_path}: {len(missing)} trial utterances or models have no duration "
-                         f"(first: {', '.join(missing[:5])})")
-    return duration_quality(np.array([dur[u] for u in enroll]), np.array([dur[u] for u in test]))

@@ -2,9 +2,10 @@
 
 Multinomial logistic regression and a one-vs-rest linear SVM (L2-regularised, squared
 hinge, as liblinear's default) are fitted by L-BFGS on standardised inputs; cosine scoring
-against class means needs no fitting; ridge regression predicts continuous targets (MMSE).
+against class means needs no fitting; PLDA class scoring lets classes play the part of
+speakers in a PLDA model; ridge regression predicts continuous targets (MMSE).
 All share ``fit``/``scores``/``predict``/``save``/``load`` so a stage program can swap them
-by name, and every model saves to one npz file.
+by name (:func:`build_classifier`), and every model saves to one npz file.
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
+
+from utter.atomic import atomic_path
+from utter.backend.io import read_npz
+from utter.backend.pipeline import Pipeline
+from utter.backend.plda import PLDA, fit_plda, make_preprocessing
 
 
 def class_weights(y: np.ndarray, n_classes: int, balanced: bool) -> np.ndarray:
@@ -88,8 +94,6 @@ class EmbeddingClassifier:
 
     # -- persistence ----------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        from utter.atomic import atomic_path
-
         meta = json.dumps({"kind": self.kind, "labels": self.labels, "options": self.options})
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
@@ -97,11 +101,7 @@ class EmbeddingClassifier:
 
     @staticmethod
     def load(path: str | os.PathLike) -> EmbeddingClassifier:
-        with np.load(path, allow_pickle=False) as z:
-            if "_meta" not in z:
-                raise ValueError(f"{path}: not a classifier model file (no metadata)")
-            meta = json.loads(str(z["_meta"]))
-            params = {k: z[k] for k in z.files if k != "_meta"}
+        meta, params = read_npz(path, "classifier model")
         try:
             model = build_classifier(meta["kind"], **meta["options"])
         except ValueError:
@@ -234,6 +234,67 @@ class RidgeRegression(EmbeddingClassifier):
     scores = predict
 
 
+_MODEL_KEYS = ("a", "term", "ns", "n_idx")
+
+
+class PLDAClassifier(EmbeddingClassifier):
+    """LDA (``lda_dim`` > 0, clamped to classes - 1) + whitening + length-norm + PLDA; class LLR scores.
+
+    Classes play the part of speakers: preprocessing and a PLDA model are fitted on the training
+    embeddings with their class labels as "speaker" labels; a test embedding's score for class c
+    is the multi-session log-likelihood ratio of it against *all* training embeddings of c (same
+    class vs. different classes), computed by :class:`utter.backend.plda.PLDA`. Scores are LLRs,
+    not posteriors: the predicted class is the one with the highest LLR.
+    """
+
+    kind = "plda"
+
+    def __init__(self, lda_dim: int = 0, whiten: bool = True, length_norm: bool = True,
+                 model_type: str = "two-cov", num_iters: int = 10):
+        super().__init__(lda_dim=int(lda_dim), whiten=bool(whiten), length_norm=bool(length_norm),
+                         model_type=model_type, num_iters=int(num_iters))
+        self._plda: PLDA | None = None
+
+    def fit(self, x: np.ndarray, y: Sequence[str]) -> PLDAClassifier:
+        x = _check_matrix(x, None, "PLDA classifier training set")
+        yi = self._encode(y)
+        o = self.options
+        pre = make_preprocessing(o["lda_dim"], o["whiten"], o["length_norm"])
+        plda = fit_plda(x, yi, model_type=o["model_type"], num_iters=o["num_iters"], pre=pre,
+                        what="PLDA classifier training set")
+        groups = [np.flatnonzero(yi == c) for c in range(len(self.labels))]
+        models = plda.model_side(x, groups)
+        arrays, names = plda.pre.state()
+        self.params = {**arrays, "pre_steps": np.array(names, dtype=str), "plda_mean": plda.mean,
+                       "between": plda.between, "within": plda.within,
+                       **{f"model_{k}": np.asarray(models[k]) for k in _MODEL_KEYS}}
+        self._plda = plda
+        return self
+
+    @property
+    def plda(self) -> PLDA:
+        """The PLDA model (rebuilt from ``params`` after :meth:`load`)."""
+        if self._plda is None:
+            if "between" not in self.params:
+                raise ValueError("the PLDA classifier is not trained")
+            p = self.params
+            names = [str(n) for n in p["pre_steps"].tolist()]
+            pre = Pipeline.from_state(names, p)
+            self._plda = PLDA(p["plda_mean"], p["between"], p["within"], self.options["model_type"], pre)
+        return self._plda
+
+    @property
+    def dim(self) -> int | None:
+        return self.plda.dim if self.params else None
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """LLR of each test embedding (rows) against each class's training embeddings (columns)."""
+        plda = self.plda
+        x = _check_matrix(x, plda.dim, "PLDA classifier input")
+        models = {k: self.params[f"model_{k}"] for k in _MODEL_KEYS}
+        return plda.score_matrix(models, plda.test_side(x)).T
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(norm, 1e-12)
@@ -254,8 +315,6 @@ REGRESSORS = {RidgeRegression.kind: RidgeRegression}
 def build_classifier(kind: str, **options) -> EmbeddingClassifier:
     """A classifier or regressor by name (``logreg``, ``svm``, ``cosine``, ``plda``, ``ridge``)."""
     if kind == "plda":
-        from utter.backend.plda_classifier import PLDAClassifier
-
         return PLDAClassifier(**options)
     registry = {**CLASSIFIERS, **REGRESSORS}
     if kind not in registry:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ def _kmeans_pp(z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 def agglomerative(x: np.ndarray, k: int | None = None, threshold: float | None = None,
                   method: str = "average") -> np.ndarray:
     """Agglomerative clustering by cosine distance, cut at ``k`` clusters or a distance ``threshold``."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-
     if (k is None) == (threshold is None):
         raise ValueError("agglomerative clustering needs exactly one of k or threshold")
     if len(x) > 50_000:
@@ -93,6 +92,20 @@ def agglomerative(x: np.ndarray, k: int | None = None, threshold: float | None =
     tree = linkage(_unit(np.asarray(x, dtype=np.float64)), method=method, metric="cosine")
     labels = fcluster(tree, t=k, criterion="maxclust") if k else fcluster(tree, t=threshold, criterion="distance")
     return labels.astype(np.int64) - 1
+
+
+def cluster_labels(x: np.ndarray, method: str, num_clusters: int | None, *, seed: int = 0,
+                   sample_size: int | None = 200_000, threshold: float | None = None,
+                   n_iter: int = 30) -> np.ndarray:
+    """Cluster index per row of ``x``: spherical k-means (sampled fit, chunked assignment) or
+    average-linkage agglomerative clustering by cosine (at ``num_clusters`` or a ``threshold``)."""
+    if method == "kmeans":
+        if not num_clusters:
+            raise ValueError("k-means clustering needs --num-clusters")
+        return spherical_kmeans(x, num_clusters, n_iter=n_iter, seed=seed, sample_size=sample_size)[0]
+    if method == "agglomerative":
+        return agglomerative(x, k=num_clusters or None, threshold=None if num_clusters else threshold)
+    raise ValueError(f"unknown clustering method '{method}' (kmeans or agglomerative)")
 
 
 def drop_small_clusters(labels: np.ndarray, min_size: int) -> np.ndarray:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from utter.backend.io import check_embeddings, load_npz, save_npz
+from utter.backend.pipeline import Pipeline
 from utter.backend.scoring import group_means, trial_dot
-from utter.backend.transforms import Centering, Pipeline, Whitening
+from utter.backend.transforms import Centering, Whitening
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

@@ -1,14 +1,17 @@
-"""Kaldi files of the scoring back-ends: embeddings (scp/ark), trial lists, score files, model npz.
+"""Files of the scoring back-ends: trial lists, score files, model npz; and embedding checks.
 
-Embeddings come from ``xvector.scp`` (read with kaldiio, numpy only); trials are
-``enroll test [target|nontarget]`` lines; scores are ``enroll test score`` lines; enrolment
-files are ``spk2utt``-style (``model utt1 utt2 ...``). Every malformed line is reported by
-file and line, and a trial naming an utterance with no embedding by name and count.
+Trials are ``enroll test [target|nontarget]`` lines; scores are ``enroll test score`` lines;
+models are npz files with their ``kind`` in JSON metadata. Every malformed line is reported by
+file and line, and a trial naming an utterance with no embedding by name and count. Embeddings
+(``xvector.scp``) and enrolment files (``spk2utt`` style) are read above this room, in
+:mod:`utter.data.kaldi_io` and :mod:`utter.transfer.verification`.
 """
 from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from utter.atomic import atomic_open, atomic_path
-from utter.data.datadir import read_list_table
 
 LABELS = {"target": True, "nontarget": False}
 
@@ -40,45 +42,6 @@ def check_embeddings(x: np.ndarray, ids: Sequence[str] | None = None, dim: int |
         names = [ids[i] for i in bad[:5]] if ids is not None else bad[:5].tolist()
         raise ValueError(f"{what}: {len(bad)} embeddings are not finite (first: {', '.join(map(str, names))})")
     return x
-
-
-def read_embeddings(scp: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """Read an ``xvector.scp`` (or ark) into (utterance ids in file order, float64 [N, D] matrix)."""
-    import kaldiio
-
-    scp = str(scp)
-    if not Path(scp).is_file():
-        raise FileNotFoundError(f"{scp}: no such embedding file")
-    reader = kaldiio.load_scp_sequential(scp) if not scp.endswith(".ark") else kaldiio.load_ark(scp)
-    ids: list[str] = []
-    rows: list[np.ndarray] = []
-    dim = None
-    for utt, vec in reader:
-        vec = np.asarray(vec, dtype=np.float64).reshape(-1)
-        if dim is None:
-            dim = vec.size
-        elif vec.size != dim:
-            raise ValueError(f"{scp}: embedding of '{utt}' has dimension {vec.size}, the first had {dim}")
-        ids.append(utt)
-        rows.append(vec)
-    if not ids:
-        raise ValueError(f"{scp}: no embeddings")
-    if len(set(ids)) != len(ids):
-        dup = next(u for u in ids if ids.count(u) > 1)
-        raise ValueError(f"{scp}: utterance '{dup}' appears more than once")
-    return ids, check_embeddings(np.stack(rows), ids, what=scp)
-
-
-def write_embeddings(path: str | os.PathLike, ids: Sequence[str], x: np.ndarray) -> None:
-    """Write float32 vectors to ``path.ark`` with ``path.scp`` beside it (``path`` without extension)."""
-    import kaldiio
-
-    path = Path(path)
-    ark, scp = path.with_suffix(".ark"), path.with_suffix(".scp")
-    with atomic_path(scp) as tmp_scp:
-        with kaldiio.WriteHelper(f"ark,scp:{ark},{tmp_scp}") as w:
-            for utt, vec in zip(ids, x):
-                w(utt, np.asarray(vec, dtype=np.float32))
 
 
 @dataclass
@@ -170,11 +133,6 @@ def align_scores(trials: Trials, enroll: Sequence[str], test: Sequence[str], sco
     return np.asarray(scores)[idx]
 
 
-def read_enrollment(path: str | os.PathLike) -> OrderedDict[str, list[str]]:
-    """Read a ``spk2utt``-style enrolment file: model id -> its enrolment utterances."""
-    return read_list_table(path)
-
-
 def index_ids(ids: Sequence[str], wanted: Sequence[str], what: str) -> np.ndarray:
     """Row of each wanted id in ``ids``; a clear error naming the first missing ones and their count."""
     pos = {u: i for i, u in enumerate(ids)}
@@ -194,15 +152,34 @@ def save_npz(path: str | os.PathLike, kind: str, arrays: Mapping[str, np.ndarray
             np.savez(f, _meta=np.array(info), **{k: np.asarray(v) for k, v in arrays.items()})
 
 
+def read_npz(path: str | os.PathLike, what: str = "model") -> tuple[dict, dict]:
+    """(JSON metadata ``_meta``, arrays) of a model ``.npz``; a ValueError naming the file when it is
+    empty, truncated or corrupt (numpy's zipfile errors otherwise end in a traceback)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "_meta" not in z.files:
+                raise ValueError(f"{path}: not a {what} file (no metadata)")
+            meta = json.loads(str(z["_meta"]))
+            arrays = {k: z[k] for k in z.files if k != "_meta"}
+    except (zipfile.BadZipFile, EOFError, zlib.error, KeyError, OSError, json.JSONDecodeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        size = Path(path).stat().st_size
+        raise ValueError(f"{path}: not a readable {what} file ({size} bytes; {type(e).__name__}: {e}): "
+                         "truncated or corrupt, write it again (the step that made it, --overwrite true)") from None
+    except ValueError as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable {what} file ({e}): truncated or corrupt, write it again "
+                         "(the step that made it, --overwrite true)") from None
+    return meta, arrays
+
+
 def load_npz(path: str | os.PathLike, kind: str | Sequence[str] | None = None) -> tuple[dict, dict]:
     """Load (metadata, arrays) saved by :func:`save_npz`; checks the model ``kind`` when given."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such model file")
-    with np.load(path, allow_pickle=False) as z:
-        if "_meta" not in z.files:
-            raise ValueError(f"{path}: not a back-end model file (no metadata)")
-        meta = json.loads(str(z["_meta"]))
-        arrays = {k: z[k] for k in z.files if k != "_meta"}
+    meta, arrays = read_npz(path, "back-end model")
     kinds = [kind] if isinstance(kind, str) else kind
     if kinds is not None and meta.get("kind") not in kinds:
         raise ValueError(f"{path}: a '{meta.get('kind')}' model, expected {' or '.join(kinds)}")

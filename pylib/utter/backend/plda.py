@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.linalg
 
 from utter.backend.io import check_embeddings, load_npz, save_npz
+from utter.backend.lda import LDA
+from utter.backend.pipeline import Pipeline
 from utter.backend.scoring import group_means, trial_dot
-from utter.backend.transforms import (
-    Centering,
-    ClassStats,
-    LengthNorm,
-    Pipeline,
-    Whitening,
-    check_within_covariance,
-)
+from utter.backend.transforms import Centering, ClassStats, LengthNorm, Whitening, check_within_covariance
 
 log = logging.getLogger(__name__)
 LOG_2PI = np.log(2 * np.pi)
@@ -197,8 +191,6 @@ def _em_simplified(stats: ClassStats, mean, v, within, total_scatter):
 def fit_plda(x: np.ndarray, labels: Sequence, model_type: str = "two-cov", rank: int = 100,
              num_iters: int = 10, pre: Pipeline | None = None, what: str = "PLDA training set") -> PLDA:
     """Fit ``pre`` (if given) then PLDA by EM; logs the log-likelihood per utterance each iteration."""
-    from tqdm import tqdm
-
     if model_type not in MODEL_TYPES:
         raise ValueError(f"PLDA model type must be one of {', '.join(MODEL_TYPES)}, got '{model_type}'")
     x = check_embeddings(x, what=what)
@@ -231,7 +223,7 @@ def fit_plda(x: np.ndarray, labels: Sequence, model_type: str = "two-cov", rank:
     lls = [plda_log_likelihood(stats, mean, between, within)]
     log.info("%s: PLDA (%s) %s; initial log-likelihood per utterance %.4f",
              what, model_type, stats.describe(), lls[0] / n_total)
-    for it in tqdm(range(1, num_iters + 1), desc="PLDA EM", file=sys.stderr, disable=not sys.stderr.isatty()):
+    for it in range(1, num_iters + 1):
         if model_type == "two-cov":
             mean, between, within = _em_two_cov(stats, mean, between, within)
         else:
@@ -245,8 +237,6 @@ def fit_plda(x: np.ndarray, labels: Sequence, model_type: str = "two-cov", rank:
 
 def make_preprocessing(lda_dim: int = 200, whiten: bool = True, length_norm: bool = True) -> Pipeline:
     """Kaldi's x-vector chain: centring, LDA (``lda_dim`` 0 skips it), whitening, length-norm."""
-    from utter.backend.lda import LDA
-
     steps = [Centering()]
     if lda_dim > 0:
         steps.append(LDA(lda_dim))

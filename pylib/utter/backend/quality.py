@@ -81,33 +81,3 @@ class QualityCalibration:
         if list(meta.get("features", [])) != list(FEATURES):
             raise ValueError(f"{path}: quality features {meta.get('features')} differ from this toolkit's {FEATURES}")
         return cls(LinearCalibration(arrays["weights"], float(arrays["bias"]), meta["prior"]), meta["top_n"])
-
-
-def read_durations(data_dir: str | os.PathLike) -> dict[str, float]:
-    """Utterance durations in seconds: ``utt2dur``, else ``utt2num_frames`` x 10 ms."""
-    from utter.data.datadir import DataDir
-
-    d = DataDir(data_dir)
-    if d.has("utt2dur"):
-        return {u: float(v) for u, v in d.numeric("utt2dur", float).items()}
-    if d.has("utt2num_frames"):
-        return {u: 0.01 * float(v) for u, v in d.numeric("utt2num_frames", int).items()}
-    raise ValueError(f"{data_dir}: neither utt2dur nor utt2num_frames: cannot give durations")
-
-
-def calibration_report(scores: np.ndarray, labels: np.ndarray, p_targets: Sequence[float] = (0.5, 0.05, 0.01)) -> dict:
-    """Cllr, minCllr, EER and actual/minimum DCF of LLR scores."""
-    from utter.metrics.verification import (
-        compute_act_dcf,
-        compute_cllr,
-        compute_eer,
-        compute_min_cllr,
-        compute_min_dcf,
-    )
-
-    out = {"cllr": compute_cllr(scores, labels), "min_cllr": compute_min_cllr(scores, labels),
-           "eer": 100 * compute_eer(scores, labels)}
-    for p in p_targets:
-        out[f"act_dcf_{p:g}"] = compute_act_dcf(scores, labels, p)
-        out[f"min_dcf_{p:g}"] = compute_min_dcf(scores, labels, p)
-    return out

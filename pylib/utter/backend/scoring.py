@@ -2,8 +2,8 @@
 
 A scorer (cosine, PLDA) prepares each enrolment model and each test utterance once
 (``model_side``/``test_side``) and then scores all trials by indexing, so the cost per trial
-is one dot product plus per-side terms. :func:`score_trials` is the one entry point the
-stage programs use.
+is one dot product plus per-side terms. :func:`score_trials` scores a trial list held in
+memory; :mod:`utter.transfer.verification` reads the files around it.
 """
 from __future__ import annotations
 
@@ -136,48 +136,3 @@ def group_means(x: np.ndarray, groups: Sequence[np.ndarray]) -> tuple[np.ndarray
         return x[rows], sizes
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     return np.add.reduceat(x[rows], starts, axis=0) / sizes[:, None], sizes
-
-
-def load_scorer(path) -> Scorer:
-    """Load a saved cosine or PLDA scorer, whichever the npz file holds."""
-    from utter.backend.cosine import CosineScorer
-    from utter.backend.io import load_npz
-    from utter.backend.plda import PLDA
-
-    kind = load_npz(path, ("cosine", "plda"))[0]["kind"]
-    return CosineScorer.load(path) if kind == "cosine" else PLDA.load(path)
-
-
-@dataclass
-class TrialInputs:
-    """Everything read from disk to score a trial list: trials, embeddings, prepared sides."""
-
-    trials: Trials
-    index: TrialIndex
-    models: object
-    tests: object
-
-
-def prepare_trial_inputs(scorer: Scorer, emb_scp: str, trials_path: str, enroll_scp: str | None = None,
-                         enrollment_path: str | None = None) -> TrialInputs:
-    """Read trials and embeddings (test from ``emb_scp``, enrolment from ``enroll_scp`` or the same),
-    resolve the trials and prepare both sides once."""
-    from utter.backend.io import read_embeddings, read_enrollment, read_trials
-
-    trials = read_trials(trials_path)
-    test_ids, test_x = read_embeddings(emb_scp)
-    enroll_ids, enroll_x = read_embeddings(enroll_scp) if enroll_scp else (test_ids, test_x)
-    enrollment = read_enrollment(enrollment_path) if enrollment_path else None
-    idx = index_trials(trials, enroll_ids, test_ids, enrollment, what=str(trials_path))
-    return TrialInputs(trials, idx, scorer.model_side(enroll_x, idx.groups), scorer.test_side(test_x[idx.test_rows]))
-
-
-def score_trial_file(scorer: Scorer, emb_scp: str, trials_path: str, scores_path: str,
-                     enroll_scp: str | None = None, enrollment_path: str | None = None) -> np.ndarray:
-    """Score a trial list file and write ``enroll test score`` lines; returns the scores."""
-    from utter.backend.io import write_scores
-
-    inp = prepare_trial_inputs(scorer, emb_scp, trials_path, enroll_scp, enrollment_path)
-    scores = scorer.score(inp.models, inp.tests, inp.index.mi, inp.index.ti)
-    write_scores(scores_path, inp.trials.enroll, inp.trials.test, scores)
-    return scores

@@ -1,8 +1,9 @@
-"""Embedding preprocessing before scoring: centring, whitening, length normalisation, chains of them.
+"""Embedding preprocessing before scoring: centring, whitening, length normalisation.
 
-Each transform has ``fit(x)``, ``transform(x)`` and array state saved with a prefix, so a
-:class:`Pipeline` of them (centring, LDA, whitening, length-norm, as Kaldi's x-vector
-back-end) is stored in the same npz file as the model that follows it.
+Each transform has ``fit(x)``, ``transform(x)``, a ``name`` and array ``state()``, so a
+:class:`utter.backend.pipeline.Pipeline` of them (centring, LDA, whitening, length-norm, as
+Kaldi's x-vector back-end) is stored in the same npz file as the model that follows it. The
+class statistics here are shared with :mod:`utter.backend.lda`.
 """
 from __future__ import annotations
 
@@ -53,10 +54,6 @@ def check_within_covariance(cov: np.ndarray, stats: ClassStats, what: str) -> No
             f"{what}: within-class covariance is singular (rank {rank} < dimension {cov.shape[0]}; "
             f"{dof} within-class degrees of freedom): {stats.describe()}. Use more utterances per "
             f"speaker or reduce the dimension first (LDA)")
-
-
-def _prefixed(state: dict, prefix: str) -> dict:
-    return {f"{prefix}{k}": v for k, v in state.items()}
 
 
 class Centering:
@@ -153,49 +150,3 @@ class LengthNorm:
     @classmethod
     def from_state(cls, s: dict) -> LengthNorm:
         return cls(int(s["dim"]))
-
-
-def _registry() -> dict:
-    from utter.backend.lda import LDA
-
-    return {c.name: c for c in (Centering, Whitening, LengthNorm, LDA)}
-
-
-class Pipeline:
-    """A chain of transforms, each fitted on the output of the previous one."""
-
-    def __init__(self, steps: Sequence = ()):
-        self.steps = list(steps)
-
-    def fit(self, x: np.ndarray, labels=None) -> Pipeline:
-        for step in self.steps:
-            step.fit(x, labels)
-            x = step.transform(x)
-        return self
-
-    @property
-    def dim_in(self) -> int | None:
-        return self.steps[0].dim_in if self.steps else None
-
-    def transform(self, x: np.ndarray, what: str = "embeddings") -> np.ndarray:
-        if self.steps:
-            check_embeddings(x, dim=self.dim_in, what=what)
-        for step in self.steps:
-            x = step.transform(x)
-        return x
-
-    def state(self, prefix: str = "pre") -> tuple[dict, list[str]]:
-        """Arrays (keys ``{prefix}{i}.{name}``) and the step names, for :func:`save_npz`."""
-        arrays: dict = {}
-        for i, step in enumerate(self.steps):
-            arrays.update(_prefixed(step.state(), f"{prefix}{i}."))
-        return arrays, [s.name for s in self.steps]
-
-    @classmethod
-    def from_state(cls, names: Sequence[str], arrays: dict, prefix: str = "pre") -> Pipeline:
-        reg = _registry()
-        steps = []
-        for i, name in enumerate(names):
-            p = f"{prefix}{i}."
-            steps.append(reg[name].from_state({k[len(p):]: v for k, v in arrays.items() if k.startswith(p)}))
-        return cls(steps)

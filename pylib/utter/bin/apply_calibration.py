@@ -1,9 +1,10 @@
 """Apply a trained calibration to a score file: `enroll test score` in, `enroll test llr` out."""
 from __future__ import annotations
 
-from utter.backend.calibration import LinearCalibration, trial_quality
+from utter.backend.calibration import LinearCalibration
 from utter.backend.io import read_scores, write_scores
 from utter.bin.common import main_entry, make_parser
+from utter.transfer.verification import trial_quality
 
 
 def build_parser():

@@ -28,8 +28,9 @@ def build_parser():
 def main(args) -> None:
     from utter.backend.calibration import LinearCalibration
     from utter.backend.io import align_scores, read_scores, read_trials, write_scores
-    from utter.backend.quality import QualityCalibration, calibration_report
+    from utter.backend.quality import QualityCalibration
     from utter.metrics.results import write_results_json
+    from utter.transfer.verification import calibration_report
 
     model = QualityCalibration.load(args.model)
     args.top_n = model.top_n

@@ -8,8 +8,8 @@ With --feats-ark the copies are written as fbank features instead of audio.
 from __future__ import annotations
 
 from utter.bin.common import main_entry, make_parser
-from utter.data.augment import AugmentConfig, Augmenter, augment_data_dir_job
 from utter.data.chunks import ALL_AUG_TYPES, AUG_TYPES
+from utter.data.options import AugmentConfig, FbankOptions
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -48,7 +48,7 @@ def build_parser():
 
 
 def main(args) -> None:
-    from utter.data.features import FbankOptions
+    from utter.data.augment import Augmenter, augment_data_dir_job
 
     types = [t for t in args.types.split(",") if t]
     config = AugmentConfig(noise_snrs=args.noise_snrs, noise_interval=args.noise_interval,

@@ -1,19 +1,15 @@
-"""The ``utter`` command: use a trained model on audio files, without a data dir.
-
-  utter embed --model exp/dino/final.pt a.wav b.flac            # Kaldi text vectors on stdout
-  utter embed --model M --out-ark emb.ark --out-npy emb.npy *.wav
-  utter verify --model M [--calibration cal.npz] [--threshold T] enroll.wav test.wav
-  utter classify --model exp/iemocap/.../stage2/final.pt x.wav
+"""utter: use a trained model on audio files, without a data dir.
 
 Audio in any format soundfile reads, at any sample rate (resampled, with a note on stderr);
-features as in the recipes (fbank, energy VAD, sliding CMN). Checkpoints do not record the
-feature options: the fbank/VAD defaults are the recipe's conf/fbank.conf and conf/vad.conf
-(--fbank-config / --vad-config to change them).
+features as in the recipes (80-d fbank, energy VAD, sliding CMN). Checkpoints do not record the
+feature options: the defaults are the recipes' conf/fbank.conf and conf/vad.conf (--fbank-config
+and --vad-config to use others).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +20,40 @@ from utter.bin.common import make_parser, run, str2bool
 
 log = logging.getLogger("utter")
 
+EXAMPLES = """\
+examples (the mini recipes' models; any checkpoint of the recipes works):
+  utter embed --model egs/voxceleb/exp/dino/final.pt a.wav b.flac
+  utter embed --model M --out-ark emb.ark --out-npy emb.npy wav/*/*/*.wav
+  utter verify --model egs/voxceleb/exp/xvector/final.pt \\
+      --calibration egs/voxceleb/exp/xvector/calibration/cosine/calibration.npz \\
+      enroll.wav test.wav
+  utter classify --top 2 \\
+      --model egs/iemocap/exp/dino/finetune/full/fold1/seed0/train/final.pt x.wav
+
+"utter COMMAND --help" lists the options of a command.
+"""
+
+KEY_HELP = ("how embeddings are keyed: path: the file's path relative to the directory the inputs "
+            "share, without its extension (the file name when they share one; id10270/x6uYqmx31kE/00001 "
+            "for wav/id10270/x6uYqmx31kE/00001.wav among other speakers); basename: the file name "
+            "without its extension (must be unique); list: each argument is a list file of 'KEY PATH' "
+            "lines (a wav.scp of plain file paths) and the keys are its KEYs")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """States each option's default once, after its help: not for required options, options whose
+    help already names a default, or defaults that say nothing (None, empty)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or action.required or default in (None, "", [], argparse.SUPPRESS)
+                or not action.option_strings or isinstance(action, argparse._HelpAction)):
+            return text
+        if isinstance(default, bool):
+            default = "true" if default else "false"
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
 
 def note(msg: str) -> None:
     print(f"utter: note: {msg}", file=sys.stderr)
@@ -31,50 +61,94 @@ def note(msg: str) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", action="append", default=[], metavar="FILE", help=argparse.SUPPRESS)
-    p.add_argument("--verbose", type=int, default=0, help="0 info, 1 debug (and tracebacks on failure)")
-    p.add_argument("--num-threads", type=int, default=1, help="CPU threads")
-    p.add_argument("--model", required=True, help="trained model checkpoint (.pt)")
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
-    p.add_argument("--batch-size", type=int, default=16, help="files per forward pass")
-    p.add_argument("--fbank-config", default="", help="fbank options file (default: the recipe's conf/fbank.conf)")
-    p.add_argument("--vad-config", default="", help="VAD options file (default: the recipe's conf/vad.conf)")
-    p.add_argument("--use-vad", type=str2bool, default=True, help="keep voiced frames only")
-    p.add_argument("--cmn-window", type=int, default=300, help="sliding CMN window, frames (0: none)")
-    p.add_argument("--min-voiced-frames", type=int, default=50, help="fewer voiced frames: use every frame")
-    p.add_argument("--min-duration", type=float, default=0.5, help="refuse audio shorter than this (seconds)")
+    p.add_argument("--model", required=True, metavar="MODEL.pt",
+                   help="trained model checkpoint, e.g. egs/voxceleb/exp/dino/final.pt (required)")
+    p.add_argument("--device", default="cpu", metavar="DEV", help="torch device: cpu, cuda, cuda:1 ...")
+    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="files per forward pass")
+    p.add_argument("--num-threads", type=int, default=1, metavar="N", help="CPU threads")
+    p.add_argument("--fbank-config", default="", metavar="FILE",
+                   help="fbank options, --name=value lines as in egs/voxceleb/conf/fbank.conf "
+                        "(default: that file's settings, built in)")
+    p.add_argument("--vad-config", default="", metavar="FILE",
+                   help="energy VAD options as in egs/voxceleb/conf/vad.conf (default: that file's settings, "
+                        "built in)")
+    p.add_argument("--use-vad", type=str2bool, default=True, metavar="true|false", help="keep voiced frames only")
+    p.add_argument("--cmn-window", type=int, default=300, metavar="FRAMES",
+                   help="sliding CMN window (0: none)")
+    p.add_argument("--min-voiced-frames", type=int, default=50, metavar="N",
+                   help="with fewer voiced frames, embed every frame")
+    p.add_argument("--min-duration", type=float, default=0.5, metavar="SECONDS",
+                   help="refuse audio shorter than this")
+    p.add_argument("--verbose", type=int, default=0, metavar="0|1",
+                   help="0 info, 1 debug (and tracebacks on failure)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = make_parser(__doc__.splitlines()[0], threads=False)
+    p = make_parser("Use a trained model on audio files, without a data dir.\n\n"
+                    + __doc__.split("\n\n", 1)[1].strip(), threads=False)
     p.prog = "utter"
-    sub = p.add_subparsers(dest="command", required=True, metavar="{embed,verify,classify}")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    e = sub.add_parser("embed", help="embeddings of audio files", formatter_class=fmt)
+    p.formatter_class = _HelpFormatter
+    p.epilog = EXAMPLES
+    for a in p._actions:
+        if a.dest == "config":
+            a.help = argparse.SUPPRESS
+        elif a.dest == "verbose":
+            a.metavar = "0|1"
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           title="commands")
+    e = sub.add_parser("embed", help="embeddings of audio files (Kaldi text, ark/scp or npy)",
+                       formatter_class=_HelpFormatter, description=(
+                           "Embeddings of audio files: Kaldi text vectors on stdout, or an ark/scp and a "
+                           "numpy matrix."), epilog=(
+                           "examples:\n"
+                           "  utter embed --model egs/voxceleb/exp/dino/final.pt a.wav b.wav\n"
+                           "  utter embed --model M --out-ark emb.ark VoxCeleb1/wav/*/*/*.wav\n"
+                           "      (keys id10270/x6uYqmx31kE/00001 ...)\n"
+                           "  utter embed --model M --key-from list --out-ark emb.ark wav.scp\n"
+                           "      (keys: the list's first column)"))
     _common(e)
-    e.add_argument("--out-ark", default="", help="write a Kaldi ark (and .scp beside it), keyed by file name")
-    e.add_argument("--out-npy", default="", help="write a [files, dim] float32 matrix in argument order")
-    e.add_argument("audio", nargs="+", help="audio files")
-    v = sub.add_parser("verify", help="score an enrolment file against a test file", formatter_class=fmt)
+    e.add_argument("--out-ark", default="", metavar="FILE.ark",
+                   help="write a Kaldi ark, and FILE.scp beside it (default: text vectors on stdout)")
+    e.add_argument("--out-npy", default="", metavar="FILE.npy",
+                   help="write a [files, dim] float32 matrix, rows in argument order")
+    e.add_argument("--key-from", choices=("path", "basename", "list"), default="path", help=KEY_HELP)
+    e.add_argument("audio", nargs="+", help="audio files (with --key-from list: list files)")
+    v = sub.add_parser("verify", help="score an enrolment file against a test file",
+                       formatter_class=_HelpFormatter, description=(
+                           "Cosine score of an enrolment and a test file; with --calibration the "
+                           "log-likelihood ratio, and a decision when a threshold or a prior is given."),
+                       epilog=(
+                           "examples:\n"
+                           "  utter verify --model egs/voxceleb/exp/xvector/final.pt enroll.wav test.wav\n"
+                           "  utter verify --model M --calibration CAL.npz --p-target 0.01 e.wav t.wav"))
     _common(v)
-    v.add_argument("--calibration", default="",
-                   help="calibration model (train_calibration or train_quality_calibration npz): print the LLR")
-    v.add_argument("--cohort", default="", help="cohort embeddings (scp) for a quality-aware calibration")
-    v.add_argument("--p-target", type=float, default=0.5,
-                   help="target prior of the Bayes decision threshold on the LLR (when --threshold is not given)")
-    v.add_argument("--threshold", type=float, default=None,
-                   help="decision threshold (on the LLR with --calibration, else on the cosine score)")
-    v.add_argument("enroll")
-    v.add_argument("test")
+    v.add_argument("--calibration", default="", metavar="CAL.npz",
+                   help="calibration model (steps/train_calibration.sh, train_quality_calibration): print "
+                        "the LLR and a decision")
+    v.add_argument("--cohort", default="", metavar="SCP",
+                   help="cohort embeddings (xvector.scp) for a quality-aware calibration")
+    v.add_argument("--p-target", type=float, default=0.5, metavar="P",
+                   help="target prior of the Bayes threshold on the LLR, used with --calibration when "
+                        "--threshold is not given")
+    v.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="decision threshold: on the LLR with --calibration, else on the cosine score "
+                        "(default: no decision without --calibration)")
+    v.add_argument("enroll", help="enrolment audio file")
+    v.add_argument("test", help="test audio file")
     c = sub.add_parser("classify", help="class posteriors of audio files with a fine-tuned classifier",
-                       formatter_class=fmt)
+                       formatter_class=_HelpFormatter, description=(
+                           "Class posteriors of audio files with a classifier checkpoint (steps/finetune.sh): "
+                           "one line per file, PATH LABEL P [LABEL P ...]."),
+                       epilog=("example:\n  utter classify --top 2 --model "
+                               "egs/iemocap/exp/dino/finetune/full/fold1/seed0/train/final.pt x.wav"))
     _common(c)
-    c.add_argument("--top", type=int, default=1, help="print the N most likely classes")
+    c.add_argument("--top", type=int, default=1, metavar="N", help="print the N most likely classes")
     c.add_argument("audio", nargs="+", help="audio files")
     return p
 
 
 def _front_end(args):
-    from utter.data.features import FbankOptions, VadOptions
+    from utter.data.options import FbankOptions, VadOptions
     from utter.train.inference import FrontEnd
 
     if not args.fbank_config:
@@ -100,30 +174,76 @@ def _embedder(args):
     return load_embedder(args.model, device=args.device)
 
 
-def _keys(paths: Sequence[str]) -> list[str]:
-    keys = [Path(p).stem.replace(" ", "_") for p in paths]
-    dup = sorted({k for k in keys if keys.count(k) > 1})
-    if dup:
-        raise ValueError(f"several input files are named {dup[0]}: embedding keys must be unique")
-    return keys
+def _read_lists(lists: Sequence[str]) -> tuple[list[str], list[str]]:
+    keys, paths = [], []
+    for name in lists:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except OSError as e:
+            raise OSError(f"{name}: cannot read the list ({e.strerror})") from None
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split(None, 1)
+            if len(parts) != 2 or parts[1].rstrip().endswith("|"):
+                raise ValueError(f"{name}:{i}: expected 'KEY PATH' (a file path, not a pipe), got '{line}'")
+            keys.append(parts[0])
+            paths.append(parts[1].strip())
+    return keys, paths
+
+
+def _keys(paths: Sequence[str], how: str = "path") -> tuple[list[str], str]:
+    """Unique embedding keys of ``paths`` (``how``: path or basename) and a note saying how."""
+    stems = [os.path.splitext(os.path.abspath(p))[0] for p in paths]
+    if how == "basename":
+        keys = [os.path.basename(s) for s in stems]
+        said = "the file names without their extension"
+    else:
+        common = os.path.commonpath([os.path.dirname(s) for s in stems])
+        keys = [os.path.relpath(s, common) for s in stems]
+        shown = os.path.relpath(common)
+        said = (f"the paths relative to {shown if shown != '.' else 'the current directory'}, "
+                "without their extension")
+    keys = [k.replace(" ", "_") for k in keys]
+    seen: dict[str, str] = {}
+    for k, p in zip(keys, paths):
+        if k in seen:
+            hint = ("--key-from path" if how == "basename" else
+                    "--key-from list with a list file of 'KEY PATH' lines")
+            raise ValueError(f"two input files give the embedding key {k}: {seen[k]} and {p} (use {hint})")
+        seen[k] = p
+    return keys, said
 
 
 def embed(args) -> None:
     from utter.train.inference import batched_forward
 
+    if args.key_from == "list":
+        keys, paths = _read_lists(args.audio)
+        if len(set(keys)) < len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"key {dup} appears more than once in {' '.join(args.audio)}")
+        said = f"the keys of {' '.join(args.audio)}"
+    else:
+        paths = list(args.audio)
+        keys, said = _keys(paths, args.key_from)
+    if not paths:
+        raise ValueError(f"no audio files in {' '.join(args.audio)}")
     net = _embedder(args)
-    feats, _ = _inputs(args, args.audio)
+    feats, _ = _inputs(args, paths)
     emb = batched_forward(net, feats, args.device, args.batch_size)
-    keys = _keys(args.audio)
     if args.out_ark:
-        from utter.train.extract import write_vectors
+        from utter.data.kaldi_io import write_vectors
 
-        write_vectors(dict(zip(keys, emb)), args.out_ark, Path(args.out_ark).with_suffix(".scp"))
-        note(f"wrote {len(keys)} embeddings to {args.out_ark} and {Path(args.out_ark).with_suffix('.scp')}")
+        scp = Path(args.out_ark).with_suffix(".scp")
+        write_vectors(dict(zip(keys, emb)), args.out_ark, scp)
+        note(f"wrote {len(keys)} embeddings to {args.out_ark} and {scp}, keyed by {said} (--key-from)")
     if args.out_npy:
         np.save(args.out_npy, emb.astype(np.float32))
         note(f"wrote a {emb.shape[0]} x {emb.shape[1]} matrix to {args.out_npy} (rows in argument order)")
     if not args.out_ark and not args.out_npy:
+        if len(keys) > 1:
+            note(f"keys: {said} (--key-from)")
         for k, v in zip(keys, emb):
             print(f"{k}  [ {' '.join(f'{x:.6g}' for x in v)} ]")
 
@@ -136,8 +256,8 @@ def _calibrated(args, score: float, emb: np.ndarray, durs: np.ndarray) -> float:
     s = np.array([score])
     if kind == "quality_calibration":
         from utter.backend.cosine import CosineScorer
-        from utter.backend.io import read_embeddings
         from utter.backend.quality import QualityCalibration, trial_quality_vectors
+        from utter.data.kaldi_io import read_embeddings
 
         if not args.cohort:
             raise ValueError(f"{args.calibration} is a quality-aware calibration: give its cohort with --cohort")

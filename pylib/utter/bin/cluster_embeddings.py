@@ -39,8 +39,8 @@ def build_parser():
 
 
 def main(args) -> None:
-    from utter.backend.pseudo_labels import cluster_data_dir
     from utter.metrics.results import write_results_json
+    from utter.transfer.pseudo_labels import cluster_data_dir
 
     if args.min_cluster_size < 1:
         raise ValueError(f"--min-cluster-size must be at least 1, got {args.min_cluster_size}")

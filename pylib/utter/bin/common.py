@@ -3,19 +3,27 @@
 A stage program builds an ``argparse`` parser with :func:`make_parser`, and hands its
 ``main(args)`` to :func:`run`, which parses (config file first, command line wins), sets up
 logging to stderr and the thread count, and turns a failure into a one-line reason and
-exit status 1.
+exit status 1. A Kaldi option set of the library (``utter.data.options.FbankOptions`` ...)
+becomes one ``--kaldi-name`` option per field with :func:`add_kaldi_options`, and is read back
+with :func:`kaldi_options_from_args`.
+
+Library modules are imported inside ``main``, not at the top of a stage module, so that
+``--help`` and argument errors come back without loading torch.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from utter.config import ConfigError, config_argv
+from utter.config import ConfigError, config_argv, config_items, read_config_text
+from utter.data.options import KaldiOptions, convert_option
 
 log = logging.getLogger("utter")
 
@@ -33,10 +41,45 @@ def str2bool(value: str | bool) -> bool:
 
 read_config = config_argv
 
+K = TypeVar("K", bound=KaldiOptions)
+
+
+class _OptionType:
+    """argparse ``type`` for one Kaldi option field (named, so argparse's error names the type)."""
+
+    def __init__(self, field: dataclasses.Field):
+        self.field = field
+        self.__name__ = str(field.type)
+
+    def __call__(self, value: str) -> object:
+        return convert_option(self.field, value)
+
+
+def add_kaldi_options(parser: argparse.ArgumentParser, options: type[KaldiOptions]) -> None:
+    """Add one ``--kaldi-name`` option per field of the option set ``options``, with its default."""
+    group = parser.add_argument_group(f"{options.__name__} (Kaldi option names)")
+    for f in dataclasses.fields(options):
+        is_bool = f.type in (bool, "bool")
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_OptionType(f),
+                           default=f.default, metavar="true|false" if is_bool else str(f.type).upper())
+
+
+def kaldi_options_from_args(options: type[K], args: argparse.Namespace) -> K:
+    """The option set ``options`` of parsed arguments (from :func:`add_kaldi_options`)."""
+    return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)})
+
+
+class StageParser(argparse.ArgumentParser):
+    """argparse without prefix matching (``--max=5`` in a config, or ``--max-st 3``, is an error rather
+    than ``--max-steps``), in its sub-commands too (``add_subparsers`` makes parsers of this class)."""
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+
 
 def make_parser(description: str, *, threads: bool = True, device: bool = False) -> argparse.ArgumentParser:
     """A parser whose ``--help`` shows every default, with ``--config`` and the common options."""
-    parser = argparse.ArgumentParser(
+    parser = StageParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         prog=_prog_name(),
     )
@@ -61,16 +104,31 @@ def _prog_name() -> str:
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse ``argv`` after the lines of every ``--config`` file, so the command line wins."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config", action="append", default=[])
     known, _ = pre.parse_known_args(argv)
     config_args: list[str] = []
     for path in known.config:
         try:
+            _check_config_options(parser, path)
             config_args.extend(read_config(path))
         except ConfigError as e:
             parser.error(str(e))
     return parser.parse_args(config_args + argv)
+
+
+def _check_config_options(parser: argparse.ArgumentParser, path: str | os.PathLike) -> None:
+    """ConfigError naming the file and line of the first option ``parser`` does not know (a config
+    read by this program must not hold another program's options, nor an abbreviation)."""
+    known = getattr(parser, "_option_string_actions", {})
+    for lineno, key, value in config_items(read_config_text(path), str(path)):
+        if key == "--config":
+            nested = Path(value)
+            if not nested.is_absolute() and not nested.exists():
+                nested = Path(path).parent / nested
+            _check_config_options(parser, nested)
+        elif key not in known:
+            raise ConfigError(f"{path}:{lineno}: unknown option {key} for {parser.prog} (see its --help)")
 
 
 def set_num_threads(n: int) -> None:
@@ -94,6 +152,18 @@ def setup_logging(verbose: int = 0) -> None:
     )
 
 
+def error_reason(e: BaseException) -> str:
+    """The one-line reason of an error: its message, or for an error re-raised from a data-loader
+    worker (``Caught ValueError in DataLoader worker process 0. Original Traceback ...``) the
+    worker's own message (its last line) rather than the traceback copied into it."""
+    text = str(e)
+    if text.startswith("Caught ") and "Original Traceback" in text:
+        last = text.rstrip().splitlines()[-1]
+        name = type(e).__name__
+        text = last[len(name) + 2:] if last.startswith(name + ": ") else last
+    return text if text else type(e).__name__
+
+
 def run(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
         argv: Sequence[str] | None = None) -> int:
     """Parse, set up, call ``main(args)``; on failure print one line naming the reason, return 1."""
@@ -109,8 +179,7 @@ def run(main: Callable[[argparse.Namespace], int | None], parser: argparse.Argum
     except (ValueError, OSError, RuntimeError, KeyError) as e:
         if args.verbose > 0 or os.environ.get("UTTER_DEBUG"):
             traceback.print_exc()
-        reason = str(e) if str(e) else type(e).__name__
-        print(f"{parser.prog}: error: {reason}", file=sys.stderr)
+        print(f"{parser.prog}: error: {error_reason(e)}", file=sys.stderr)
         return 1
     return int(status or 0)
 

@@ -1,8 +1,10 @@
-"""Equal error rate from `score target|nontarget` lines, as Kaldi's compute-eer.
+"""Equal error rate from `score target|nontarget` lines, with Kaldi's compute-eer interface.
 
-Prints the EER in percent on stdout and `Equal error rate is X%, at threshold T` on stderr.
-The EER is the ROC-convex-hull EER (see utter.metrics.verification.compute_eer); Kaldi's
-compute-eer uses a discrete sweep, so the two can differ slightly on small lists.
+Prints the EER in percent on stdout (4 significant digits, as compute-eer) and
+`compute_eer: Equal error rate (METHOD) is X%, at threshold T` on stderr. --method rocch (default)
+is the ROC-convex-hull EER of BOSARIS/hyperion (utter.metrics.verification.compute_eer); --method
+kaldi is Kaldi's compute-eer algorithm itself (the same number compute-eer prints on these scores).
+The two can differ on the same scores (the hull interpolates between operating points).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 import numpy as np
 
 from utter.bin.common import main_entry, make_parser
-from utter.metrics.verification import compute_eer
+from utter.metrics.verification import EER_METHODS, compute_eer
 
 
 def read_score_labels(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -38,14 +40,17 @@ def read_score_labels(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def build_parser():
     p = make_parser("Compute the equal error rate (%) of `score target|nontarget` lines.", threads=False)
+    p.add_argument("--method", choices=EER_METHODS, default="rocch",
+                   help="rocch: ROC-convex-hull EER (BOSARIS); kaldi: Kaldi's compute-eer")
     p.add_argument("scores", nargs="?", default="-", help="file of `score target|nontarget` lines, or - for stdin")
     return p
 
 
 def main(args) -> None:
     scores, labels = read_score_labels(args.scores)
-    eer, thr = compute_eer(scores, labels, return_threshold=True)
-    print(f"compute_eer: Equal error rate is {100 * eer:.4f}%, at threshold {thr:.4f}", file=sys.stderr)
+    eer, thr = compute_eer(scores, labels, return_threshold=True, method=args.method)
+    name = "ROCCH" if args.method == "rocch" else "Kaldi compute-eer"
+    print(f"compute_eer: Equal error rate ({name}) is {100 * eer:.6g}%, at threshold {thr:.6g}", file=sys.stderr)
     print(f"{100 * eer:.4g}")
 
 

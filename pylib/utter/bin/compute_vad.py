@@ -9,13 +9,13 @@ Called by steps/compute_vad.sh, one job per split:
 """
 from __future__ import annotations
 
-from utter.bin.common import main_entry, make_parser, str2bool
-from utter.data.features import FbankOptions, VadOptions, compute_vad_job
+from utter.bin.common import add_kaldi_options, kaldi_options_from_args, main_entry, make_parser, str2bool
+from utter.data.options import FbankOptions, VadOptions
 
 
 def build_parser():
     p = make_parser(__doc__.splitlines()[0])
-    VadOptions.add_arguments(p)
+    add_kaldi_options(p, VadOptions)
     p.add_argument("--log-energy-scp", default="", help="per-frame raw log-energy (from make_fbank)")
     p.add_argument("--fbank-config", default="",
                    help="fbank conf to recompute the log-energy from audio when there is no --log-energy-scp")
@@ -28,11 +28,16 @@ def build_parser():
 
 
 def main(args) -> None:
-    fbank_opts = FbankOptions.from_conf(args.fbank_config) if args.fbank_config else None
-    if not args.log_energy_scp and fbank_opts is None:
-        fbank_opts = FbankOptions()
-    compute_vad_job(args.data_dir, args.vad_ark, VadOptions.from_namespace(args),
-                    log_energy_scp=args.log_energy_scp or None, fbank_opts=fbank_opts,
+    vad_opts = kaldi_options_from_args(VadOptions, args)
+    if args.log_energy_scp:  # numpy only: the job starts without importing torch
+        from utter.data.vad import compute_vad_job_from_scp
+
+        compute_vad_job_from_scp(args.data_dir, args.vad_ark, vad_opts, args.log_energy_scp)
+        return
+    from utter.data.features import compute_vad_job
+
+    fbank_opts = FbankOptions.from_conf(args.fbank_config) if args.fbank_config else FbankOptions()
+    compute_vad_job(args.data_dir, args.vad_ark, vad_opts, fbank_opts=fbank_opts,
                     allow_resample=args.allow_resample, channel=args.channel)
 
 

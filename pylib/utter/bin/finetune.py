@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from utter.backend.crossval import read_folds
 from utter.bin.common import main_entry, make_parser, str2bool
-from utter.train.finetune import STRATEGIES, FinetuneOptions, run_finetune
-from utter.train.trainer import add_train_arguments, train_config_from_args
+from utter.bin.train_common import add_train_arguments, train_config_from_args
+from utter.transfer.finetune import STRATEGIES, FinetuneOptions, run_finetune
+from utter.transfer.folds import read_folds
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -69,6 +69,9 @@ def build_parser():
     g.add_argument("--stage2-epochs", type=int, default=0, help="epochs of stage 2 (0: as --epochs)")
     g.add_argument("--stage2-total-steps", type=int, default=0, help="steps of stage 2 (0: as --total-steps)")
     g.add_argument("--stage2-warmup-steps", type=int, default=-1, help="warm-up steps of stage 2 (-1: as stage 1)")
+    p.add_argument("--equal-budget", type=str2bool, default=True, metavar="true|false",
+                   help="full trains as many steps (or epochs) as affine-then-full's two stages together, so "
+                        "the strategies compare at equal cost; false: full trains stage 1's length")
     p.add_argument("--train", type=str2bool, default=True, metavar="true|false",
                    help="false: only summarise finished runs into OUT_DIR/results.json")
     p.add_argument("pretrained", help="pretrained checkpoint (final.pt of train_dino / train_xvector)")
@@ -96,7 +99,8 @@ def main(args) -> None:
         min_frames=args.min_frames, batch_size=args.batch_size, balanced=args.balanced,
         head_hidden=tuple(_ints(args.head_hidden, "--head-hidden")), head_dropout=args.head_dropout,
         eval_interval=args.eval_interval, eval_batch_size=args.eval_batch_size, eval_max_frames=args.eval_max_frames,
-        apply_vad=args.apply_vad, cmn_window=args.cmn_window, num_workers=args.num_workers, specaug=specaug)
+        apply_vad=args.apply_vad, cmn_window=args.cmn_window, num_workers=args.num_workers, specaug=specaug,
+        equal_budget=args.equal_budget)
     only: list[str] = []
     if args.fold_index:
         if not args.folds_dir:

@@ -13,13 +13,13 @@ Called by steps/make_fbank.sh, one job per split:
 """
 from __future__ import annotations
 
-from utter.bin.common import main_entry, make_parser, str2bool
-from utter.data.features import FbankOptions, make_fbank_job
+from utter.bin.common import add_kaldi_options, kaldi_options_from_args, main_entry, make_parser, str2bool
+from utter.data.options import FbankOptions
 
 
 def build_parser():
     p = make_parser(__doc__.splitlines()[0])
-    FbankOptions.add_arguments(p)
+    add_kaldi_options(p, FbankOptions)
     p.add_argument("--compress", type=str2bool, default=True, metavar="true|false",
                    help="write compressed matrices (Kaldi's copy-feats --compress)")
     p.add_argument("--compression-method", type=int, default=1,
@@ -36,7 +36,9 @@ def build_parser():
 
 
 def main(args) -> None:
-    make_fbank_job(args.data_dir, args.feats_ark, FbankOptions.from_namespace(args),
+    from utter.data.features import make_fbank_job
+
+    make_fbank_job(args.data_dir, args.feats_ark, kaldi_options_from_args(FbankOptions, args),
                    compression_method=args.compression_method if args.compress else None,
                    log_energy_ark=args.log_energy_ark or None, utt2num_frames=args.utt2num_frames or None,
                    utt2dur=args.utt2dur or None, allow_resample=args.allow_resample, channel=args.channel)

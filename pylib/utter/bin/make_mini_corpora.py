@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from utter.bin.common import main_entry, make_parser, str2bool
-from utter.sim.build import CORPORA, BuildConfig, build, log, parse_scale
+from utter.sim.build import CORPORA, build, log
+from utter.sim.build_tools import BuildConfig, parse_scale
 
 
 def build_parser():

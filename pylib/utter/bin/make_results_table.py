@@ -2,9 +2,10 @@
 
 Each evaluation is named on the command line as ``SYSTEM:BACKEND:TRIALS=PATH`` (PATH a results
 JSON written by utter.metrics.results, with ``EER`` in % and ``minDCF@<p>``). One table per trial
-list: a row per system, the back-ends' EER and minDCFs side by side, as in the DINO paper's table.
-With ``--published TSV`` (the recipe's conf/published.tsv) the published figures follow, with their
-sources and protocol notes; with ``--calibrated`` the calibrated scores' actual DCFs and Cllr.
+list (``--heading TRIALS=TEXT``, in the order of the headings): a row per system, the back-ends' EER
+and minDCFs side by side, as in the DINO paper's table. With ``--published TSV`` (the recipe's
+conf/published.tsv) the published figures follow, with their sources and protocol notes; with
+``--calibrated`` the calibrated scores' actual DCFs and Cllr.
 
 With ``--task classification`` (egs/iemocap, egs/adress) each evaluation is ``GROUP:SYSTEM/METHOD:PROTOCOL=PATH``
 (PATH a summary results JSON of train_classifier, finetune ..., figures as ``{mean, std, n}`` over
@@ -12,8 +13,12 @@ folds x seeds): one table per GROUP (``--heading GROUP=TEXT``), a row per system
 PROTOCOL x ``--metrics`` (e.g. ``UA,WA,macro_f1`` or ``WA=accuracy,macro_f1=F1,RMSE``) as mean ± std;
 the published TSV is quoted as it is.
 
-Rows name each system's network as trained when ``--system-model SYSTEM=MODEL`` gives its model
-(the ``arch`` of the ``config.json`` beside the model, links resolved), else the paper's network.
+Rows name each system by ``--system-label SYSTEM=TEXT`` (in their order; ``{net}`` in TEXT is the
+network), with the network as trained when ``--system-model SYSTEM=MODEL`` gives its model (the
+``arch`` of the ``config.json`` beside the model, links resolved), else ``--system-net SYSTEM=NET``.
+The program holds no recipe's wording: titles, headings and row labels come from the recipe
+(egs/*/conf/results.conf, passed by utils/recipe_lib.sh's results_table); without them the tables
+are headed by the names on the command line.
 """
 from __future__ import annotations
 
@@ -28,14 +33,13 @@ from utter.atomic import atomic_open
 from utter.bin.common import main_entry, make_parser
 from utter.metrics.results import format_table, read_results_json
 
+#: the toolkit's back-ends (steps/score_{cosine,plda,norm}.sh) and networks (utter.nnet) as shown
 BACKEND_NAMES = {"cosine": "cosine", "plda": "PLDA", "asnorm": "AS-norm"}
-#: Row labels of the recipes' systems, with ``{net}`` the network; the paper's networks by default.
-SYSTEM_KINDS = {"xvector": "supervised ({net}, AAM-softmax)", "dino": "DINO ({net})",
-                "dino_ecapa": "ECAPA-DINO ({net})"}
-PAPER_NETS = {"xvector": "LResNet34", "dino": "LResNet34", "dino_ecapa": "ECAPA-TDNN"}
 NET_NAMES = {"lresnet34": "LResNet34", "resnet34": "ResNet34", "resnet": "ResNet", "tdnn": "TDNN",
              "ecapa": "ECAPA-TDNN"}
-SYSTEM_NAMES = {s: kind.format(net=PAPER_NETS[s]) for s, kind in SYSTEM_KINDS.items()}
+#: section headings when the recipe names none
+DEFAULT_SECTIONS = {"findings": "Findings", "calibrated": "Calibrated scores", "pseudo": "Pseudo-label rounds",
+                    "quality": "Quality-aware calibration", "published": "Published figures (for comparison)"}
 _SPEC = re.compile(r"^([^:=\s]+):([^:=\s]+):([^:=\s]+)=(.+)$")
 
 
@@ -69,10 +73,24 @@ def read_evaluations(specs: Sequence[str]) -> list[Evaluation]:
     return out
 
 
-def system_labels(models: Sequence[str]) -> dict[str, str]:
-    """SYSTEM_NAMES with the network of each ``SYSTEM=MODEL`` as trained (``arch`` in the config.json
-    beside MODEL); a system without a known kind keeps its name with the network appended."""
-    labels = dict(SYSTEM_NAMES)
+def parse_pairs(specs: Sequence[str], option: str, what: str = "KEY=TEXT") -> dict[str, str]:
+    """``KEY=TEXT`` items -> {KEY: TEXT} in their order (a later KEY wins); an error names the option."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        key, sep, text = spec.partition("=")
+        if not sep or not key:
+            raise ValueError(f"bad {option} '{spec}': expected {what}")
+        out[key] = text
+    return out
+
+
+def system_labels(models: Sequence[str], kinds: Mapping[str, str] | None = None,
+                  nets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Row label of each system: ``kinds[SYSTEM]`` (``{net}`` the network) with the network of each
+    ``SYSTEM=MODEL`` as trained (``arch`` in the config.json beside MODEL), else ``nets[SYSTEM]``;
+    a system without a kind keeps its name, with the network appended when its model is given."""
+    kinds, nets = kinds or {}, nets or {}
+    labels = {s: kind.format(net=nets.get(s, "?")) for s, kind in kinds.items()}
     for spec in models:
         system, sep, model = spec.partition("=")
         if not sep or not system or not model:
@@ -83,7 +101,7 @@ def system_labels(models: Sequence[str]) -> dict[str, str]:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{config}: no network architecture for {system} ({e})") from e
         net = NET_NAMES.get(arch, arch)
-        labels[system] = SYSTEM_KINDS[system].format(net=net) if system in SYSTEM_KINDS else f"{system} ({net})"
+        labels[system] = kinds[system].format(net=net) if system in kinds else f"{system} ({net})"
     return labels
 
 
@@ -93,12 +111,14 @@ def _ordered(values: Sequence[str], preferred: Sequence[str]) -> list[str]:
 
 
 def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.01, 0.05),
-                   labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
-    """One Markdown table per trial list: rows systems, columns back-end x (EER, minDCFs)."""
+                   labels: Mapping[str, str] | None = None, headings: Mapping[str, str] | None = None) -> str:
+    """One Markdown table per trial list (``headings``: its heading, in their order; else its name):
+    rows systems (in the order of ``labels``), columns back-end x (EER, minDCFs)."""
+    labels, headings = labels or {}, headings or {}
     parts = []
     systems = _ordered([e.system for e in evals], list(labels))
     backends = _ordered([e.backend for e in evals], list(BACKEND_NAMES))
-    for trials in _ordered([e.trials for e in evals], ["O", "E", "H"]):
+    for trials in _ordered([e.trials for e in evals], list(headings)):
         cell = {(e.system, e.backend): e.figures for e in evals if e.trials == trials}
         cols, heads = ["system"], ["system"]
         for b in backends:
@@ -121,13 +141,14 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
         n = next(iter(cell.values()))
         count = f" ({n.get('n_target', '?')} target / {n.get('n_nontarget', '?')} non-target trials)" \
             if "n_target" in n else ""
-        parts.append(f"### VoxCeleb1-{trials}{count}\n\n" + format_table(rows, cols, heads))
+        parts.append(f"### {headings.get(trials, trials)}{count}\n\n" + format_table(rows, cols, heads))
     return "\n\n".join(parts)
 
 
 def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.01, 0.05),
-                      labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
+                      labels: Mapping[str, str] | None = None, trial_order: Sequence[str] = ()) -> str:
     """Calibrated scores: actual DCFs beside the minimum ones, and Cllr beside minCllr."""
+    labels = labels or {}
     cols, heads = ["system", "backend", "trials"], ["system", "back-end", "list"]
     for p in p_targets:
         cols += [f"minDCF@{p:g}", f"actDCF@{p:g}"]
@@ -135,7 +156,7 @@ def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = 
     cols += ["Cllr", "minCllr"]
     heads += ["Cllr", "minCllr"]
     rows = []
-    for e in sorted(evals, key=lambda e: (_rank(e.trials, ["O", "E", "H"]), _rank(e.system, list(labels)),
+    for e in sorted(evals, key=lambda e: (_rank(e.trials, list(trial_order)), _rank(e.system, list(labels)),
                                           _rank(e.backend, list(BACKEND_NAMES)))):
         row = {"system": labels.get(e.system, e.system), "backend": BACKEND_NAMES.get(e.backend, e.backend),
                "trials": e.trials}
@@ -162,8 +183,9 @@ def pseudo_label_table(specs: Sequence[str]) -> str:
                         ["model", "clusters kept", "utterances dropped", "purity", "NMI", "EER%", "minDCF(0.01)"])
 
 
-def quality_calibration_table(specs: Sequence[str], labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
+def quality_calibration_table(specs: Sequence[str], labels: Mapping[str, str] | None = None) -> str:
     """Score-only vs quality-aware calibration (JSON of apply_quality_calibration), ``SYSTEM:BACKEND:TRIALS=JSON``."""
+    labels = labels or {}
     rows = []
     for spec in specs:
         system, backend, trials, path = parse_spec(spec)
@@ -202,7 +224,8 @@ def read_published(path: str | Path) -> list[dict]:
     return rows
 
 
-def published_table(rows: Sequence[Mapping], labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
+def published_table(rows: Sequence[Mapping], labels: Mapping[str, str] | None = None) -> str:
+    labels = labels or {}
     out = [{"system": labels.get(r["system"], r["system"]), "backend": BACKEND_NAMES.get(r["backend"], r["backend"]),
             **{k: (None if r.get(k, "-") in ("-", "") else r[k]) for k in ("trials", "EER", "minDCF@0.01",
                                                                            "minDCF@0.05", "source", "note")}}
@@ -244,15 +267,16 @@ def format_figure(value, percent: bool) -> str | None:
 
 
 def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str]],
-                          headings: Mapping[str, str], labels: Mapping[str, str] = SYSTEM_NAMES) -> str:
+                          headings: Mapping[str, str], labels: Mapping[str, str] | None = None) -> str:
     """One Markdown table per group: rows system x method, columns protocol x metric (mean ± std)."""
+    labels = labels or {}
     cells: dict[str, dict[tuple[str, str], dict[str, dict]]] = {}
     for spec in specs:
         group, row, protocol, path = parse_spec(spec)
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: no such results file (for {group} {row} {protocol})")
         figures = read_results_json(path)
-        if not any(k in figures for k, _ in metrics):
+        if not figures.get("skipped") and not any(k in figures for k, _ in metrics):
             raise ValueError(f"{path}: none of the figures {', '.join(k for k, _ in metrics)} in the results file")
         system, _, method = row.partition("/")
         cells.setdefault(group, {}).setdefault((system, method), {})[protocol] = figures
@@ -267,11 +291,17 @@ def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str
                     heads.append(name if len(protocols) == 1 else f"{proto} {name}")
         cols.append("runs")
         heads.append("runs")
-        table = []
+        table, skipped = [], []
         for (system, method), figs in rows.items():
             out = {"system": labels.get(system, system), "method": method or "-"}
             runs = []
             for proto in protocols:
+                if figs.get(proto, {}).get("skipped"):
+                    for key, _ in metrics:
+                        out[f"{proto}|{key}"] = "skipped*"
+                    skipped.append(f"{out['system']} {out['method']}" + (f" ({proto})" if len(protocols) > 1 else "")
+                                   + f": {figs[proto].get('reason', 'could not be fitted')}")
+                    continue
                 for key, _ in metrics:
                     v = figs.get(proto, {}).get(key)
                     out[f"{proto}|{key}"] = format_figure(v, key in PERCENT_METRICS)
@@ -279,7 +309,8 @@ def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str
                         runs.append(f"{int(v['n'])}" if len(protocols) == 1 else f"{proto} {int(v['n'])}")
             out["runs"] = ", ".join(dict.fromkeys(runs)) or None
             table.append(out)
-        parts.append(f"### {headings.get(group, group)}\n\n" + format_table(table, cols, heads))
+        note = "".join(f"\n\n\\* skipped, {s}" for s in skipped)
+        parts.append(f"### {headings.get(group, group)}\n\n" + format_table(table, cols, heads) + note)
     return "\n\n".join(parts)
 
 
@@ -318,8 +349,19 @@ def build_parser():
                         "GROUP:SYSTEM/METHOD:PROTOCOL=JSON (mean ± std of --metrics)")
     p.add_argument("--metrics", default="UA,WA,macro_f1",
                    help="classification: figures shown, KEY or KEY=NAME, comma-separated")
-    p.add_argument("--heading", action="append", default=[], metavar="GROUP=TEXT",
-                   help="classification: the heading of a group's table (repeatable)")
+    p.add_argument("--heading", action="append", default=[], metavar="KEY=TEXT",
+                   help="the heading of a table: verification, a trial list's (KEY the TRIALS of the evaluations; "
+                        "tables in the order of the headings); classification, a group's; repeatable")
+    p.add_argument("--findings", default="",
+                   help="a Findings table (python -m utter.bin.make_findings --out) to put first, under its heading")
+    for name, what in (("findings", "Findings table"), ("calibrated", "--calibrated table"),
+                       ("pseudo", "--pseudo-round table"),
+                       ("quality", "--quality-calibration table"), ("published", "published figures")):
+        p.add_argument(f"--{name}-heading", default=DEFAULT_SECTIONS[name], help=f"the heading of the {what}")
+    p.add_argument("--system-label", action="append", default=[], metavar="SYSTEM=TEXT",
+                   help="a system's row label, {net} its network (rows in the order of the labels); repeatable")
+    p.add_argument("--system-net", action="append", default=[], metavar="SYSTEM=NET",
+                   help="the network of a system's label when no --system-model gives it; repeatable")
     p.add_argument("--system-model", action="append", default=[], metavar="SYSTEM=MODEL",
                    help="a system's model (final.pt), whose config.json names the network in the row labels; "
                         "repeatable")
@@ -329,18 +371,34 @@ def build_parser():
     return p
 
 
+def labels_of(args, trained: bool = True) -> dict[str, str]:
+    """The row label of each system, from --system-label and --system-net, and with ``trained`` the
+    networks of --system-model (published figures keep the labels' own networks)."""
+    return system_labels(args.system_model if trained else [],
+                         parse_pairs(args.system_label, "--system-label", "SYSTEM=TEXT"),
+                         parse_pairs(args.system_net, "--system-net", "SYSTEM=NET"))
+
+
+def findings_section(args) -> list[str]:
+    """The lines of the Findings section (first after the title and intro), none without --findings."""
+    if not args.findings:
+        return []
+    return [f"## {args.findings_heading}", "", Path(args.findings).read_text(encoding="utf-8").rstrip(), ""]
+
+
 def main_classification(args) -> None:
     """RESULTS.md of a classification recipe (--task classification)."""
-    headings = dict(h.partition("=")[::2] for h in args.heading)
+    headings = parse_pairs(args.heading, "--heading")
     text = [f"# {args.title}", ""]
     if args.intro:
         text += [args.intro, ""]
-    labels = system_labels(args.system_model)
+    text += findings_section(args)
+    labels = labels_of(args)
     text += [classification_tables(args.evaluations, parse_metrics(args.metrics), headings, labels), ""]
     if args.notes:
         text += [args.notes, ""]
     if args.published:
-        text += ["## Published figures (for comparison)", "", read_tsv_table(args.published), ""]
+        text += [f"## {args.published_heading}", "", read_tsv_table(args.published), ""]
     with atomic_open(args.out, "w") as f:
         f.write("\n".join(text))
 
@@ -350,27 +408,26 @@ def main(args) -> None:
         main_classification(args)
         return
     evals = read_evaluations(args.evaluations)
-    labels = system_labels(args.system_model)
+    labels = labels_of(args)
+    headings = parse_pairs(args.heading, "--heading")
     text = [f"# {args.title}", ""]
     if args.intro:
         text += [args.intro, ""]
+    text += findings_section(args)
     text += ["EER in %; minDCF normalised as Kaldi's compute_min_dcf.py (C_miss = C_fa = 1).", "",
-             results_tables(evals, labels=labels), ""]
+             results_tables(evals, labels=labels, headings=headings), ""]
     if args.calibrated:
-        text += ["### Calibrated scores (logistic regression trained on held-out VoxCeleb2-dev speakers' trials)",
-                 "", calibration_table(read_evaluations(args.calibrated), labels=labels), ""]
+        text += [f"### {args.calibrated_heading}", "",
+                 calibration_table(read_evaluations(args.calibrated), labels=labels, trial_order=list(headings)), ""]
     if args.pseudo_round:
-        text += ["### Pseudo-label rounds after DINO (purity/NMI of the clusters against the true speakers; "
-                 "EER of the round's model, cosine)", "", pseudo_label_table(args.pseudo_round), ""]
+        text += [f"### {args.pseudo_heading}", "", pseudo_label_table(args.pseudo_round), ""]
     if args.quality_calibration:
-        text += ["### Quality-aware calibration (score, log durations and cohort statistics of both sides; "
-                 "trained on held-out VoxCeleb2-dev trials)", "",
-                 quality_calibration_table(args.quality_calibration, labels), ""]
+        text += [f"### {args.quality_heading}", "", quality_calibration_table(args.quality_calibration, labels), ""]
     if args.det_plot:
         text += [f"DET curves: [{args.det_plot}]({args.det_plot})", ""]
     if args.published:
-        published = published_table(read_published(args.published))
-        text += ["## Published figures (VoxCeleb1, for comparison)", "", published, ""]
+        published = published_table(read_published(args.published), labels_of(args, trained=False))
+        text += [f"## {args.published_heading}", "", published, ""]
     with atomic_open(args.out, "w") as f:
         f.write("\n".join(text))
 

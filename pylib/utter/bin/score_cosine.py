@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 
 from utter.backend.cosine import CosineScorer
-from utter.backend.io import read_embeddings
-from utter.backend.scoring import score_trial_file
 from utter.bin.common import main_entry, make_parser, str2bool
+from utter.data.kaldi_io import read_embeddings
+from utter.transfer.verification import score_trial_file
 
 log = logging.getLogger("utter")
 

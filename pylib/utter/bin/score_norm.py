@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 
 from utter.backend.cosine import CosineScorer
-from utter.backend.io import align_scores, read_embeddings, read_scores, write_scores
+from utter.backend.io import align_scores, read_scores, write_scores
 from utter.backend.norm import METHODS, cohort_embeddings, normalize_scores
-from utter.backend.scoring import load_scorer, prepare_trial_inputs
 from utter.bin.common import main_entry, make_parser
 from utter.data.datadir import read_table
+from utter.data.kaldi_io import read_embeddings
+from utter.transfer.verification import load_scorer, prepare_trial_inputs
 
 log = logging.getLogger("utter")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 
 from utter.backend.plda import PLDA
-from utter.backend.scoring import score_trial_file
 from utter.bin.common import main_entry, make_parser
+from utter.transfer.verification import score_trial_file
 
 log = logging.getLogger("utter")
 

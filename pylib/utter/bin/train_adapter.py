@@ -51,8 +51,9 @@ def build_parser():
 def main(args) -> None:
     from pathlib import Path
 
-    from utter.backend.crossval import read_folds
-    from utter.train.adapter import AdapterDataOptions, AdapterOptions, format_summary, run_adapter_folds
+    from utter.train.adapter import AdapterOptions
+    from utter.transfer.adapter import AdapterDataOptions, format_summary, run_adapter_folds
+    from utter.transfer.folds import read_folds
 
     folds = read_folds(args.folds_dir or Path(args.data_dir) / "folds", args.max_folds or None)
     seeds = _ints(args.seeds)

@@ -1,9 +1,10 @@
 """Train linear calibration (scores [+ log durations] -> LLR) on a separate labelled trial list."""
 from __future__ import annotations
 
-from utter.backend.calibration import LinearCalibration, trial_quality
+from utter.backend.calibration import LinearCalibration
 from utter.backend.io import align_scores, read_scores, read_trials
 from utter.bin.common import main_entry, make_parser
+from utter.transfer.verification import trial_quality
 
 
 def build_parser():

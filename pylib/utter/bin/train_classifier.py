@@ -14,8 +14,8 @@ confusion.png (summed over folds).
 """
 from __future__ import annotations
 
-from utter.backend.transfer import FrozenOptions, run_frozen_classifier
 from utter.bin.common import main_entry, make_parser, str2bool
+from utter.transfer.frozen import FrozenOptions, run_frozen_classifier
 
 
 def _floats(text: str) -> tuple[float, ...]:

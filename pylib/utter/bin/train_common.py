@@ -1,14 +1,17 @@
-"""Options and run-up shared by the training stage programs (train_dino, train_xvector).
+"""Options and run-up shared by the training stage programs (train_dino, train_xvector, ...).
 
-Network options are Kaldi-style (``--arch=lresnet34 --base-channels=8 --blocks=1,1,1,1``),
-one per option of any registered architecture, typed by the chosen architecture's default;
-``--arch-config`` (a JSON object) is merged over them. Data options choose features
+Trainer options are one ``--option`` per :class:`~utter.train.trainer.TrainConfig` field
+(:func:`add_train_arguments`, :func:`train_config_from_args`). Network options are Kaldi-style
+(``--arch=lresnet34 --base-channels=8 --blocks=1,1,1,1``), one per option of any registered
+architecture, typed by the chosen architecture's default; ``--arch-config`` (a JSON object) is
+merged over them. Data options choose features
 (``feats.scp`` + ``vad.scp``, an optional ``--aug-data`` dir with ``utt2orig``) or audio
 (``--from-audio true``, on-the-fly augmentation from MUSAN/RIR data dirs).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -16,9 +19,100 @@ from typing import Any
 
 from utter.bin.common import str2bool
 from utter.nnet import ARCHS, build_network, network_options
-from utter.train.trainer import add_train_arguments, seed_everything, train_config_from_args
+from utter.train.trainer import TrainConfig, seed_everything
 
 log = logging.getLogger("utter")
+
+
+#: Help of each trainer option (a TrainConfig field left out here has no command-line option).
+_TRAIN_OPTION_HELP = {
+    "epochs": "training epochs (ignored when --total-steps is set)",
+    "total_steps": "optimiser steps in all (0: epochs x steps per epoch)",
+    "steps_per_epoch": "optimiser steps per epoch (0: the loader's length)",
+    "optimizer": "adam, adamw or sgd",
+    "lr": "peak learning rate (after warm-up)",
+    "min_lr": "learning rate at the last step (cosine decay)",
+    "warmup_steps": "linear warm-up steps (0: use --warmup-epochs)",
+    "warmup_epochs": "linear warm-up in epochs, when --warmup-steps is 0",
+    "warmup_start_lr": "learning rate at the first warm-up step",
+    "betas": "Adam betas, comma-separated",
+    "eps": "Adam epsilon",
+    "amsgrad": "AMSGrad variant of Adam (true|false)",
+    "momentum": "SGD momentum",
+    "nesterov": "Nesterov momentum for SGD (true|false)",
+    "weight_decay": "weight decay (not on biases and 1-D parameters)",
+    "weight_decay_end": "weight decay at the last step (cosine); empty: constant",
+    "grad_clip": "clip the global gradient norm to this (0: off)",
+    "amp": "mixed precision on CUDA: none, bf16 or fp16",
+    "device": "torch device: cpu, cuda, cuda:1 ...",
+    "num_threads": "torch threads (0: leave as is)",
+    "checkpoint_interval": "also checkpoint every this many steps (0: each epoch only)",
+    "keep_last": "checkpoints to keep",
+    "average_last": "final.pt is the average of this many last checkpoints",
+    "seed": "random seed (rank r uses seed + r)",
+    "log_interval": "write a progress line to the log every this many steps",
+}
+
+
+def parse_betas(value: str) -> tuple[float, float]:
+    """``0.9,0.999`` -> (0.9, 0.999): Adam's two betas, comma-separated."""
+    parts = [float(v) for v in str(value).split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"expected two comma-separated betas, got '{value}'")
+    return parts[0], parts[1]
+
+
+def parse_optional_float(value: str) -> float | None:
+    """A float, or None for an empty value (``--teacher-temp-final=``: keep the start value)."""
+    return None if value in ("", "none", "None") else float(value)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--option`` per :class:`TrainConfig` field (and ``--resume``) to an argparse parser.
+
+    Options the parser already has (``--device``, ``--num-threads`` from the stage helpers)
+    are reused, not added twice.
+    """
+    defaults = TrainConfig()
+    group = parser.add_argument_group("training")
+    have = set(getattr(parser, "_option_string_actions", {}))
+    for f in dataclasses.fields(TrainConfig):
+        if f.name not in _TRAIN_OPTION_HELP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if flag in have:
+            continue
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            kind, shown = str2bool, str(default).lower()
+        elif f.name == "betas":
+            kind, shown = parse_betas, ",".join(str(b) for b in default)
+        elif f.name == "weight_decay_end":
+            kind, shown = parse_optional_float, ""
+        else:
+            kind, shown = type(default), default
+        group.add_argument(flag, type=kind, default=shown if kind is not type(default) else default,
+                           help=_TRAIN_OPTION_HELP[f.name])
+    if "--resume" not in have:
+        group.add_argument("--resume", type=str2bool, default=False,
+                           help="continue from the latest checkpoint in the experiment dir (true|false)")
+
+
+def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed arguments (from :func:`add_train_arguments`), plus overrides."""
+    values = {}
+    for f in dataclasses.fields(TrainConfig):
+        if hasattr(args, f.name):
+            v = getattr(args, f.name)
+            if f.name == "betas" and isinstance(v, str):
+                v = parse_betas(v)
+            elif f.name == "weight_decay_end" and isinstance(v, str):
+                v = parse_optional_float(v)
+            elif isinstance(v, str) and isinstance(getattr(TrainConfig, f.name, None), bool):
+                v = str2bool(v)
+            values[f.name] = v
+    values.update(overrides)
+    return TrainConfig(**values)
 
 
 def _union_options() -> dict[str, dict[str, Any]]:
@@ -157,7 +251,7 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = dict(apply_vad=args.apply_vad, cmn_window=args.cmn_window, audio=args.from_audio,
                                 num_workers=args.num_workers)
     if args.from_audio:
-        from utter.data.features import FbankOptions, VadOptions
+        from utter.data.options import FbankOptions, VadOptions
 
         if args.fbank_config:
             opts["fbank_opts"] = FbankOptions.from_conf(args.fbank_config)

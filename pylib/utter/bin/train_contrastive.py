@@ -73,9 +73,10 @@ def build_parser():
 def main(args) -> None:
     from pathlib import Path
 
-    from utter.backend.crossval import read_folds
-    from utter.train.contrastive import DataOptions, PretrainedSpec, run_contrastive_folds
-    from utter.train.trainer import train_config_from_args
+    from utter.bin.train_common import train_config_from_args
+    from utter.transfer.contrastive_folds import DataOptions, run_contrastive_folds
+    from utter.transfer.folds import read_folds
+    from utter.transfer.pretrained import PretrainedSpec
 
     folds = read_folds(args.folds_dir or Path(args.data_dir) / "folds", args.max_folds or None)
     config = train_config_from_args(args, **({"total_steps": args.max_steps} if args.max_steps else {}))

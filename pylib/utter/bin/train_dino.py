@@ -21,6 +21,7 @@ from utter.bin.train_common import (
     add_run_arguments,
     build_network_from_args,
     data_dirs,
+    parse_optional_float,
     reader_options,
     run_config,
     specaug_from_args,
@@ -28,10 +29,6 @@ from utter.bin.train_common import (
 )
 
 log = logging.getLogger("utter")
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text in ("", "none", "None") else float(text)
 
 
 def build_parser():
@@ -56,7 +53,7 @@ def build_parser():
                    help="freeze the weight-normalised last layer's gain at 1")
     g.add_argument("--student-temp", type=float, default=0.1, help="student softmax temperature")
     g.add_argument("--teacher-temp", type=float, default=0.04, help="teacher temperature (at the start)")
-    g.add_argument("--teacher-temp-final", type=_optional_float, default="",
+    g.add_argument("--teacher-temp-final", type=parse_optional_float, default="",
                    help="teacher temperature after the warm-up (empty: constant --teacher-temp)")
     g.add_argument("--teacher-temp-warmup-epochs", type=float, default=0.0,
                    help="teacher temperature warm-up, epochs (when --teacher-temp-warmup-steps is 0)")
@@ -76,13 +73,13 @@ def build_parser():
 
 
 def main(args) -> None:
-    from utter.data.dataset import dino_loader_factory
-    from utter.train.objectives import DINOObjective, check_resume
-    from utter.train.trainer import Trainer
+    from utter.data.dataset import multi_crop_loader_factory
+    from utter.train.objectives.dino import DINOObjective
+    from utter.train.trainer import Trainer, check_resume
 
     dirs = data_dirs(args)
     config = train_config(args)
-    factory = dino_loader_factory(
+    factory = multi_crop_loader_factory(
         dirs, batch_size=args.batch_size, seed=args.seed, global_frames=args.global_frames,
         num_global=args.num_global, local_frames=args.local_frames, num_local=args.num_local,
         min_frames=args.min_frames or args.global_frames, **reader_options(args))

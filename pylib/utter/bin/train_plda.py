@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from utter.backend.io import index_ids, read_embeddings
+from utter.backend.io import index_ids
 from utter.backend.plda import MODEL_TYPES, fit_plda, make_preprocessing
 from utter.bin.common import main_entry, make_parser, str2bool
 from utter.data.datadir import read_table
+from utter.data.kaldi_io import read_embeddings
 
 log = logging.getLogger("utter")
 

@@ -39,9 +39,9 @@ def add_quality_arguments(p) -> None:
 def quality_inputs(args, enroll, test):
     """Quality vectors of the trials from the arguments' embeddings, durations, cohort and scorer."""
     from utter.backend.cosine import CosineScorer
-    from utter.backend.io import read_embeddings
-    from utter.backend.quality import read_durations, trial_quality_vectors
-    from utter.backend.scoring import load_scorer
+    from utter.backend.quality import trial_quality_vectors
+    from utter.data.kaldi_io import read_embeddings
+    from utter.transfer.verification import load_scorer, read_durations
 
     ids, x = read_embeddings(args.emb_scp)
     _, cohort = read_embeddings(args.cohort_scp)
@@ -53,8 +53,9 @@ def quality_inputs(args, enroll, test):
 def main(args) -> None:
     from utter.backend.calibration import LinearCalibration
     from utter.backend.io import align_scores, read_scores, read_trials
-    from utter.backend.quality import QualityCalibration, calibration_report
+    from utter.backend.quality import QualityCalibration
     from utter.metrics.results import write_results_json
+    from utter.transfer.verification import calibration_report
 
     trials = read_trials(args.trials, require_labels=True)
     scores = align_scores(trials, *read_scores(args.scores), what=args.scores)

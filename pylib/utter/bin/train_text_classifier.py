@@ -13,8 +13,8 @@ mmse_cv,mmse_test}/ and OUT_DIR/results.json.
 """
 from __future__ import annotations
 
-from utter.backend.text_stage import run_text_classifier
 from utter.bin.common import main_entry, make_parser, str2bool
+from utter.transfer.text import run_text_classifier
 
 
 def build_parser():

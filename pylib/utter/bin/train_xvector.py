@@ -11,6 +11,7 @@ the checkpoints; final.pt holds the network extraction uses.
 from __future__ import annotations
 
 import logging
+import os
 
 from utter.bin.common import main_entry, make_parser, str2bool
 from utter.bin.train_common import (
@@ -61,8 +62,9 @@ def build_parser():
 
 def main(args) -> None:
     from utter.data.dataset import chunk_loader_factory
-    from utter.train.objectives import SpeakerClassificationObjective, check_resume
-    from utter.train.trainer import Trainer
+    from utter.train.objectives.speaker import SpeakerClassificationObjective
+    from utter.train.trainer import Trainer, check_resume, seed_everything
+    from utter.train.warmstart import init_from_checkpoint, network_from_checkpoint, saved_label_map, train_only
 
     dirs = data_dirs(args)
     config = train_config(args)
@@ -72,11 +74,12 @@ def main(args) -> None:
         **reader_options(args))
     label_map = factory.extra["label_map"]
     log.info("%d classes from %s", len(label_map), args.label_table)
+    if len(label_map) < 2:
+        raise ValueError(f"{os.path.join(args.data_dir, args.label_table)}: {len(label_map)} class "
+                         f"({', '.join(label_map)}) among the training utterances; speaker classification needs "
+                         "at least 2 (with one, the loss is 0 from the first step and the network learns nothing)")
     network = build_network_from_args(args) if not args.init_model else None
     if args.init_model:
-        from utter.train.trainer import seed_everything
-        from utter.train.warmstart import network_from_checkpoint
-
         seed_everything(args.seed)
         network = network_from_checkpoint(args.init_model)
         log.info("network %s initialised from %s", network.config["arch"], args.init_model)
@@ -86,14 +89,10 @@ def main(args) -> None:
         margin_warmup_epochs=args.margin_warmup_epochs, easy_margin=args.easy_margin,
         specaug=specaug_from_args(args))
     if args.init_model:
-        from utter.train.warmstart import init_from_checkpoint, saved_label_map
-
         loaded = init_from_checkpoint(objective, args.init_model,
                                       same_labels=saved_label_map(args.init_model) == objective.label_map)
         log.info("from %s also loaded: %s", args.init_model, ", ".join(loaded) or "nothing (new head)")
     if args.trainable == "affine":
-        from utter.train.warmstart import train_only
-
         on, off = train_only(network, network.last_affine())
         log.info("training only the last affine layers and the head: %d network parameters trained, %d frozen",
                  on, off)

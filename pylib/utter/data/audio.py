@@ -12,8 +12,9 @@ import re
 import struct
 import subprocess
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+import kaldiio
 import numpy as np
 import soundfile as sf
 
@@ -26,6 +27,10 @@ INT16_SCALE = 32768.0
 MAX_OVERSHOOT = 0.5
 
 _ARK_OFFSET = re.compile(r"^(.+):(\d+)$")
+
+#: ``resample(samples, orig_rate, new_rate) -> samples``, e.g. :func:`utter.data.features.resample`
+#: (torch's, kept out of this module so that reading audio and durations needs no torch).
+Resampler = Callable[[np.ndarray, int, int], np.ndarray]
 
 
 class AudioError(ValueError):
@@ -59,6 +64,37 @@ def _fix_wav_header(buf: bytes) -> bytes:
     return bytes(out)
 
 
+#: Data-chunk sizes that writers streaming to a pipe leave in a WAV header (0, or at or near 2^32 - 1):
+#: no size to check a file against.
+_UNKNOWN_DATA_SIZES = (0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF)
+
+
+def check_wav_complete(path: str, name: str) -> None:
+    """AudioError when a WAV file's data chunk is shorter than its header says (a file cut short by an
+    interrupted copy or download), naming both sample counts: libsndfile would read the part that is
+    there, without a word. Other formats, and WAVs written to a pipe (no size), are not checked."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    pos, block_align = 12, 0
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if chunk == b"fmt " and pos + 22 <= len(head):
+            block_align = struct.unpack_from("<H", head, pos + 20)[0]
+        if chunk == b"data":
+            have = size - pos - 8
+            if length not in _UNKNOWN_DATA_SIZES and length > have and block_align > 0:
+                raise AudioError(f"{name}: '{path}' is truncated: its header says {length // block_align} samples, "
+                                 f"the file holds {max(have, 0) // block_align}")
+            return
+        pos += 8 + length + (length & 1)
+
+
 def run_pipe(command: str, name: str) -> bytes:
     """Run a ``wav.scp`` pipe command with bash (pipefail) and return its stdout."""
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], stdin=subprocess.DEVNULL,
@@ -90,11 +126,11 @@ def read_audio_channels(entry: str, name: str = "") -> tuple[np.ndarray, int]:
     if not os.path.isfile(entry):
         m = _ARK_OFFSET.match(entry)
         if m and os.path.isfile(m.group(1)):  # Kaldi extended filename: audio inside an ark
-            import kaldiio
             rate, data = kaldiio.load_mat(entry)
             data = np.asarray(data, dtype=np.float32).reshape(len(data), -1) / INT16_SCALE
             return data, int(rate)
         raise AudioError(f"{name}: audio file '{entry}' does not exist")
+    check_wav_complete(entry, name)
     return _decode(entry, name, f"'{entry}'")
 
 
@@ -107,13 +143,6 @@ def read_audio(entry: str, *, channel: int = 0, name: str = "") -> tuple[np.ndar
     if not 0 <= channel < data.shape[1]:
         raise AudioError(f"{name}: channel {channel} requested but the audio has {data.shape[1]} channel(s)")
     return np.ascontiguousarray(data[:, channel]) * np.float32(INT16_SCALE), rate
-
-
-def resample(samples: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling (torchaudio's sinc interpolation)."""
-    import torch
-    import torchaudio.functional as F
-    return F.resample(torch.from_numpy(samples), orig_rate, new_rate).numpy()
 
 
 def segment_bounds(start: float, end: float, num_samples: int, rate: int, name: str, reco: str,
@@ -137,19 +166,23 @@ class AudioReader:
 
     Iteration goes recording by recording, so one decoded recording serves all its segments;
     :meth:`read` gives random access through a small cache of decoded recordings.
-    With ``sample_rate`` set, other rates are an error unless ``allow_resample``.
+    With ``sample_rate`` set, other rates are an error unless a ``resampler`` is given, which
+    brings them to ``sample_rate``.
     """
 
     def __init__(self, data_dir: str | os.PathLike, *, sample_rate: int | None = None,
-                 allow_resample: bool = False, channel: int = 0, max_overshoot: float = MAX_OVERSHOOT,
+                 resampler: Resampler | None = None, channel: int = 0, max_overshoot: float = MAX_OVERSHOOT,
                  cache_size: int = 4, utts: Iterable[str] | None = None):
         self.data = DataDir(data_dir)
         self.sample_rate = None if sample_rate is None else int(sample_rate)
-        self.allow_resample = allow_resample
+        self.resampler = resampler
         self.channel = channel
         self.max_overshoot = max_overshoot
         self.cache_size = max(1, cache_size)
         self._cache: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        #: utt -> seconds its segment ran past the end of its recording (within ``max_overshoot``,
+        #: clipped as Kaldi's extract-segments does), for the caller to count in its log
+        self.clipped: dict[str, float] = {}
         self.wav_scp = self.data.wav_scp
         segments = self.data.segments
         if segments is None:
@@ -182,10 +215,10 @@ class AudioReader:
         name = utt if reco == utt else f"{utt} (recording {reco})"
         samples, rate = read_audio(self.wav_scp[reco], channel=self.channel, name=name)
         if self.sample_rate is not None and rate != self.sample_rate:
-            if not self.allow_resample:
+            if self.resampler is None:
                 raise AudioError(f"{name}: sample rate {rate} Hz, but the config expects {self.sample_rate} Hz "
                                  "(use --allow-resample true to resample)")
-            samples, rate = resample(samples, rate, self.sample_rate), self.sample_rate
+            samples, rate = self.resampler(samples, rate, self.sample_rate), self.sample_rate
         self._cache[reco] = (samples, rate)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -199,6 +232,8 @@ class AudioReader:
             return samples, rate
         _, start, end = self.segments[utt]
         first, last = segment_bounds(start, end, len(samples), rate, utt, reco, self.max_overshoot)
+        if end != -1 and end * rate > len(samples) + 0.5:
+            self.clipped[utt] = end - len(samples) / rate
         return samples[first:last], rate
 
     def order(self) -> list[str]:
@@ -218,6 +253,7 @@ def entry_duration(entry: str, name: str = "") -> float:
     """Duration in seconds of one ``wav.scp`` value: the header for files, decoding for pipes."""
     path = entry.strip()
     if not is_pipe(path) and os.path.isfile(path):
+        check_wav_complete(path, name or path)
         try:
             info = sf.info(path)
         except (sf.LibsndfileError, RuntimeError) as e:
@@ -247,5 +283,5 @@ def compute_utt2dur(data_dir: str | os.PathLike) -> OrderedDict[str, float]:
     return out
 
 
-__all__ = ["AudioError", "AudioReader", "INT16_SCALE", "read_audio", "read_audio_channels", "resample",
+__all__ = ["AudioError", "AudioReader", "INT16_SCALE", "Resampler", "read_audio", "read_audio_channels",
            "segment_bounds", "entry_duration", "compute_utt2dur", "is_pipe", "run_pipe"]

@@ -19,42 +19,30 @@ Follows Kaldi's ``wav-reverberate`` as driven by ``steps/data/reverberate_data_d
 SNRs are energy ratios: a noise is scaled so that its mean power (over its own samples, after
 repeating to the utterance for background noises) is the utterance's mean power times
 10^(-SNR/10). Every draw comes from a Generator seeded per copy, e.g. by
-``derive_seed(seed, utt, type)``: the same seed gives the same samples.
+``derive_seed(seed, utt, type)``: the same seed gives the same samples. The settings
+(:class:`~utter.data.options.AugmentConfig`) live in :mod:`utter.data.options`.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import os
-import sys
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
+import soundfile as sf
+from scipy.signal import fftconvolve
+from tqdm import tqdm
 
-from utter.data.chunks import ALL_AUG_TYPES, SYNTHETIC_AUG_TYPES
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Kaldi v2 defaults: SNR choices (dB), background-noise counts, foreground gap (s); and the
-    ranges (uniform) of the coloured noise's SNR (dB) and spectral exponent beta."""
-
-    noise_snrs: tuple[float, ...] = (15.0, 10.0, 5.0, 0.0)
-    noise_interval: float = 1.0
-    music_snrs: tuple[float, ...] = (15.0, 10.0, 8.0, 5.0)
-    music_num: tuple[int, ...] = (1,)
-    babble_snrs: tuple[float, ...] = (20.0, 17.0, 15.0, 13.0)
-    babble_num: tuple[int, ...] = (3, 4, 5, 6, 7)
-    colour_snr: tuple[float, float] = (0.0, 20.0)
-    colour_beta: tuple[float, float] = (-1.5, 0.3)
-
-    def __post_init__(self):
-        for name in ("colour_snr", "colour_beta"):
-            value = tuple(getattr(self, name))
-            if len(value) != 2 or not value[0] <= value[1]:
-                raise ValueError(f"{name}: need a range low,high with low <= high, got {','.join(map(str, value))}")
+from utter.atomic import atomic_path
+from utter.data.audio import AudioReader, read_audio
+from utter.data.chunks import ALL_AUG_TYPES, SYNTHETIC_AUG_TYPES, derive_seed
+from utter.data.datadir import DataDir
+from utter.data.features import compute_fbank, resample
+from utter.data.kaldi_io import ArkScpWriter
+from utter.data.options import AugmentConfig, FbankOptions
+from utter.progress import bar as progress_bar
 
 
 def power(x: np.ndarray) -> float:
@@ -65,8 +53,6 @@ def power(x: np.ndarray) -> float:
 
 def reverberate(samples: np.ndarray, rir: np.ndarray) -> np.ndarray:
     """Kaldi ``wav-reverberate --shift-output=true --normalize-output=true`` with one RIR."""
-    from scipy.signal import fftconvolve
-
     x = np.asarray(samples, dtype=np.float64)
     h = np.asarray(rir, dtype=np.float64)
     energy = float(np.dot(h, h))
@@ -145,8 +131,6 @@ class SignalBank:
         if (key, rate) in self._cache:
             self._cache.move_to_end((key, rate))
             return self._cache[(key, rate)]
-        from utter.data.audio import read_audio, resample
-
         x, r = read_audio(self.entries[key], name=f"{self.what} {key}")
         x = np.asarray(x, dtype=np.float32)
         if r != rate:
@@ -183,8 +167,6 @@ class Augmenter:
         (as ``steps/data/make_musan.sh`` names them) and RIR data dirs (their wav.scp): one dir,
         a comma-separated list or a sequence of dirs, each an equally likely set (Kaldi v2 uses
         ``data/rirs_small,data/rirs_medium``)."""
-        from utter.data.datadir import DataDir
-
         unknown = [t for t in types if t not in ALL_AUG_TYPES]
         if unknown:
             raise ValueError(f"unknown augmentation type '{unknown[0]}' (choose from {','.join(ALL_AUG_TYPES)})")
@@ -272,7 +254,7 @@ def copy_names(types: Sequence[str]) -> list[str]:
 
 def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike, augmenter: Augmenter, *,
                          types: Sequence[str], seed: int, wav_dir: str | os.PathLike | None = None,
-                         feats_ark: str | os.PathLike | None = None, fbank_opts=None,
+                         feats_ark: str | os.PathLike | None = None, fbank_opts: FbankOptions | None = None,
                          compression_method: int | None = 1) -> int:
     """Augmented copies ``<utt>-<type>`` of every utterance of ``src_dir`` into data dir ``out_dir``
     (a type listed twice gives ``<utt>-<type>`` and ``<utt>-<type>2``, see :func:`copy_names`).
@@ -283,15 +265,6 @@ def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike,
     each copy to its source. Copy ``<utt>-<name>`` is drawn from ``derive_seed(seed, utt, name)``,
     so splitting into jobs changes nothing. Returns the number of copies.
     """
-    import soundfile as sf
-    from tqdm import tqdm
-
-    from utter.atomic import atomic_path
-    from utter.data.audio import AudioReader
-    from utter.data.chunks import derive_seed
-    from utter.data.datadir import DataDir
-    from utter.data.features import ArkScpWriter, FbankOptions, compute_fbank
-
     if (wav_dir is None) == (feats_ark is None):
         raise ValueError("give exactly one of wav_dir (write audio) or feats_ark (write features)")
     missing = [t for t in types if t not in augmenter.types]
@@ -310,8 +283,8 @@ def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike,
     with contextlib.ExitStack() as stack:
         feats_w = (stack.enter_context(ArkScpWriter.open(feats_ark, compression_method, out.file("feats.scp")))
                    if feats_ark is not None else None)
-        bar = stack.enter_context(tqdm(total=len(reader) * len(types), desc="augment", unit="copy",
-                                       disable=not sys.stderr.isatty()))
+        bar = stack.enter_context(progress_bar(total=len(reader) * len(types), desc="augment", unit="copy",
+                                               tty=tqdm))
         names = copy_names(types)
         for utt, samples, rate in reader:
             for kind, name in zip(types, names):

@@ -80,7 +80,8 @@ def build_orig2copies(utts: Iterable[str], utt2orig: Mapping[str, str]) -> dict[
 def multi_crop(views: Sequence[str], num_kept: Mapping[str, int], rng: np.random.Generator, *,
                global_frames: int = 400, num_global: int = 2, local_frames: int = 200,
                num_local: int = 4, aug_types: Sequence[str] = ()) -> tuple[list[Crop], list[Crop]]:
-    """DINO multi-crop of one source: ``num_global`` long crops and ``num_local`` short ones.
+    """Multi-crop of one source (DINO's views, or any other objective's): ``num_global`` long crops
+    and ``num_local`` short ones.
 
     Each crop first draws its view uniformly from ``views`` (the clean utterance and its
     augmented copies), then its position within that view's kept frames, its length capped

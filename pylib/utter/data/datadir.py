@@ -94,17 +94,28 @@ def write_table(path: str | os.PathLike, table: Mapping[str, object] | Iterable[
         f.write("".join(line + "\n" for line in lines))
 
 
-def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> OrderedDict[str, list[str]]:
-    """Invert utt2spk; speakers in C order, each speaker's utterances in utt2spk's order."""
+def utt2spk_to_spk2utt(utt2spk: Mapping[str, str] | Iterable[tuple[str, str]], *,
+                       sort: bool = True) -> OrderedDict[str, list[str]]:
+    """Invert utt2spk (a mapping, or ``(utt, spk)`` pairs in file order): each speaker's utterances in
+    utt2spk's order; speakers in C order, or with ``sort=False`` in order of first appearance
+    (Kaldi's utt2spk_to_spk2utt.pl)."""
+    items = utt2spk.items() if isinstance(utt2spk, Mapping) else utt2spk
     spk2utt: dict[str, list[str]] = {}
-    for utt, spk in utt2spk.items():
+    for utt, spk in items:
         spk2utt.setdefault(spk, []).append(utt)
-    return OrderedDict((s, spk2utt[s]) for s in sorted(spk2utt, key=sort_key))
+    order = sorted(spk2utt, key=sort_key) if sort else spk2utt
+    return OrderedDict((s, spk2utt[s]) for s in order)
 
 
-def spk2utt_to_utt2spk(spk2utt: Mapping[str, list[str]]) -> OrderedDict[str, str]:
-    """Expand spk2utt into utt2spk, sorted by utterance in C order."""
-    utt2spk = {u: s for s, utts in spk2utt.items() for u in utts}
+def spk2utt_to_utt2spk(spk2utt: Mapping[str, list[str]] | Iterable[tuple[str, list[str]]], *,
+                       sort: bool = True) -> OrderedDict[str, str] | list[tuple[str, str]]:
+    """Expand spk2utt (a mapping, or ``(spk, utts)`` pairs in file order) into utt2spk: sorted by
+    utterance in C order, or with ``sort=False`` the ``(utt, spk)`` pairs in spk2utt's order, as
+    Kaldi's spk2utt_to_utt2spk.pl writes them (a repeated utterance repeated)."""
+    items = spk2utt.items() if isinstance(spk2utt, Mapping) else spk2utt
+    if not sort:
+        return [(u, s) for s, utts in items for u in utts]
+    utt2spk = {u: s for s, utts in items for u in utts}
     return OrderedDict((u, utt2spk[u]) for u in sorted(utt2spk, key=sort_key))
 
 

@@ -17,156 +17,26 @@ from __future__ import annotations
 import logging
 import math
 import os
-import struct
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from utter.data.audio import AudioReader
 from utter.data.chunks import AUG_TYPES, Crop, build_orig2copies, derive_seed, multi_crop, sample_chunk
 from utter.data.datadir import DataDir, DataDirError, sort_key
+from utter.data.features import compute_fbank, compute_vad, sliding_cmn
+from utter.data.kaldi_io import ArkError, ArkReader, read_in_ark_order
+from utter.data.options import FbankOptions, VadOptions
+
+if TYPE_CHECKING:  # for annotations only: the loaders take an augmenter, they need not import scipy's
+    from utter.data.augment import Augmenter
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------- ark reading
-
-@dataclass(frozen=True)
-class _MatHeader:
-    kind: str           # CM, CM2, CM3, FM, DM
-    rows: int
-    cols: int
-    data_offset: int    # where the per-column headers (CM) or the data start
-    gmin: float = 0.0
-    grange: float = 0.0
-
-
-class ArkReader:
-    """Random access to rows of Kaldi binary matrices named by ``path:offset`` scp entries.
-
-    Reads with ``os.pread`` (no shared file position, so safe after fork) and decompresses
-    only the requested rows of a compressed matrix, giving the same values as
-    ``kaldiio.load_mat`` (checked in the tests). Other entries (pipes, ``[...]`` ranges,
-    text matrices) fall back to ``kaldiio.load_mat`` of the whole matrix.
-    """
-
-    def __init__(self):
-        self._fds: dict[str, int] = {}
-        self._pid = os.getpid()
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-
-    def __del__(self):
-        try:
-            if os.getpid() == self._pid:
-                self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
-
-    def __getstate__(self):
-        return {}
-
-    def __setstate__(self, state):
-        self.__init__()
-
-    @staticmethod
-    def _split(entry: str) -> tuple[str, int] | None:
-        s = entry.strip()
-        if s.endswith("|") or s.startswith("|") or "[" in s or ":" not in s:
-            return None
-        path, _, off = s.rpartition(":")
-        return (path, int(off)) if off.isdigit() else None
-
-    def _fd(self, path: str) -> int:
-        if os.getpid() != self._pid:  # forked: open our own descriptors
-            self._fds, self._pid = {}, os.getpid()
-        fd = self._fds.get(path)
-        if fd is None:
-            fd = self._fds[path] = os.open(path, os.O_RDONLY)
-        return fd
-
-    def _pread(self, path: str, n: int, offset: int) -> bytes:
-        buf = os.pread(self._fd(path), n, offset)
-        if len(buf) != n:
-            raise OSError(f"{path}: truncated ark (wanted {n} bytes at offset {offset})")
-        return buf
-
-    def header(self, entry: str) -> _MatHeader | None:
-        """The matrix header of a ``path:offset`` entry, or None when it is not one."""
-        split = self._split(entry)
-        if split is None:
-            return None
-        path, off = split
-        head = os.pread(self._fd(path), 32, off)
-        if head[:2] != b"\0B":
-            return None
-        sp = head.find(b" ", 2)
-        kind = head[2:sp].decode("ascii", "replace")
-        p = sp + 1
-        if kind in ("CM", "CM2", "CM3"):
-            gmin, grange, rows, cols = struct.unpack("<ffii", head[p:p + 16])
-            return _MatHeader(kind, rows, cols, off + p + 16, gmin, grange)
-        if kind in ("FM", "DM"):
-            rows, cols = struct.unpack("<xixi", head[p:p + 10])
-            return _MatHeader(kind, rows, cols, off + p + 10)
-        return None
-
-    def num_rows(self, entry: str) -> int:
-        h = self.header(entry)
-        if h is None:
-            return self.load(entry).shape[0]
-        return h.rows
-
-    def load(self, entry: str) -> np.ndarray:
-        import kaldiio
-
-        return np.asarray(kaldiio.load_mat(entry), dtype=np.float32)
-
-    def rows(self, entry: str, start: int, end: int, header: _MatHeader | None = None) -> np.ndarray:
-        """Rows ``[start, end)`` of the matrix as float32 ``[end - start, cols]``."""
-        h = header if header is not None else self.header(entry)
-        if h is None:
-            return self.load(entry)[start:end]
-        if not 0 <= start <= end <= h.rows:
-            raise ValueError(f"rows [{start}, {end}) outside a {h.rows}-row matrix at {entry}")
-        path = self._split(entry)[0]
-        n, cols = end - start, h.cols
-        if h.kind == "CM":
-            pch = np.frombuffer(self._pread(path, 8 * cols, h.data_offset), dtype="<u2").astype(np.float32)
-            pch = (h.gmin + pch * h.grange / 65535.0).reshape(cols, 4, 1)
-            lut = _cm_lut(pch[:, 0], pch[:, 1], pch[:, 2], pch[:, 3])        # [cols, 256]
-            if n == 0:
-                return np.zeros((0, cols), np.float32)
-            base = h.data_offset + 8 * cols
-            span = (cols - 1) * h.rows + n
-            buf = self._pread(path, span, base + start) + bytes(h.rows - n)
-            codes = np.frombuffer(buf, dtype=np.uint8).reshape(cols, h.rows)[:, :n]
-            return np.ascontiguousarray(np.take_along_axis(lut, codes.astype(np.intp), axis=1).T)
-        if h.kind in ("CM2", "CM3"):
-            width, c = (2, 65535.0) if h.kind == "CM2" else (1, 255.0)
-            raw = self._pread(path, n * cols * width, h.data_offset + start * cols * width)
-            arr = np.frombuffer(raw, dtype="<u2" if width == 2 else "u1").astype(np.float32)
-            return (h.gmin + arr * h.grange / c).reshape(n, cols)
-        width, dtype = (4, "<f4") if h.kind == "FM" else (8, "<f8")
-        raw = self._pread(path, n * cols * width, h.data_offset + start * cols * width)
-        return np.frombuffer(raw, dtype=dtype).astype(np.float32).reshape(n, cols)
-
-
-def _cm_lut(p0: np.ndarray, p25: np.ndarray, p75: np.ndarray, p100: np.ndarray) -> np.ndarray:
-    """Per-column byte -> float table of Kaldi's CompressedMatrix (kaldiio's arithmetic)."""
-    x = np.arange(256, dtype=np.float32)[None, :]
-    ma1 = x <= 64
-    ma3 = x > 192
-    ma2 = ~ma1 * ~ma3
-    return np.where(ma1, p0 + (p25 - p0) * x * (1 / 64.0),
-                    np.where(ma2, p25 + (p75 - p25) * (x - 64.0) * (1 / 128.0),
-                             p75 + (p100 - p75) * (x - 192.0) * (1 / 63.0))).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- corpus tables
@@ -230,6 +100,7 @@ class FeatureReader:
         self.feats = corpus.table("feats.scp")
         self.cmn, self.cmn_window, self.norm_vars = cmn, int(cmn_window), norm_vars
         self.ark = ArkReader()
+        self.cols: int | None = None
         utts = corpus.utts if utts is None else list(utts)
         self.vad: dict[str, tuple[np.ndarray, int]] | None = None
         self.num_kept: dict[str, int] = {}
@@ -243,7 +114,10 @@ class FeatureReader:
             for utt in utts:
                 if utt not in self.feats:
                     raise DataDirError(f"{utt}: no entry in feats.scp")
-                self.num_kept[utt] = int(frames[utt]) if utt in frames else self.ark.num_rows(self.feats[utt])
+                try:
+                    self.num_kept[utt] = int(frames[utt]) if utt in frames else self.ark.num_rows(self.feats[utt])
+                except (ArkError, OSError) as e:
+                    raise ArkError(f"{utt}: cannot read its features: {e}") from None
 
     def kept_frames(self, utt: str) -> np.ndarray | None:
         if self.vad is None:
@@ -254,8 +128,6 @@ class FeatureReader:
     def _cmn(self, x: np.ndarray) -> np.ndarray:
         if not self.cmn:
             return x
-        from utter.data.features import sliding_cmn
-
         return np.asarray(sliding_cmn(x, window=self.cmn_window, center=True, norm_vars=self.norm_vars),
                           dtype=np.float32)
 
@@ -266,6 +138,21 @@ class FeatureReader:
             entry = self.feats[utt]
         except KeyError:
             raise DataDirError(f"{utt}: no entry in feats.scp") from None
+        try:
+            x = self._read_crop(utt, entry, crop)
+        except (ArkError, OSError) as e:
+            raise ArkError(f"{utt}: cannot read its features: {e}") from None
+        if self.cols is None:
+            self.cols = x.shape[1]
+        elif x.shape[1] != self.cols:
+            raise ValueError(f"{utt}: {x.shape[1]} feature columns in {entry}, the utterances read before have "
+                             f"{self.cols}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{utt}: non-finite feature values (NaN or inf) in {entry}: recompute its features "
+                             "(steps/make_fbank.sh --overwrite true) or leave it out")
+        return x
+
+    def _read_crop(self, utt: str, entry: str, crop: Crop) -> np.ndarray:
         header = self.ark.header(entry)
         total = header.rows if header is not None else None
         kept = self.kept_frames(utt)
@@ -293,8 +180,6 @@ class FeatureReader:
 
 def _read_vad(corpus: Corpus, utts: Sequence[str]) -> dict[str, tuple[np.ndarray, int]]:
     """utt -> (packed VAD bits, number of frames), read sequentially from vad.scp."""
-    import kaldiio
-
     if not corpus.has("vad.scp"):
         raise DataDirError(f"{corpus.dirs[0].file('vad.scp')}: no such file (run steps/compute_vad.sh, "
                            "or train without VAD)")
@@ -303,19 +188,10 @@ def _read_vad(corpus: Corpus, utts: Sequence[str]) -> dict[str, tuple[np.ndarray
         if utt not in vad_scp:
             d = corpus.dirs[corpus.utt2dir[utt]]
             raise DataDirError(f"{utt}: no entry in {d.file('vad.scp')}")
-    def position(utt: str) -> tuple:
-        split = ArkReader._split(vad_scp[utt])
-        return split if split is not None else (vad_scp[utt], 0)
-
     out: dict[str, tuple[np.ndarray, int]] = {}
-    fds: dict = {}
-    try:
-        for utt in sorted(utts, key=position):  # sequential reads within each ark
-            v = np.asarray(kaldiio.load_mat(vad_scp[utt], fd_dict=fds)).reshape(-1)
-            out[utt] = (np.packbits(v > 0.5), int(v.shape[0]))
-    finally:
-        for f in fds.values():
-            f.close()
+    for utt, v in read_in_ark_order(vad_scp, utts):
+        v = v.reshape(-1)
+        out[utt] = (np.packbits(v > 0.5), int(v.shape[0]))
     return out
 
 
@@ -328,11 +204,9 @@ class AudioFeatureReader:
     start scaled to the same relative position within them.
     """
 
-    def __init__(self, corpus: Corpus, *, fbank_opts=None, vad_opts=None, apply_vad: bool = True,
-                 cmn_window: int = 300, cmn: bool = True, augmenter=None, utts: Sequence[str] | None = None):
-        from utter.data.audio import AudioReader
-        from utter.data.features import FbankOptions, VadOptions
-
+    def __init__(self, corpus: Corpus, *, fbank_opts: FbankOptions | None = None, vad_opts: VadOptions | None = None,
+                 apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, augmenter: Augmenter | None = None,
+                 utts: Sequence[str] | None = None):
         self.fbank_opts = fbank_opts if fbank_opts is not None else FbankOptions()
         self.vad_opts = vad_opts if vad_opts is not None else VadOptions()
         self.apply_vad, self.cmn, self.cmn_window = apply_vad, cmn, int(cmn_window)
@@ -356,8 +230,6 @@ class AudioFeatureReader:
                                    "(run utils/data/get_utt2dur.sh)")
 
     def _features(self, utt: str, aug: str | None, aug_seed: int) -> np.ndarray:
-        from utter.data.features import compute_fbank, compute_vad, sliding_cmn
-
         samples, rate = self.readers[self.corpus.utt2dir[utt]].read(utt)
         feats, log_energy = compute_fbank(samples, rate, self.fbank_opts, utt)
         vad = compute_vad(log_energy, self.vad_opts) if self.apply_vad else None
@@ -432,8 +304,10 @@ def report_short_utterances(total: int, kept: int, min_frames: int, crops: str) 
                          f"voiced frames (the minimum for {crops}; lower --min-frames or the crop length)")
 
 
-class DinoPlan(Plan):
-    """DINO multi-crop batches: ``batch_size`` sources per rank per step, shuffled each epoch."""
+class MultiCropPlan(Plan):
+    """Multi-crop batches (DINO's, or any objective that compares views of one utterance):
+    ``batch_size`` sources per rank per step, shuffled each epoch, each with ``num_global``
+    long and ``num_local`` short crops (:func:`utter.data.chunks.multi_crop`)."""
 
     def __init__(self, sources: Mapping[str, list[str]], num_kept: Mapping[str, int], *, batch_size: int,
                  seed: int = 0, global_frames: int = 400, num_global: int = 2, local_frames: int = 200,
@@ -674,17 +548,44 @@ def _make_reader(corpus: Corpus, *, audio: bool, apply_vad: bool, cmn_window: in
 
 
 def _sources(corpus: Corpus) -> dict[str, list[str]]:
+    """Source -> views. The dirs after the first hold augmented copies: each must name its copies'
+    sources in ``utt2orig`` (else every copy would be its own source, and no clean and augmented views
+    would ever be paired); copies of utterances that are not in the first dir are left out and counted."""
     utt2orig = corpus.table("utt2orig", required=False) if corpus.has("utt2orig") else {}
-    return build_orig2copies(corpus.utts, utt2orig)
+    first = corpus.dirs[0]
+    in_first = {u for u, i in corpus.utt2dir.items() if i == 0}
+    dropped: set[str] = set()
+    for i, d in enumerate(corpus.dirs[1:], 1):
+        if not d.has("utt2orig"):
+            raise DataDirError(f"{d.file('utt2orig')}: no such file: a data dir of augmented copies names each "
+                               "copy's source utterance there (steps/augment_data_dir.sh writes it)")
+        table = d.read("utt2orig")
+        copies = [u for u in corpus.utts if corpus.utt2dir[u] == i]
+        for u in copies:
+            if u not in table:
+                raise DataDirError(f"{u}: no entry in {d.file('utt2orig')} (which source is it a copy of?)")
+        strays = [u for u in copies if table[u].split()[0] not in in_first]
+        if len(strays) == len(copies):
+            u = strays[0]
+            raise DataDirError(f"{d.file('utt2orig')}: none of its {len(copies)} copies is of an utterance of "
+                               f"{first.path} (e.g. {u} -> {table[u].split()[0]}): augmented from another data dir?")
+        if strays:
+            log.warning("%s: %d of %d copies are of utterances not in %s (e.g. %s -> %s): left out",
+                        d.file("utt2orig"), len(strays), len(copies), first.path, strays[0],
+                        table[strays[0]].split()[0])
+            dropped.update(strays)
+    utts = [u for u in corpus.utts if u not in dropped] if dropped else corpus.utts
+    return build_orig2copies(utts, {u: o.split()[0] for u, o in utt2orig.items()})
 
 
-def dino_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLike], *, batch_size: int,
-                        seed: int = 0, num_workers: int = 0, global_frames: int = 400, num_global: int = 2,
-                        local_frames: int = 200, num_local: int = 4, min_frames: int = 100,
-                        apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, audio: bool = False,
-                        augmenter=None, aug_types: Sequence[str] = AUG_TYPES, fbank_opts=None, vad_opts=None,
-                        pin_memory: bool = False) -> LoaderFactory:
-    """DINO multi-crop loaders. Batches: ``global`` ``[B*num_global, T_g, F]``, ``local``
+def multi_crop_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLike], *, batch_size: int,
+                              seed: int = 0, num_workers: int = 0, global_frames: int = 400, num_global: int = 2,
+                              local_frames: int = 200, num_local: int = 4, min_frames: int = 100,
+                              apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, audio: bool = False,
+                              augmenter: Augmenter | None = None, aug_types: Sequence[str] = AUG_TYPES,
+                              fbank_opts: FbankOptions | None = None, vad_opts: VadOptions | None = None,
+                              pin_memory: bool = False) -> LoaderFactory:
+    """Multi-crop loaders (DINO's student and teacher views). Batches: ``global`` ``[B*num_global, T_g, F]``, ``local``
     ``[B*num_local, T_l, F]`` (view-major), ``*_lengths``, ``utts`` (the B sources).
 
     From features (default): views are the source and its augmented copies (``utt2orig``).
@@ -695,7 +596,7 @@ def dino_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLik
     reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
                           augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts)
     types = tuple(aug_types) if (audio and augmenter is not None) else ()
-    plan = DinoPlan(_sources(corpus), reader.num_kept, batch_size=batch_size, seed=seed,
+    plan = MultiCropPlan(_sources(corpus), reader.num_kept, batch_size=batch_size, seed=seed,
                     global_frames=global_frames, num_global=num_global, local_frames=local_frames,
                     num_local=num_local, min_frames=min_frames, aug_types=types)
     return LoaderFactory(plan, reader, num_workers, seed, pin_memory=pin_memory)
@@ -772,7 +673,7 @@ def utterance_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.Pa
 
 
 __all__ = [
-    "ArkReader", "Corpus", "FeatureReader", "AudioFeatureReader", "BatchSpec", "Plan", "DinoPlan", "ChunkPlan",
-    "UttPlan", "PlanSampler", "BatchDataset", "LoaderFactory", "dino_loader_factory", "chunk_loader_factory",
+    "Corpus", "FeatureReader", "AudioFeatureReader", "BatchSpec", "Plan", "MultiCropPlan", "ChunkPlan",
+    "UttPlan", "PlanSampler", "BatchDataset", "LoaderFactory", "multi_crop_loader_factory", "chunk_loader_factory",
     "utterance_loader_factory", "label_map", "pad_batch",
 ]

@@ -27,6 +27,7 @@ from utter.data.dataset import (
     label_map,
     report_short_utterances,
 )
+from utter.data.waveform import WaveformReader
 
 GROUPS = ("anchor", "positive", "negative")
 
@@ -136,8 +137,6 @@ def make_reader(corpus: Corpus, utts: Sequence[str], *, waveform: bool, apply_va
                 cmn_window: int = 300, sample_rate: int = 16000):
     """A reader of the given utterances: waveform crops, or stored features with CMN + VAD."""
     if waveform:
-        from utter.data.waveform import WaveformReader
-
         return WaveformReader(corpus, sample_rate=sample_rate, utts=utts)
     return FeatureReader(corpus, apply_vad=apply_vad, cmn_window=cmn_window, utts=utts)
 

@@ -1,206 +1,370 @@
 """Check a Kaldi data dir as validate_data_dir.sh does, naming the first offending file:line.
 
-Checks: each table sorted under ``LC_ALL=C`` with unique keys and no blank lines; utt2spk of
-``utt spk`` lines, sorted also by speaker (speaker ids prefix utterance ids) and agreeing with
-spk2utt; segments inside their recordings (and within reco2dur when present); wav.scp, feats.scp,
-vad.scp, utt2num_frames, utt2dur and text covering exactly the utterances; speaker tables
-covering exactly the speakers; numbers where numbers belong; label tables only naming known
-utterances.
+Kaldi's checks, in Kaldi's order: utt2spk and spk2utt present, non-empty, two fields per utt2spk
+line, agreeing with each other, sorted (``LC_ALL=C``) with unique keys and every file's last
+line ended; utt2spk also sorted by speaker (unless ``no_spk_sort``); text (required unless
+``no_text``) valid as validate_text.pl wants (no CR, no Unicode blanks but space and tab), free
+of non-printable characters (unless ``non_print``) and of ``<s> </s> #0``; wav.scp (required
+unless ``no_wav``) without ``~`` paths; segments of four fields ending after they start (this
+toolkit also takes an end of -1, "to the end of the recording"), their recordings exactly
+wav.scp's and reco2file_and_channel's (channels A or B); feats.scp (required unless
+``no_feats``), vad.scp, utt2lang, utt2uniq, utt2dur (positive), utt2num_frames (positive
+integers) and utt2warp covering exactly the utterances; cmvn.scp, spk2gender (``m`` or ``f``)
+and spk2warp exactly the speakers; reco2dur (positive) exactly the recordings.
+Beyond Kaldi: segments inside their recordings' reco2dur, utt2dur agreeing with segments, and
+this toolkit's label tables naming only known utterances. The command line is
+:mod:`utter.bin.validate_data_dir`.
 """
 from __future__ import annotations
 
 import os
-import sys
+import re
 from collections.abc import Sequence
-from pathlib import Path
+from itertools import chain, islice, repeat
+from operator import itemgetter
 
-from utter.data.datadir import DataDirError, sort_key
-from utter.data.dirtools import SPK_FILES, UTT_FILES, read_lines, sort_from_field2, utt2spk_to_spk2utt
+from utter.data.datadir import DataDirError
+from utter.data.dirtools import (
+    LABEL_FILES,
+    Table,
+    _name,
+    _show,
+    first_unsorted,
+    is_sorted_unique,
+    keys_are,
+    sorted_by_speaker,
+    spk2utt_groups,
+    utt2spk_from_spk2utt,
+    utt2spk_pairs,
+)
 
-#: Tables that must cover exactly the utterances of utt2spk when present.
-EXACT_UTT = ("feats.scp", "vad.scp", "utt2num_frames", "utt2dur", "text", "utt2uniq")
 #: Segment end times may pass the recording's duration by this much (frame rounding).
 DUR_TOLERANCE = 0.02
+_CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CTRL_U = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# validate_text.pl: no Unicode whitespace other than tab, newline and space (CR reported apart)
+_UBLANK = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_ILLEGAL = (b"<s>", b"</s>", b"#0")
 
 
-def check_table(path: Path, *, min_fields: int = 2) -> list[str]:
-    """Keys of a table after checking blank lines, field count, C-sorted order and uniqueness."""
-    keys: list[str] = []
-    prev: bytes | None = None
-    for i, line in enumerate(read_lines(path), 1):
-        if "\r" in line:
-            raise DataDirError(f"{path}:{i}: carriage return in line (DOS line endings?)")
-        fields = line.split()
-        if not fields:
-            raise DataDirError(f"{path}:{i}: empty line")
-        if line != line.strip():
-            raise DataDirError(f"{path}:{i}: leading or trailing whitespace in '{line}'")
-        if len(fields) < min_fields:
-            raise DataDirError(f"{path}:{i}: expected at least {min_fields} fields, got '{line}'")
-        k = sort_key(fields[0])
-        if prev is not None and k == prev:
-            raise DataDirError(f"{path}:{i}: duplicate key '{fields[0]}'")
-        if prev is not None and k < prev:
-            raise DataDirError(f"{path}:{i}: not sorted: '{fields[0]}' after '{keys[-1]}' "
-                               f"(LC_ALL=C sort; utils/fix_data_dir.sh fixes this)")
-        prev = k
-        keys.append(fields[0])
+def check_sorted_and_uniq(t: Table) -> list[bytes]:
+    """validate_data_dir.sh's check_sorted_and_uniq: last line ended, first fields C-sorted and
+    unique; returns them. Errors name the file and line."""
+    if t.unterminated:
+        raise DataDirError(f"{t.path}:{len(t)}: the last line has no newline (invalid newline)")
+    keys = t.keys
+    if not is_sorted_unique(keys):
+        i = first_unsorted(keys)
+        if not keys[i]:
+            raise DataDirError(f"{t.path}:{i + 1}: empty line")
+        what = "duplicate key" if keys[i] == keys[i - 1] else "not sorted:"
+        # an id with a space in it sorts and repeats by its first word: say so when the lines differ in
+        # their number of fields
+        n, m = len(t.lines[i].split()), len(t.lines[i - 1].split())
+        hint = (f"; or an id with a space in it: a key ends at the first space, and lines {i} and {i + 1} have "
+                f"{m} and {n} fields" if n != m else "")
+        raise DataDirError(f"{t.path}:{i + 1}: {what} '{_name(keys[i])}' after '{_name(keys[i - 1])}' "
+                           f"(LC_ALL=C sort; utils/fix_data_dir.sh fixes this{hint})")
+    if keys and not keys[0]:
+        raise DataDirError(f"{t.path}:1: empty line")
     return keys
 
 
-def _same_keys(path: Path, keys: Sequence[str], expected: Sequence[str], what: str) -> None:
-    """Raise naming the first key of ``path`` not in ``expected``, or the first missing one."""
+def _same_keys(t: Table, expected: Sequence[bytes], what: str) -> None:
+    """Keys of ``t`` must be exactly ``expected`` (both sorted): name the first stray or missing one."""
+    keys = t.keys
+    if keys == expected:
+        return
     exp = set(expected)
     for i, k in enumerate(keys, 1):
         if k not in exp:
-            raise DataDirError(f"{path}:{i}: '{k}' is not in {what}")
+            raise DataDirError(f"{t.path}:{i}: '{_name(k)}' is not in {what}")
     have = set(keys)
     missing = [k for k in expected if k not in have]
-    if missing:
-        raise DataDirError(f"{path}: {len(missing)} of the {len(expected)} entries of {what} are missing, "
-                           f"first '{missing[0]}' (utils/fix_data_dir.sh keeps the common ones)")
+    raise DataDirError(f"{t.path}: {len(missing)} of the {len(expected)} entries of {what} are missing, "
+                       f"first '{_name(missing[0])}' (utils/fix_data_dir.sh keeps the common ones)")
 
 
-def _numbers(path: Path, kind: type, positive: bool = True) -> dict[str, float]:
+def _values(t: Table, kind: type, what: str, check, need: bool = True) -> dict[bytes, float] | None:
+    """``key value`` lines: each value converted by ``kind`` and passing ``check`` (else an error
+    naming the line); returns key -> value (if ``need``)."""
+    if t.simple and kind is float:
+        vals = [line.partition(b" ")[2] for line in t.lines]
+        try:
+            nums = list(map(float, vals))     # a third field or a non-number fails: the slow path names it
+        except ValueError:
+            pass
+        else:
+            if nums and min(nums) > 0 and (check is not _positive_int or all(map(float.is_integer, nums))):
+                return dict(zip(t.keys, nums)) if need else None
     out = {}
-    for i, line in enumerate(read_lines(path), 1):
+    for i, line in enumerate(t.lines, 1):
         f = line.split()
         try:
+            if len(f) != 2:
+                raise ValueError
             v = kind(f[1])
-        except (ValueError, IndexError):
-            raise DataDirError(f"{path}:{i}: expected 'key number', got '{line}'") from None
-        if positive and not v > 0:
-            raise DataDirError(f"{path}:{i}: '{f[1]}' for '{f[0]}' is not positive")
+        except ValueError:
+            raise DataDirError(f"{t.path}:{i}: expected 'key {what}', got '{_show(line)}'") from None
+        if not check(v):
+            raise DataDirError(f"{t.path}:{i}: bad {what} '{_name(f[1])}' for '{_name(f[0])}'")
         out[f[0]] = v
     return out
 
 
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _positive_int(v: float) -> bool:
+    return v > 0 and v.is_integer()
+
+
+def check_text(t: Table, non_print: bool) -> None:
+    """validate_text.pl and the text checks of validate_data_dir.sh."""
+    if not t.lines:
+        raise DataDirError(f"{t.path}: empty file")
+    data = b"\n".join(t.lines)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None   # validate_text.pl lets other encodings pass as bytes
+    if text is not None:
+        for pat, what in ((re.compile("\r"), "contains CR (0x0D) character"),
+                          (_UBLANK, "contains disallowed Unicode whitespaces")):
+            m = pat.search(text)
+            if m:
+                i = text.count("\n", 0, m.start()) + 1
+                raise DataDirError(f"{t.path}:{i}: the line for utterance '{_name(t.keys[i - 1])}' {what}")
+    if not non_print:
+        m = _CTRL.search(data) if text is None or text.isascii() else _CTRL_U.search(text)
+        if m:
+            src = data if text is None or text.isascii() else text
+            nl = b"\n" if isinstance(src, bytes) else "\n"
+            i = src.count(nl, 0, m.start()) + 1
+            raise DataDirError(f"{t.path}:{i}: non-printable character {m.group()!r} in the text of "
+                               f"'{_name(t.keys[i - 1])}' (--non-print allows them)")
+    for sym in _ILLEGAL:
+        if sym in data:
+            for i, line in enumerate(t.lines, 1):
+                if sym in line.split()[1:]:
+                    raise DataDirError(f"{t.path}:{i}: text contains illegal symbol {sym.decode()}")
+
+
+def _check_r2fc(t: Table, expected: Sequence[bytes], what: str, notes: list[str]) -> None:
+    check_sorted_and_uniq(t)
+    warn = False
+    for i, line in enumerate(t.lines, 1):
+        f = line.split()
+        if len(f) != 3 or f[2] not in (b"A", b"B"):
+            if len(f) == 3 and f[2] == b"1":
+                warn = True
+            else:
+                raise DataDirError(f"{t.path}:{i}: expected 'reco file channel' with channel A or B, got "
+                                   f"'{_show(line)}'")
+    if warn:
+        notes.append(f"{t.path}: the channel should be marked as A or B, not 1")
+    _same_keys(t, expected, what)
+
+
 def validate_data_dir(data: str | os.PathLike, *, no_feats: bool = False, no_wav: bool = False,
-                      no_text: bool = False) -> list[str]:
-    """Raise :class:`DataDirError` at the first problem; return informational notes otherwise."""
-    d = Path(data)
+                      no_text: bool = False, no_spk_sort: bool = False, non_print: bool = False,
+                      tables: dict[str, Table] | None = None) -> list[str]:
+    """Raise :class:`DataDirError` at the first problem; return notes (warnings) otherwise.
+
+    ``tables`` (name -> Table) are tables just written to ``data`` (by a copy), used instead of
+    reading those files again."""
+    d = os.fspath(data)
     notes: list[str] = []
-    if not d.is_dir():
+    if not os.path.isdir(d):
         raise DataDirError(f"{d}: no such directory")
-    if not (d / "utt2spk").is_file():
-        raise DataDirError(f"{d}/utt2spk: no such file")
-    utts = check_table(d / "utt2spk")
-    utt2spk_lines = read_lines(d / "utt2spk")
-    for i, line in enumerate(utt2spk_lines, 1):
-        if len(line.split()) != 2:
-            raise DataDirError(f"{d}/utt2spk:{i}: expected 'utt spk', got '{line}'")
-    by_spk = sort_from_field2(utt2spk_lines)
-    if by_spk != utt2spk_lines:
-        i = next(i for i, (a, b) in enumerate(zip(by_spk, utt2spk_lines), 1) if a != b)
-        raise DataDirError(f"{d}/utt2spk:{i}: not in sorted order when sorted on speaker id "
-                           f"('{utt2spk_lines[i - 1]}'); make speaker ids prefixes of utterance ids")
-    spk2utt = utt2spk_to_spk2utt(utt2spk_lines)
-    speakers = [s.split()[0] for s in spk2utt]
-    if not (d / "spk2utt").is_file():
-        raise DataDirError(f"{d}/spk2utt: no such file (utils/utt2spk_to_spk2utt.py makes it)")
-    check_table(d / "spk2utt")
-    for i, (have, want) in enumerate(zip(read_lines(d / "spk2utt"), spk2utt), 1):
-        if have.split() != want.split():
-            raise DataDirError(f"{d}/spk2utt:{i}: '{have}' does not match utt2spk (expected '{want}')")
-    if len(read_lines(d / "spk2utt")) != len(spk2utt):
-        raise DataDirError(f"{d}/spk2utt: {len(read_lines(d / 'spk2utt'))} speakers, utt2spk has {len(spk2utt)}")
 
-    segments = d / "segments"
-    if segments.is_file():
-        seg_keys = check_table(segments, min_fields=4)
-        _same_keys(segments, seg_keys, utts, "utt2spk")
-        recos_used: dict[str, int] = {}
-        spans = []
-        for i, line in enumerate(read_lines(segments), 1):
-            f = line.split()
-            try:
-                start, end = float(f[2]), float(f[3])
-            except ValueError:
-                raise DataDirError(f"{segments}:{i}: bad times in '{line}'") from None
-            if len(f) != 4 or start < 0 or (end != -1 and end <= start):
-                raise DataDirError(f"{segments}:{i}: expected 'utt reco start end' with 0 <= start < end, "
-                                   f"got '{line}'")
-            recos_used.setdefault(f[1], i)
-            spans.append((i, f[1], end))
-        if not no_wav:
-            if not (d / "wav.scp").is_file():
-                raise DataDirError(f"{d}/wav.scp: no such file (segments needs it)")
-            wav_keys = set(check_table(d / "wav.scp"))
-            for reco, i in recos_used.items():
-                if reco not in wav_keys:
-                    raise DataDirError(f"{segments}:{i}: recording '{reco}' is not in wav.scp")
-        if (d / "reco2dur").is_file():
-            check_table(d / "reco2dur")
-            durs = _numbers(d / "reco2dur", float)
-            for i, reco, end in spans:
-                if reco not in durs:
-                    raise DataDirError(f"{segments}:{i}: recording '{reco}' is not in reco2dur")
-                if end > durs[reco] + DUR_TOLERANCE:
-                    raise DataDirError(f"{segments}:{i}: segment ends at {end} s, after the end of "
-                                       f"recording '{reco}' ({durs[reco]} s in reco2dur)")
-    elif not no_wav and (d / "wav.scp").is_file():
-        _same_keys(d / "wav.scp", check_table(d / "wav.scp"), utts, "utt2spk")
-        if (d / "reco2dur").is_file():
-            _same_keys(d / "reco2dur", check_table(d / "reco2dur"), utts, "utt2spk")
-            _numbers(d / "reco2dur", float)
+    def path(name: str) -> str:
+        return os.path.join(d, name)
 
-    if not no_feats and not (d / "feats.scp").is_file():
-        raise DataDirError(f"{d}/feats.scp: no such file (if this is by design, specify --no-feats)")
-    if not no_text and not (d / "text").is_file():
+    def has(name: str) -> bool:
+        return os.path.isfile(path(name))
+
+    def read_t(p: str) -> Table:
+        t = (tables or {}).get(os.path.basename(p))
+        return t if t is not None else Table.read(p)
+
+    for name in ("utt2spk", "spk2utt"):
+        if not has(name):
+            raise DataDirError(f"{d}/{name}: no such file" + (" (utils/utt2spk_to_spk2utt.py makes it)"
+                                                              if name == "spk2utt" else ""))
+    u2s = read_t(path("utt2spk"))
+    if not u2s.lines:
+        raise DataDirError(f"{d}: no utterances (utt2spk is empty)")
+    s2u = read_t(path("spk2utt"))
+    if not s2u.lines:
+        raise DataDirError(f"{d}/spk2utt: empty file (utt2spk is not)")
+    pairs = utt2spk_pairs(u2s)
+    if len(s2u) == 1:
+        notes.append("WARNING: you have only one speaker. This probably a bad idea. Search for the word 'bold' "
+                     "in http://kaldi-asr.org/doc/data_prep.html for more information.")
+    utts = check_sorted_and_uniq(u2s)
+    utts_sp = [u + b" " for u in utts]
+
+    def utt_keyed(t: Table) -> None:
+        """Sorted, unique, exactly the utterances of utt2spk (fast when the keys are utt2spk's)."""
+        if t.unterminated or not keys_are(t, utts_sp):
+            check_sorted_and_uniq(t)
+            _same_keys(t, utts, "utt2spk")
+    if not no_spk_sort and not sorted_by_speaker(u2s.lines, pairs if u2s.single else None):
+        spks = [s for _, s in pairs]
+        i = next(i for i in range(1, len(spks)) if spks[i] < spks[i - 1])
+        raise DataDirError(f"{u2s.path}:{i + 1}: not in sorted order when sorted first on speaker-id "
+                           f"('{_show(u2s.lines[i])}' after '{_show(u2s.lines[i - 1])}'); make speaker ids "
+                           f"prefixes of utterance ids (or --no-spk-sort)")
+    speakers = check_sorted_and_uniq(s2u)
+    groups = spk2utt_groups(s2u)
+    exp_utts = list(chain.from_iterable(islice(g, 1, None) for g in groups))
+    exp_spks = list(chain.from_iterable(repeat(g[0], len(g) - 1) for g in groups))
+    if exp_utts != utts or exp_spks != list(map(itemgetter(1), pairs)):
+        expected = sorted(utt2spk_from_spk2utt(groups))   # spk2utt_to_utt2spk.pl | sort
+        have = [u + b" " + s for u, s in pairs]
+    else:
+        expected = have = None
+    if expected != have:
+        j = next((i for i, (a, b) in enumerate(zip(have, expected)) if a != b), min(len(have), len(expected)))
+        line, n = len(groups), 0
+        for k, g in enumerate(groups, 1):     # the spk2utt line that gives expected[j] ...
+            n += len(g) - 1
+            if n > j:
+                line = k
+                break
+        if j < len(pairs):                     # ... or, better, the line of utt2spk's speaker there
+            line = next((k for k, g in enumerate(groups, 1) if g[0] == pairs[j][1]), line)
+        raise DataDirError(f"{s2u.path}:{line}: '{_show(s2u.lines[line - 1])}' does not match utt2spk (whose line "
+                           f"{j + 1} is '{_show(have[j]) if j < len(have) else '(end of file)'}'); "
+                           f"utils/utt2spk_to_spk2utt.py makes spk2utt")
+    del exp_utts, exp_spks
+
+    if not has("text") and not no_text:
         raise DataDirError(f"{d}/text: no such file (if this is by design, specify --no-text)")
-    for name in EXACT_UTT:
-        if name == "feats.scp" and no_feats or name == "text" and no_text:
-            continue
-        path = d / name
-        if path.is_file():
-            _same_keys(path, check_table(path, min_fields=1 if name == "text" else 2), utts, "utt2spk")
-    if (d / "utt2num_frames").is_file():
-        _numbers(d / "utt2num_frames", int)
-    if (d / "utt2dur").is_file():
-        durs = _numbers(d / "utt2dur", float)
-        if segments.is_file():
-            for i, line in enumerate(read_lines(segments), 1):
+    if has("text"):
+        t = read_t(path("text"))
+        check_text(t, non_print)
+        utt_keyed(t)
+
+    segments = None
+    if has("segments") and not has("wav.scp"):
+        raise DataDirError(f"{d}: segments file exists but no wav.scp")
+    if not has("wav.scp") and not no_wav:
+        raise DataDirError(f"{d}/wav.scp: no such file (if this is by design, specify --no-wav)")
+    recordings: list[bytes] | None = None
+    spans: list[tuple[int, bytes, bytes, float, float]] = []
+    if has("wav.scp"):
+        wav = read_t(path("wav.scp"))
+        if has("segments"):
+            wav_keys = check_sorted_and_uniq(wav)
+        else:
+            utt_keyed(wav)
+            wav_keys = utts
+        if b"~" in b"\n".join(wav.lines):
+            for i, line in enumerate(wav.lines, 1):
+                f = line.split(None, 1)
+                if len(f) == 2 and f[1].startswith(b"~"):
+                    raise DataDirError(f"{wav.path}:{i}: please do not use tilde (~) in your wav.scp")
+        if has("segments"):
+            segments = read_t(path("segments"))
+            check_sorted_and_uniq(segments)
+            recos = set()
+            for i, line in enumerate(segments.lines, 1):
                 f = line.split()
-                if float(f[3]) != -1 and abs(float(f[3]) - float(f[2]) - durs[f[0]]) > DUR_TOLERANCE:
-                    raise DataDirError(f"{d}/utt2dur: '{f[0]}' lasts {durs[f[0]]} s but {segments}:{i} "
-                                       f"spans {float(f[3]) - float(f[2]):.3f} s")
-    for name in UTT_FILES:
-        path = d / name
-        if name in EXACT_UTT or not path.is_file():
+                try:
+                    if len(f) != 4:
+                        raise ValueError
+                    start, end = float(f[2]), float(f[3])
+                except ValueError:
+                    raise DataDirError(f"{segments.path}:{i}: bad line in segments file '{_show(line)}' "
+                                       f"(expected 'utt reco start end')") from None
+                if start < 0 or (end <= start and end != -1):
+                    raise DataDirError(f"{segments.path}:{i}: bad line in segments file '{_show(line)}' "
+                                       f"(the end must be after the start)")
+                recos.add(f[1])
+                spans.append((i, f[0], f[1], start, end))
+            _same_keys(segments, utts, "utt2spk")
+            recordings = sorted(recos)
+            _same_keys(wav, recordings, "the recordings of segments")
+            if has("reco2file_and_channel"):
+                _check_r2fc(read_t(path("reco2file_and_channel")), recordings, "the recordings of segments",
+                            notes)
+        else:
+            if has("reco2file_and_channel"):
+                _check_r2fc(read_t(path("reco2file_and_channel")), utts, "utt2spk", notes)
+        del wav
+    else:
+        wav_keys = None
+
+    if not has("feats.scp") and not no_feats:
+        raise DataDirError(f"{d}/feats.scp: no such file (if this is by design, specify --no-feats)")
+    if has("feats.scp"):
+        t = read_t(path("feats.scp"))
+        utt_keyed(t)
+    for name, check, what in (("cmvn.scp", None, None),
+                              ("spk2gender", lambda v: v in (b"m", b"f"), "gender (m or f)"),
+                              ("spk2warp", lambda v: 0.5 < float(v) < 1.5, "warp factor (0.5 < w < 1.5)")):
+        if has(name):
+            t = read_t(path(name))
+            check_sorted_and_uniq(t)
+            if check is not None:
+                _values(t, bytes, what, _safe(check))
+            _same_keys(t, speakers, "the speakers of spk2utt")
+    if has("utt2warp"):
+        t = read_t(path("utt2warp"))
+        check_sorted_and_uniq(t)
+        _values(t, bytes, "warp factor (0.5 < w < 1.5)", _safe(lambda v: 0.5 < float(v) < 1.5))
+        _same_keys(t, utts, "utt2spk")
+    for name in ("vad.scp", "utt2lang", "utt2uniq"):
+        if has(name):
+            t = read_t(path(name))
+            utt_keyed(t)
+    durs = None
+    if has("utt2dur"):
+        t = read_t(path("utt2dur"))
+        utt_keyed(t)
+        durs = _values(t, float, "duration (> 0)", _positive, need=bool(spans))
+    if has("utt2num_frames"):
+        t = read_t(path("utt2num_frames"))
+        utt_keyed(t)
+        _values(t, float, "number of frames (a positive integer)", _positive_int)
+    if has("reco2dur"):
+        t = read_t(path("reco2dur"))
+        check_sorted_and_uniq(t)
+        if recordings is not None:
+            _same_keys(t, recordings, "the recordings of segments")
+        else:
+            _same_keys(t, wav_keys if wav_keys is not None else utts, "wav.scp")
+        reco_durs = _values(t, float, "duration (> 0)", _positive)
+        for i, _utt, reco, _start, end in spans:
+            if end > reco_durs[reco] + DUR_TOLERANCE:
+                raise DataDirError(f"{segments.path}:{i}: segment ends at {end} s, after the end of recording "
+                                   f"'{_name(reco)}' ({reco_durs[reco]} s in reco2dur)")
+    if durs is not None:
+        for i, utt, _reco, start, end in spans:
+            if end != -1 and abs(end - start - durs[utt]) > DUR_TOLERANCE:
+                raise DataDirError(f"{d}/utt2dur: '{_name(utt)}' lasts {durs[utt]} s but {segments.path}:{i} "
+                                   f"spans {end - start:.3f} s")
+    known = set(utts)
+    for name in LABEL_FILES:
+        if name in ("utt2warp",) or not has(name):
             continue
-        keys = check_table(path)
-        known = set(utts)
+        t = read_t(path(name))
+        keys = check_sorted_and_uniq(t)
         for i, k in enumerate(keys, 1):
             if k not in known:
-                raise DataDirError(f"{path}:{i}: '{k}' is not in utt2spk")
+                raise DataDirError(f"{t.path}:{i}: '{_name(k)}' is not in utt2spk")
         if len(keys) < len(utts):
-            notes.append(f"{path}: covers {len(keys)} of {len(utts)} utterances")
-    for name in SPK_FILES:
-        path = d / name
-        if path.is_file():
-            _same_keys(path, check_table(path), speakers, "the speakers of utt2spk")
+            notes.append(f"{t.path}: covers {len(keys)} of {len(utts)} utterances")
     return notes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m utter.data.validate [--no-feats] [--no-wav] [--no-text] DIR`` (validate_data_dir.sh)."""
-    import argparse
-    p = argparse.ArgumentParser(prog="python -m utter.data.validate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--prog", default="validate_data_dir.sh")
-    for o in ("--no-feats", "--no-wav", "--no-text"):
-        p.add_argument(o, action="store_true")
-    p.add_argument("data")
-    a = p.parse_args(argv)
-    try:
-        notes = validate_data_dir(a.data, no_feats=a.no_feats, no_wav=a.no_wav, no_text=a.no_text)
-    except (DataDirError, OSError) as e:
-        print(f"{a.prog}: error: {e}", file=sys.stderr)
-        return 1
-    for n in notes:
-        print(f"{a.prog}: note: {n}")
-    print(f"{a.prog}: Successfully validated data-directory {a.data}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def _safe(check):
+    def f(v):
+        try:
+            return check(v)
+        except ValueError:
+            return False
+    return f

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from utter.data.audio import AudioReader
 from utter.data.chunks import Crop
 from utter.data.datadir import DataDirError
 
@@ -22,8 +23,6 @@ class WaveformReader:
 
     def __init__(self, corpus, *, sample_rate: int = 16000, frame_shift_ms: float = 10.0,
                  utts: Sequence[str] | None = None):
-        from utter.data.audio import AudioReader
-
         self.corpus = corpus
         self.sample_rate = int(sample_rate)
         self.hop = int(round(self.sample_rate * frame_shift_ms / 1000.0))

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from utter.metrics.plots import new_figure, save_figure
+
 
 def confusion_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence | None = None) -> tuple[np.ndarray, list]:
     """(counts [C, C] with rows = true class and columns = predicted class, the label order)."""
@@ -72,24 +74,28 @@ def format_confusion(cm: np.ndarray | list, labels: Sequence) -> str:
 
 def plot_confusion(cm: np.ndarray | list, labels: Sequence, path: str | os.PathLike, title: str = "Confusion matrix",
                    normalise: bool = True) -> None:
-    """Confusion matrix PNG; cells coloured by row-normalised recall, annotated with counts."""
-    from utter.metrics.plots import new_figure, save_figure
+    """Confusion matrix PNG: cells coloured by the row share (recall), annotated with the count and,
+    when normalised, the row percentage; ``title`` should name the system and the data."""
 
     cm = np.asarray(cm)
     rates = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalise else cm
     n = len(labels)
-    fig, ax = new_figure((1.2 + 0.8 * n, 1 + 0.7 * n))
+    fig, ax = new_figure((max(5.0, 1.6 + 0.9 * n), max(4.2, 1.4 + 0.8 * n)))
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1 if normalise else None)
-    ax.set_xticks(range(n), [str(lab) for lab in labels], rotation=45, ha="right")
+    ax.set_xticks(range(n), [str(lab) for lab in labels], rotation=45 if n > 4 else 0,
+                  ha="right" if n > 4 else "center")
     ax.set_yticks(range(n), [str(lab) for lab in labels])
+    top = rates.max() if rates.size else 1
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if rates[i, j] > 0.6 * rates.max() else "black", fontsize="small")
+            text = f"{cm[i, j]}\n{100 * rates[i, j]:.0f}%" if normalise else str(cm[i, j])
+            ax.text(j, i, text, ha="center", va="center", fontsize="small",
+                    color="white" if rates[i, j] > 0.6 * top else "black")
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_ylabel(f"true ({int(cm.sum())} items)")
+    ax.set_title(title, fontsize="medium")
+    bar = fig.colorbar(im, ax=ax, fraction=0.046)
+    bar.set_label("share of the true class (recall)" if normalise else "count")
     save_figure(fig, path)
 
 

@@ -1,4 +1,5 @@
-"""Speaker-verification metrics: EER (ROC convex hull), minDCF / actual DCF, Cllr / minCllr, DET plots.
+"""Speaker-verification metrics: EER (ROC convex hull; or Kaldi's compute-eer), minDCF / actual DCF, Cllr,
+minCllr, DET plots.
 
 Conventions. A trial is accepted when its score is >= the threshold. Operating points are
 taken at every distinct score (tied scores are never split). Costs are normalised as
@@ -12,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull
+
+from utter.metrics.plots import DET_TICKS, det_axes, new_figure, probit, save_figure
 
 P_TARGETS = (0.01, 0.001, 0.05)
 
@@ -95,14 +99,44 @@ def _rocch_eer(p_fa: np.ndarray, p_miss: np.ndarray) -> float:
     return float(x[a] + t * (x[b] - x[a]))
 
 
-def compute_eer(scores, labels, return_threshold: bool = False):
-    """Equal error rate as a fraction: the ROCCH-EER of BOSARIS.
+EER_METHODS = ("rocch", "kaldi")
 
-    Definition: the value of P_miss = P_fa where the diagonal meets the convex hull of the ROC
-    operating points (P_fa, P_miss) over all thresholds (distinct scores, accept if score >=
-    threshold, plus accept-all and reject-all). With ``return_threshold`` also returns the
-    threshold of the discrete operating point closest to the crossing.
+
+def kaldi_eer(scores, labels) -> tuple[float, float]:
+    """Kaldi's ``compute-eer`` (ivectorbin/compute-eer.cc), from its documented definition.
+
+    Scores are single precision (Kaldi's BaseFloat). With the targets ``t`` (T of them) and the
+    nontargets ``n`` (N) sorted ascending, position p = 0, 1, ... of the targets is tried while
+    p + 1 < T: the nontarget at the same error rate is ``n[max(N - 1 - floor(N p / T), 0)]``, and the
+    first p whose target ``t[p]`` is above that nontarget is the cut (p = T - 1 when none is).
+    Returns (EER = p / T, threshold = t[p]).
     """
+    tar, non = _split(scores, labels)
+    tar = np.sort(tar.astype(np.float32))
+    non = np.sort(non.astype(np.float32))
+    t, n = len(tar), len(non)
+    p = np.arange(t - 1, dtype=np.int64)
+    npos = np.maximum(n - 1 - (n * p * 1.0 / t).astype(np.int64), 0)
+    hit = np.flatnonzero(non[npos] < tar[p])
+    pos = int(hit[0]) if len(hit) else t - 1
+    return pos / t, float(tar[pos])
+
+
+def compute_eer(scores, labels, return_threshold: bool = False, method: str = "rocch"):
+    """Equal error rate as a fraction.
+
+    ``method="rocch"`` (default): the ROCCH-EER of BOSARIS -- the value of P_miss = P_fa where the
+    diagonal meets the convex hull of the ROC operating points (P_fa, P_miss) over all thresholds
+    (distinct scores, accept if score >= threshold, plus accept-all and reject-all); with
+    ``return_threshold`` also the threshold of the discrete operating point closest to the crossing.
+    ``method="kaldi"``: Kaldi's compute-eer (:func:`kaldi_eer`), a discrete cut that can differ from
+    the hull's value on the same scores.
+    """
+    if method == "kaldi":
+        eer, thr = kaldi_eer(scores, labels)
+        return (eer, thr) if return_threshold else eer
+    if method != "rocch":
+        raise ValueError(f"unknown EER method {method!r} (one of {', '.join(EER_METHODS)})")
     pts = operating_points(scores, labels)
     eer = _rocch_eer(pts.p_fa, pts.p_miss)
     if not return_threshold:
@@ -149,7 +183,6 @@ def rocch(pts: OperatingPoints) -> tuple[np.ndarray, np.ndarray]:
     Qhull (scipy.spatial) on the operating points plus the corner (1, 1): the hull without that
     corner is the lower-left chain from (1, 0) to (0, 1); collinear points are not vertices.
     """
-    from scipy.spatial import ConvexHull
 
     x = np.concatenate(([1.0], pts.p_fa, [1.0]))
     y = np.concatenate(([0.0], pts.p_miss, [1.0]))
@@ -201,10 +234,10 @@ def det_plot(systems: Mapping[str, tuple] | Sequence[tuple], path: str | os.Path
 
     ``systems``: name -> (scores, labels), or a list of (name, scores, labels).
     """
-    from utter.metrics.plots import det_axes, new_figure, probit, save_figure
 
     items = list(systems.items()) if isinstance(systems, Mapping) else [(n, (s, lab)) for n, s, lab in systems]
     fig, ax = new_figure((6, 6))
+    worst, counts, curves = 0.0, set(), []
     for name, (scores, labels) in items:
         pts = operating_points(scores, labels)
         eer = _rocch_eer(pts.p_fa, pts.p_miss)
@@ -215,5 +248,24 @@ def det_plot(systems: Mapping[str, tuple] | Sequence[tuple], path: str | os.Path
                           label=f"{name} (EER {100 * eer:.2f}%, minDCF@{p_target:g} {dcf:.3f})")
         ax.plot(probit(eer), probit(eer), "o", color=line.get_color())
         ax.plot(probit(pts.p_fa[k]), probit(pts.p_miss[k]), "s", color=line.get_color())
-    det_axes(ax, title or "DET (o: EER, square: minDCF)")
+        n_tar = int(np.count_nonzero(np.asarray(labels, dtype=bool)))
+        counts.add((n_tar, len(labels) - n_tar))
+        worst = max(worst, eer)
+        curves.append(pts)
+    # limits from the data: past twice the worst EER, down to the lowest error rate a curve reaches
+    # inside that window (the ticks below, which no curve reaches, would be empty space)
+    hi = min((h for h in (0.4, 0.5, 0.6, 0.8, 0.9, 0.95) if h >= min(0.95, 2.2 * worst)), default=0.95)
+    reached = [p for pts in curves for p in (
+        pts.p_fa[(pts.p_fa > 0) & (pts.p_fa <= hi) & (pts.p_miss <= hi)],
+        pts.p_miss[(pts.p_miss > 0) & (pts.p_miss <= hi) & (pts.p_fa <= hi)]) if p.size]
+    low = min((float(p.min()) for p in reached), default=0.001)
+    lo = max((t / 100 for t in DET_TICKS if t / 100 <= max(low, 1e-4) and t / 100 < hi), default=1e-4)
+    names = [n for n, _ in items]
+    head = title or ("DET of " + (", ".join(names) if len(names) <= 3 else f"{len(names)} systems"))
+    if len(counts) == 1:
+        n_tar, n_non = counts.pop()
+        trials = f"{n_tar:,} target and {n_non:,} non-target trials"
+    else:
+        trials = "trial lists differ between systems"
+    det_axes(ax, f"{head}\n{trials}; o EER, square minDCF@{p_target:g}", lo, hi, legend="below")
     save_figure(fig, path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from utter.nnet.pooling import length_mask
+
 
 def apply_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Zero the padded frames of x ([B, C, T] or [B, C, F, T]) given a [B, T] bool mask.
@@ -35,6 +37,15 @@ class EmbeddingNetwork(nn.Module):
     embed_dim: int
     config: dict
     _last_affine_prefixes: tuple[str, ...] = ()
+    #: Skip masking when every length equals the padded length (the mask would be all ones):
+    #: the same embeddings, without the mask multiplications. False forces the masked path
+    #: (tests, benchmarks). A run-time switch, not part of ``config``.
+    skip_full_masks: bool = True
+
+    def frame_mask(self, lengths: torch.Tensor | None, feats: torch.Tensor) -> torch.Tensor | None:
+        """[B, T] frame mask of feats [B, T, F] from lengths, None when nothing is padded."""
+        return length_mask(lengths, feats.shape[1], feats.shape[0], feats.device,
+                           skip_full=self.skip_full_masks)
 
     def last_affine(self) -> list[str]:
         """Names of the parameters 'affine-first' fine-tuning trains (post-pooling layers)."""

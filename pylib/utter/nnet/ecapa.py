@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from utter.nnet.base import EmbeddingNetwork, apply_mask, check_feats
-from utter.nnet.pooling import AttentiveStatsPool, length_mask
+from utter.nnet.pooling import AttentiveStatsPool
 
 
 class TDNNBlock(nn.Module):
@@ -104,7 +104,7 @@ class ECAPATDNN(EmbeddingNetwork):
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """feats [B, T, F], lengths [B] (valid frames) -> embeddings [B, embed_dim]."""
         check_feats(feats, self.feat_dim)
-        mask = length_mask(lengths, feats.shape[1], feats.shape[0], feats.device)
+        mask = self.frame_mask(lengths, feats)
         x = self.layer1(feats.transpose(1, 2), mask)
         outs = []
         for block in self.blocks:

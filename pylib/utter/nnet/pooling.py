@@ -9,8 +9,14 @@ from torch import nn
 
 
 def length_mask(lengths: torch.Tensor | None, max_len: int, batch: int | None = None,
-                device: torch.device | None = None) -> torch.Tensor | None:
+                device: torch.device | None = None, *, skip_full: bool = True) -> torch.Tensor | None:
     """[B, T] bool mask of valid frames from lengths; None when every frame is valid.
+
+    With ``skip_full`` (the default), a batch whose every length equals ``max_len`` (DINO
+    crops, fixed-length chunks) gets None, so the networks skip masking altogether: the
+    same result as multiplying by a mask of ones, without the work. ``skip_full=False``
+    returns the all-true mask instead (to test or time the masked path). The lengths are
+    checked with one device-to-host copy (their min and max together).
 
     Raises ValueError if a length is below 1 or above max_len.
     """
@@ -20,11 +26,11 @@ def length_mask(lengths: torch.Tensor | None, max_len: int, batch: int | None = 
         raise ValueError(f"lengths must be a 1-D tensor with one entry per batch item, "
                          f"got shape {tuple(lengths.shape)} for batch {batch}")
     lengths = lengths.to(device=device if device is not None else lengths.device)
-    lmin, lmax = int(lengths.min()), int(lengths.max())
+    lmin, lmax = (int(v) for v in torch.stack(torch.aminmax(lengths)).tolist())
     if lmin < 1 or lmax > max_len:
         raise ValueError(f"lengths must lie in [1, {max_len}] (the padded length), "
                          f"got min {lmin}, max {lmax}")
-    if lmin == max_len:
+    if lmin == max_len and skip_full:
         return None
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 

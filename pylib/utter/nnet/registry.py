@@ -10,6 +10,7 @@ import inspect
 from utter.nnet.base import EmbeddingNetwork
 from utter.nnet.ecapa import ECAPATDNN
 from utter.nnet.resnet import ResNet
+from utter.nnet.ssl_frontends import SSL_ARCHS, SSLFrontend
 from utter.nnet.tdnn import TDNN
 
 # arch -> (class, defaults that differ from the class's own)
@@ -20,10 +21,6 @@ ARCHS: dict[str, tuple[type, dict]] = {
     "tdnn": (TDNN, {}),
     "ecapa": (ECAPATDNN, {}),
 }
-
-
-#: Raw-audio front-ends (wav2vec 2.0 / HuBERT via torchaudio), imported only when asked for.
-SSL_ARCHS = ("wav2vec2", "hubert")
 
 
 def network_options(arch: str) -> dict:
@@ -43,8 +40,6 @@ def build_network(config: dict) -> EmbeddingNetwork:
         raise ValueError(f"network config must be a dict with an 'arch' key, got {config!r}")
     arch = config["arch"]
     if arch in SSL_ARCHS:
-        from utter.nnet.ssl_frontends import SSLFrontend
-
         return SSLFrontend(**config)
     opts = network_options(arch)
     unknown = sorted(set(config) - set(opts) - {"arch"})

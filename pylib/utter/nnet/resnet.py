@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from utter.nnet.base import EmbeddingNetwork, apply_mask, check_feats
-from utter.nnet.pooling import StatsPool, downsample_lengths, length_mask
+from utter.nnet.pooling import StatsPool, downsample_lengths
 
 
 class BasicBlock(nn.Module):
@@ -43,9 +43,20 @@ class ResNet(EmbeddingNetwork):
     ``last_affine()``: the embedding affine layer after pooling and its BatchNorm, if any.
     BatchNorm in training mode uses statistics of every frame, padded ones included: train
     on equal-length chunks (padding invariance is exact in eval mode).
+
+    Speed (same arithmetic, see bench/dino_step.py): a batch without padding skips the
+    length masks (``skip_full_masks``), and with ``channels_last`` the activations after the
+    one-channel first convolution are kept in channels-last order, whose oneDNN (CPU) and
+    cuDNN (GPU, mixed precision) kernels are faster than the default NCHW ones. Both are
+    run-time switches, not part of ``config``; parameters keep the default layout, so
+    checkpoints do not change.
     """
 
     _last_affine_prefixes = ("embedding.", "embedding_bn.")
+    #: Run the convolutions after the first in channels-last memory order on CUDA (see the class doc).
+    #: Not on the CPU: this torch build's oneDNN backward aborts the process (SIGABRT) on the tiny
+    #: ResNets of the test suite (tests/test_beyond_pseudo.py), so the CPU keeps NCHW.
+    channels_last: bool = True
 
     def __init__(self, arch: str = "resnet", feat_dim: int = 80, base_channels: int = 32,
                  blocks: list[int] = (3, 4, 6, 3), strides: list[int] = (1, 2, 2, 2),
@@ -80,14 +91,15 @@ class ResNet(EmbeddingNetwork):
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """feats [B, T, F], lengths [B] (valid frames) -> embeddings [B, embed_dim]."""
         check_feats(feats, self.feat_dim)
-        B, T, _ = feats.shape
-        mask = length_mask(lengths, T, B, feats.device)
+        mask = self.frame_mask(lengths, feats)
         x = apply_mask(feats.transpose(1, 2).unsqueeze(1), mask)        # [B, 1, F, T]
         x = apply_mask(self.relu(self.bn1(self.conv1(x))), mask)
+        if self.channels_last and x.is_cuda:  # after conv1: a one-channel input has no channel order
+            x = x.contiguous(memory_format=torch.channels_last)
         for stage, ts in zip(self.stages, self.time_strides):
-            if mask is not None and ts > 1:
-                lengths = downsample_lengths(lengths, ts)
-                mask = length_mask(lengths, (x.shape[-1] + ts - 1) // ts, B, feats.device)
+            if mask is not None and ts > 1:  # lengths valid by construction: no check, no host sync
+                lengths = downsample_lengths(lengths.to(feats.device), ts)
+                mask = torch.arange((x.shape[-1] + ts - 1) // ts, device=feats.device)[None, :] < lengths[:, None]
             for block in stage:
                 x = block(x, mask)
         x = x.flatten(1, 2)                                              # [B, C*F', T']

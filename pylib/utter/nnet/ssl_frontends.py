@@ -15,12 +15,13 @@ Lux et al.) or transformer layer ``layer`` (1-based; -1 the last), by ``pooling`
 or ``mean_std``. Input is raw audio ``[B, S]`` (or ``[B, S, 1]``, as the loaders pad
 waveforms) at 16 kHz with ``lengths`` in samples; each utterance is normalised to zero mean
 and unit variance over its valid samples (``normalize_waveform``), as the HF feature
-extractor's ``do_normalize``. Not in ``utter.nnet``'s registry: build it with
-:func:`utter.nnet.build_network`, which imports this module only for these archs.
+extractor's ``do_normalize``. Built by :func:`utter.nnet.build_network` for the archs in
+``SSL_ARCHS``; torchaudio's model code is imported only when such a network is built.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,12 +29,14 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from utter.atomic import atomic_path
 from utter.nnet.base import EmbeddingNetwork
 from utter.nnet.pooling import length_mask, masked_mean_std
-from utter.nnet.registry import SSL_ARCHS
 from utter.nnet.specaug import span_mask
 
-#: Architecture names this module builds (``config['arch']``).
+#: Raw-audio front-ends (wav2vec 2.0 / HuBERT); torchaudio's model code is imported only when one is built.
+SSL_ARCHS = ("wav2vec2", "hubert")
+
 SAMPLE_RATE = 16000
 
 # Hugging Face Wav2Vec2Config defaults for keys a config.json may leave out
@@ -160,8 +163,6 @@ def input_kind(net: nn.Module) -> str:
 
 def save_torchaudio_checkpoint(model: nn.Module, config: dict, path: str | os.PathLike) -> Path:
     """Write a torchaudio Wav2Vec2Model's config and state dict as one ``.pt`` file."""
-    from utter.atomic import atomic_path
-
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save({"config": _plain_config(config), "state_dict": model.state_dict()}, tmp)
@@ -223,8 +224,6 @@ def _rename_hf_key(key: str) -> str:
 
 def load_huggingface_dir(path: str | os.PathLike) -> tuple[str, dict, dict[str, torch.Tensor]]:
     """(arch, wav2vec2_model config, torchaudio state dict) of a HF wav2vec 2.0 / HuBERT checkpoint dir."""
-    import logging
-
     from torchaudio.models.wav2vec2.utils.import_huggingface import _build, _get_config
 
     path = Path(path)

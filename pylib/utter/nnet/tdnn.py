@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from utter.nnet.base import EmbeddingNetwork, apply_mask, check_feats
-from utter.nnet.pooling import StatsPool, length_mask
+from utter.nnet.pooling import StatsPool
 
 
 class TDNN(EmbeddingNetwork):
@@ -48,7 +48,7 @@ class TDNN(EmbeddingNetwork):
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """feats [B, T, F], lengths [B] (valid frames) -> embeddings [B, embed_dim]."""
         check_feats(feats, self.feat_dim)
-        mask = length_mask(lengths, feats.shape[1], feats.shape[0], feats.device)
+        mask = self.frame_mask(lengths, feats)
         x = feats.transpose(1, 2)
         for layer in self.frame_layers:
             x = layer(apply_mask(x, mask))

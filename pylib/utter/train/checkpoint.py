@@ -11,10 +11,13 @@ stored as tensors and plain lists/dicts so that no pickled code is ever needed.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
 import re
+import shutil
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from utter.atomic import atomic_path
+from utter.nnet import build_network
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +57,43 @@ def list_checkpoints(exp_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """Why a checkpoint file cannot be loaded, found without loading it (empty, or a zip archive cut
+    short: torch.save writes zip files whose directory is at the end), or None when it looks whole."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        return f"cannot stat it ({e.strerror})"
+    if size == 0:
+        return "it is empty (0 bytes)"
+    try:
+        with zipfile.ZipFile(path) as z:
+            z.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        return f"it is truncated or corrupt ({size} bytes; {e})"
+    return None
+
+
+_reported: set[tuple[str, float]] = set()
+
+
 def latest_checkpoint(exp_dir: str | os.PathLike) -> Path | None:
-    """The checkpoint with the highest step in ``exp_dir``, or None when there is none."""
+    """The checkpoint with the highest step in ``exp_dir`` that is whole, or None when there is none.
+
+    A later one that is empty or truncated (a write cut short by a full disk or a killed job on a
+    file system without atomic renames) is passed over with a warning naming it, so a resumed run
+    goes on from the previous valid checkpoint instead of failing."""
     ckpts = list_checkpoints(exp_dir)
-    return ckpts[-1] if ckpts else None
+    for path in reversed(ckpts):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
+        if key not in _reported:
+            _reported.add(key)
+            log.warning("checkpoint %s cannot be used: %s; resuming from the previous one instead", path, problem)
+    return None
 
 
 # ---------------------------------------------------------------- RNG states
@@ -111,11 +148,31 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     if missing:
         raise ValueError(f"checkpoint state for {path} lacks {', '.join(missing)}")
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:
+        raise CheckpointError(f"cannot write checkpoint {path}: {_write_failure(e, path.parent)}") from None
     return path
+
+
+def _write_failure(e: BaseException, where: Path) -> str:
+    """The reason a write failed, in words: torch reports a full disk as ``enforce fail at
+    inline_container.cc ... unexpected pos``."""
+    text = str(e).strip().splitlines()
+    reason = text[0] if text else type(e).__name__
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        free = None
+    full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "unexpected pos" in reason \
+        or "No space left" in reason or (free is not None and free < (1 << 20))
+    if full:
+        shown = f" ({free / 2**20:.1f} MiB free)" if free is not None else ""
+        return f"no space left on {where}{shown}; the earlier checkpoints are kept: free some space and resume"
+    return reason
 
 
 def describe_arch(config: Any) -> str:
@@ -148,10 +205,14 @@ def load_checkpoint(path: str | os.PathLike, expected_arch: dict | None = None,
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        raise CheckpointError(f"cannot read checkpoint {path}: {problem}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or unsafe files
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from e
+        text = str(e).strip().splitlines()
+        raise CheckpointError(f"cannot read checkpoint {path}: {text[0] if text else type(e).__name__}") from e
     if not isinstance(state, dict) or "format_version" not in state:
         raise CheckpointError(f"{path} is not an utter checkpoint (no format_version)")
     if state["format_version"] > FORMAT_VERSION:
@@ -213,8 +274,6 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
 def load_embedder(path: str | os.PathLike, device: str | torch.device = "cpu",
                   expected_arch: dict | None = None) -> torch.nn.Module:
     """The embedding network of a checkpoint, rebuilt from its ``arch_config``, in eval mode on ``device``."""
-    from utter.nnet import build_network  # networks are a higher floor; import only when needed
-
     state = load_checkpoint(path, expected_arch=expected_arch)
     try:
         net = build_network(dict(state["arch_config"]))

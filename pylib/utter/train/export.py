@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from utter.atomic import atomic_path
+from utter.train.checkpoint import load_embedder
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,6 @@ def onnx_runner(path: str | os.PathLike):
 
 def export_model(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "torchscript") -> Path:
     """Export the embedding network of checkpoint ``model`` to ``out`` in format ``fmt``."""
-    from utter.train.checkpoint import load_embedder
-
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     if fmt == "onnx":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from utter.atomic import atomic_open, atomic_path
 from utter.data.chunks import Crop
-from utter.data.datadir import DataDirError, sort_key
+from utter.data.datadir import DataDirError, read_list_table, sort_key, write_table
 from utter.data.dataset import Corpus, FeatureReader, LoaderFactory, UttPlan
+from utter.data.kaldi_io import open_scp, write_vectors
+from utter.progress import bar as progress_bar
+from utter.train.checkpoint import load_embedder
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +167,6 @@ def embed_data_dir(net: torch.nn.Module, data_dir: str | os.PathLike, opts: Extr
     ``net`` maps ``(feats [B, T, F], lengths [B])`` to ``[B, D]`` and is used in eval mode;
     with chunks, an utterance's embedding is the mean of its chunk embeddings.
     """
-    from tqdm import tqdm
-
     opts = opts if opts is not None else ExtractOptions()
     device = torch.device(device)
     reader, per_utt, st = plan_items(data_dir, opts, utts)
@@ -182,9 +182,9 @@ def embed_data_dir(net: torch.nn.Module, data_dir: str | os.PathLike, opts: Extr
     sums: dict[str, np.ndarray] = {}
     left = dict(per_utt)
     t0 = time.perf_counter()
-    bar = tqdm(loader, desc="extract", unit="batch", disable=not (progress and sys.stderr.isatty()))
-    with torch.inference_mode():
-        for batch in bar:
+    bar = progress_bar(total=len(per_utt), desc="extract", unit="utt", tty=tqdm, disable=not progress)
+    with torch.inference_mode(), bar:
+        for batch in loader:
             names = batch["utts"]
             x = batch["feats"].to(device, non_blocking=True)
             lengths = batch["feats_lengths"]
@@ -207,45 +207,17 @@ def embed_data_dir(net: torch.nn.Module, data_dir: str | os.PathLike, opts: Extr
                 sums[utt] = vec.astype(np.float64) if acc is None else acc + vec
                 left[utt] -= 1
                 if left[utt] == 0:
+                    bar.update()
                     yield utt, (sums.pop(utt) / per_utt[utt]).astype(np.float32)
     st.seconds = time.perf_counter() - t0
     if sums:  # cannot happen unless the plan lost items
         raise RuntimeError(f"extraction incomplete for {len(sums)} utterance(s), e.g. {next(iter(sums))}")
 
 
-def write_vectors(items: Iterator[tuple[str, np.ndarray]] | Mapping[str, np.ndarray],
-                  ark_path: str | os.PathLike, scp_path: str | os.PathLike | None = None) -> int:
-    """Write float32 vectors to a Kaldi binary ark and its scp (sorted ``LC_ALL=C``), atomically.
-
-    The ark is renamed into place before the scp is written, so an scp never names a missing
-    or partial ark. Returns the number of vectors.
-    """
-    from kaldiio.matio import write_array
-
-    ark_path = Path(ark_path).absolute()
-    scp_path = Path(scp_path) if scp_path is not None else ark_path.with_suffix(".scp")
-    pairs = items.items() if isinstance(items, Mapping) else items
-    lines: list[tuple[str, str]] = []
-    with atomic_path(ark_path) as tmp, open(tmp, "wb") as ark:
-        for key, vec in pairs:
-            if not key or any(c.isspace() for c in key):
-                raise ValueError(f"bad ark key '{key}'")
-            ark.write((key + " ").encode("utf-8"))
-            offset = ark.tell()
-            write_array(ark, np.ascontiguousarray(vec, dtype=np.float32).reshape(-1))
-            lines.append((key, f"{key} {ark_path}:{offset}\n"))
-    lines.sort(key=lambda kv: sort_key(kv[0]))
-    with atomic_open(scp_path, "w") as scp:
-        scp.write("".join(line for _, line in lines))
-    return len(lines)
-
-
 def extract_embeddings(model: str | os.PathLike, data_dir: str | os.PathLike, ark_path: str | os.PathLike,
                        opts: ExtractOptions | None = None, *, device: str | torch.device = "cpu",
                        progress: bool = True) -> ExtractStats:
     """Embeddings of every utterance of ``data_dir`` from checkpoint ``model`` to ``ark_path`` (+ .scp)."""
-    from utter.train.checkpoint import load_embedder
-
     net = load_embedder(model, device=device)
     stats = ExtractStats()
     n = write_vectors(embed_data_dir(net, data_dir, opts, device=device, stats=stats, progress=progress), ark_path)
@@ -301,14 +273,8 @@ def write_speaker_means(spk2utt_path: str | os.PathLike, xvector_scp: str | os.P
                         out_dir: str | os.PathLike, *, name: str = "spk_xvector",
                         allow_missing: bool = False) -> tuple[Path, Path]:
     """``out_dir/<name>.ark/.scp`` (speaker means) and ``out_dir/num_utts.ark`` (text ``spk N``)."""
-    import kaldiio
-
-    from utter.data.datadir import read_list_table, write_table
-
     spk2utt = read_list_table(spk2utt_path)
-    if not Path(xvector_scp).is_file():
-        raise FileNotFoundError(f"{xvector_scp}: no such file")
-    emb = kaldiio.load_scp(str(xvector_scp))
+    emb = open_scp(xvector_scp)
     means, counts = speaker_means(spk2utt, emb, allow_missing=allow_missing, source=str(xvector_scp))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

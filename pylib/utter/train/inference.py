@@ -18,8 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from utter.data.audio import INT16_SCALE, AudioError, read_audio_channels, resample
-from utter.data.features import FbankOptions, VadOptions, compute_fbank, compute_vad, sliding_cmn
+from utter.data.audio import INT16_SCALE, AudioError, read_audio_channels
+from utter.data.features import compute_fbank, compute_vad, resample, sliding_cmn
+from utter.data.options import FbankOptions, VadOptions
+from utter.nnet import build_network
+from utter.nnet.heads import AAMSoftmax, ClassifierHead
 from utter.train.checkpoint import CheckpointError, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -108,8 +111,6 @@ class Classifier(nn.Module):
 
 def _head_from_state(sd: dict, path) -> tuple[nn.Module, bool]:
     """Rebuild a ClassifierHead (linear or MLP) or an AAM-softmax head from its saved weights."""
-    from utter.nnet.heads import AAMSoftmax, ClassifierHead
-
     if set(sd) == {"weight"}:  # AAM-softmax class weights [C, D]
         w = sd["weight"]
         head = AAMSoftmax(w.shape[1], w.shape[0])
@@ -132,8 +133,6 @@ def _head_from_state(sd: dict, path) -> tuple[nn.Module, bool]:
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> Classifier:
     """The network, head and labels of a classification checkpoint (the dev-selected weights when
     the run kept them); a clear error for a checkpoint without a classification head."""
-    from utter.nnet import build_network
-
     state = load_checkpoint(path)
     extra = state.get("extra") or {}
     objective = extra.get("objective") or {}

@@ -14,15 +14,13 @@ from collections.abc import Iterable
 
 from torch import nn
 
-from utter.train.checkpoint import CheckpointError, load_checkpoint
+from utter.train.checkpoint import CheckpointError, load_checkpoint, load_embedder
 
 log = logging.getLogger(__name__)
 
 
 def network_from_checkpoint(path: str | os.PathLike) -> nn.Module:
     """The exported network of a checkpoint (DINO: the teacher backbone), in train mode."""
-    from utter.train.checkpoint import load_embedder
-
     return load_embedder(path).train()
 
 

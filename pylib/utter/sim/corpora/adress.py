@@ -24,7 +24,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from utter.sim import factors, phones
-from utter.sim.build import BuildConfig, Job, item_rng, run_jobs, scaled, write_text, write_wav
+from utter.sim.build_tools import BuildConfig, Job, item_rng, run_jobs, scaled, write_text, write_wav
 from utter.sim.channel import apply_channel, to_int16
 from utter.sim.plan import PlanBuilder
 from utter.sim.synth import FS, synthesize

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from utter.sim import factors, phones
-from utter.sim.build import BuildConfig, Job, item_rng, run_jobs, scaled, write_text, write_wav
+from utter.sim.build_tools import BuildConfig, Job, item_rng, run_jobs, scaled, write_text, write_wav
 from utter.sim.channel import make_rir, to_int16
 from utter.sim.corpora import record, speak
 from utter.sim.synth import FS

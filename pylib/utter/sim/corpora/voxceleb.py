@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from utter.sim import factors, phones
-from utter.sim.build import BuildConfig, Job, item_rng, run_jobs, scaled, write_text, write_wav
+from utter.sim.build_tools import BuildConfig, Job, item_rng, run_jobs, scaled, write_text, write_wav
 from utter.sim.corpora import person_name, record, speak, utterance_style, video_id
 from utter.sim.synth import FS
 

@@ -1,1 +1,0 @@
-"""Self-supervised objectives: DINO (dino.py) and contrastive + non-contrastive losses (contrastive.py)."""

@@ -1,0 +1,143 @@
+"""egs/custom end to end on corpora of the simulator's audio in foreign layouts, reduced: unlabelled
+training recordings (``rec<N>.flac``, some shorter than the crops), an evaluation folder
+``<speaker>/<session>/<N>.flac`` with a VoxCeleb-format trial list naming ``.wav`` files, and a
+speaker-labelled back-end folder ``<speaker>_<session>_<N>.wav`` at 22.05 kHz (labels by a regex).
+The user's path: conf/corpus.conf names them (no --mini). Then what cannot be made on a small corpus
+is skipped with a line saying why: a calibration split, PLDA on too few utterances, every labelled
+back-end without labelled audio (cosine still runs); and the corpus conf's errors."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from recipes import recipe_copy, run_recipe
+
+from utter.data.datadir import read_table
+from utter.sim.corpora.plain import build_plain
+
+TINY_DINO = """# tiny DINO for the test suite (tests/test_custom_corpus.py)
+--arch=tdnn
+--channels=32,32,32,32,64
+--embed-dim=16
+--global-frames=120
+--num-global=2
+--local-frames=60
+--num-local=2
+--out-dim=64
+--head-hidden=32
+--head-bottleneck=16
+--head-layers=3
+--head-bn=true
+--teacher-momentum=0.99
+--teacher-momentum-final=0.99
+--optimizer=adam
+--lr=0.005
+--lr-reference-batch=0
+--batch-size=8
+--max-steps=2
+--warmup-steps=1
+--checkpoint-interval=2
+--log-interval=2
+"""
+BACKEND = """calib_num_speakers=2
+calib_num_trials=100
+cosine_subtract_mean=false
+cosine_whiten=false
+lda_dim=4
+plda_type=two-cov
+plda_rank=4
+plda_iters=3
+asnorm_backend=cosine
+asnorm_top_n=3
+calib_prior=0.05
+det_p_target=0.01
+"""
+
+
+def corpus_conf(c: Path, backend: bool = True) -> str:
+    return (f"train_audio=({c / 'train'})\ntrain_segments=\neval_audio={c / 'eval'}\n"
+            f"eval_trials={c / 'eval' / 'veri.txt'}\neval_trials_format=auto\neval_speaker=dir:1\neval_segments=\n"
+            f"backend_audio={c / 'backend' if backend else ''}\nbackend_speaker='regex:^([^_]+)_'\n"
+            "backend_segments=\nmusan_root=\nrirs_root=\n")
+
+
+@pytest.fixture(scope="module")
+def custom_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("custom")
+    c = tmp / "corpora"
+    build_plain(c / "train", layout="unlabelled", num_speakers=6, num_utts=24, durations=(0.8, 3.0), prefix="t")
+    build_plain(c / "eval", layout="nested", num_speakers=4, num_utts=20, durations=(1.5, 3.0), trials=120,
+                prefix="e")
+    build_plain(c / "backend", layout="flat", fmt="wav", sample_rate=22050, num_speakers=6, num_utts=24,
+                durations=(1.0, 2.5), prefix="b")
+    # the trial list names .wav files (as VoxCeleb's do); the corpus holds .flac
+    (c / "eval" / "veri.txt").write_text((c / "eval" / "trials.txt").read_text().replace(".flac", ".wav"))
+    recipe_copy("voxceleb", tmp)   # egs/custom takes what its conf/ lacks from ../voxceleb/conf
+    rdir = recipe_copy("custom", tmp)
+    conf = rdir / "conf"
+    (conf / "corpus.conf").write_text(corpus_conf(c))
+    (conf / "dino_small.conf").write_text(TINY_DINO)
+    (conf / "backend.conf").write_text(BACKEND)
+    (conf / "recipe.conf").write_text((conf / "recipe.conf").read_text() + "train_threads=1\n")
+    (conf / "augment.conf").write_text((conf / "augment.conf").read_text() + "aug_types_no_corpora=colour\n")
+    run_recipe(rdir, ["--nj", "1"], timeout=900)
+    return rdir, c
+
+
+def test_custom_recipe_end_to_end_on_foreign_layouts(custom_run):
+    rdir, c = custom_run
+    log = (rdir / "run.log").read_text()
+    train = read_table(rdir / "data/train/utt2spk")
+    assert len(train) == 24 and all(u == s for u, s in train.items())          # no labels: a speaker a file
+    assert set(read_table(rdir / "data/eval/utt2spk").values()) == {"e01", "e02", "e03", "e04"}
+    assert set(read_table(rdir / "data/backend_heldout/utt2spk").values()) | set(
+        read_table(rdir / "data/backend_train/utt2spk").values()) == {f"b0{i}" for i in range(1, 7)}
+    n_trials = len((c / "eval" / "veri.txt").read_text().splitlines())
+    assert len((rdir / "data/eval_trials/main").read_text().splitlines()) == n_trials
+    assert "no musan_root or rirs_root in conf/corpus.conf: coloured-noise copies only (colour)" in log
+    short = re.search(r"stage 4: dino_small: (\d+) of 24 utterances have fewer than 120 voiced frames and were "
+                      r"left out of training", log)
+    assert short and int(short.group(1)) > 0, log[-3000:]
+    results = (rdir / "RESULTS.md").read_text()
+    assert "| DINO (TDNN, conf/dino_small.conf) |" in results
+    assert "cosine EER%" in results and "AS-norm EER%" in results
+    assert "Calibrated scores" in results
+    # 4 speakers x 4 utterances cannot give a 16-d within-class covariance: PLDA skipped, saying why
+    assert "dino_small: PLDA skipped: LDA training set: within-class covariance is singular" in log
+    assert "PLDA skipped" in results and "PLDA EER%" not in results
+    assert (rdir / "exp/det_main.png").stat().st_size > 0
+
+
+def test_custom_recipe_skips_what_a_small_corpus_cannot_make(custom_run):
+    rdir, c = custom_run
+    conf = rdir / "conf"
+    # a calibration split that cannot be made: every PLDA speaker kept, calibration skipped
+    (conf / "backend.conf").write_text(BACKEND.replace("calib_num_speakers=2", "calib_num_speakers=5"))
+    run_recipe(rdir, ["--nj", "1", "--stage", "1", "--stop-stage", "1"], log_name="run_calib.log")
+    log = (rdir / "run_calib.log").read_text()
+    assert "calibration skipped: data/backend has 6 speakers (6 with two or more utterances); holding out " \
+           "calib_num_speakers=5" in log
+    assert not (rdir / "data/calibration").exists()
+    assert len(set(read_table(rdir / "data/backend_train/utt2spk").values())) == 6
+    # no labelled audio: PLDA, AS-norm and calibration skipped with one line, cosine still scored
+    (conf / "corpus.conf").write_text(corpus_conf(c, backend=False))
+    run_recipe(rdir, ["--nj", "1", "--stage", "1", "--stop-stage", "1"], log_name="run_nobackend.log")
+    run_recipe(rdir, ["--nj", "1", "--stage", "6"], log_name="run_cosine.log")
+    log = (rdir / "run_nobackend.log").read_text() + (rdir / "run_cosine.log").read_text()
+    assert "PLDA, AS-norm and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf)" \
+           in log
+    results = (rdir / "RESULTS.md").read_text()
+    assert "cosine EER%" in results and "AS-norm" not in results.split("###")[1]
+
+
+@pytest.mark.parametrize("conf, message", [
+    ("train_audio=\neval_audio=/x\n", "train_audio is not set in"),
+    ("train_audio=(/no/such/dir)\neval_audio=/x\n", "train_audio: /no/such/dir (conf/corpus.conf): no such directory"),
+])
+def test_corpus_conf_errors(tmp_path, conf, message):
+    recipe_copy("voxceleb", tmp_path)
+    rdir = recipe_copy("custom", tmp_path)
+    (rdir / "conf" / "corpus.conf").write_text(conf)
+    done = run_recipe(rdir, ["--stop-stage", "0"], check=False)
+    assert done.returncode == 1 and message in (rdir / "run.log").read_text()
