@@ -100,3 +100,27 @@ def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+
+
+def _bin_programs() -> list[str]:
+    import pkgutil
+
+    import utter.bin
+    return sorted(m.name for m in pkgutil.iter_modules(utter.bin.__path__)
+                  if m.name not in ("common", "train_common"))
+
+
+@pytest.mark.parametrize("program", _bin_programs())
+def test_help_states_each_default_once(program):
+    """Every stage program's --help: no option says its default twice, none shows an empty or None
+    default, and every Kaldi option (fbank, VAD) has a help text."""
+    import importlib
+
+    parser = importlib.import_module(f"utter.bin.{program}").build_parser()
+    for action in parser._actions:
+        text = parser.formatter_class(prog="x")._get_help_string(action) if action.help else ""
+        assert text.count("(default:") <= 1, (program, action.dest, text)
+        assert "(default: )" not in text and "(default: None)" not in text, (program, action.dest, text)
+    for group in parser._action_groups:
+        if "Kaldi option names" in (group.title or ""):
+            assert all(a.help for a in group._group_actions), (program, group.title)

@@ -253,3 +253,19 @@ def test_config_file_maps_options_and_gpu_partition(fake_cluster):
     assert r.returncode == 1 and "--mem is not described in conf/other.conf" in r.stderr
     r = run([UTILS / "queue.py", "--config", "conf/missing.conf", "log/x.log", "true"], work, env)
     assert r.returncode == 1 and "could not open config file conf/missing.conf" in r.stderr
+
+
+@pytest.mark.parametrize("runner", ["run.py", "slurm.py", "queue.py"])
+def test_help_goes_to_stdout_and_survives_a_closed_pipe(runner):
+    """``runner --help`` alone prints the usage on stdout with status 0; with stdout a pipe whose reader
+    is already gone (``| head`` that has exited), it still exits 0 and prints no BrokenPipeError."""
+    done = subprocess.run([sys.executable, str(UTILS / runner), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: {runner}"), done.stderr
+    read_end, write_end = os.pipe()
+    os.close(read_end)   # no reader: the first write fails with EPIPE
+    try:
+        closed = subprocess.run([sys.executable, str(UTILS / runner), "--help"], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert closed.returncode == 0 and "Traceback" not in closed.stderr, closed.stderr

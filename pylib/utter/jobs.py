@@ -104,6 +104,15 @@ def usage(prog: str, cluster: bool) -> str:
                                                       "; --config maps the --options to scheduler options."))
 
 
+def _print_help(prog: str, cluster: bool) -> None:
+    """Print the usage on stdout and exit 0; quietly when a reader (``| head``) closed the pipe."""
+    try:
+        print(usage(prog, cluster), flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
+
+
 def quote_args(args: Sequence[str]) -> str:
     """Join arguments as Kaldi's run.pl does: bare unless they hold whitespace, so ``\\|`` pipes."""
     out = []
@@ -128,11 +137,12 @@ def parse_args(argv: Sequence[str], prog: str, cluster: bool = False) -> JobSpec
     sched: list[str] = []
     spec_var, start, end = None, 1, 1
     for _ in range(3):   # options may come before and after JOB=1:N, as in Kaldi's runners
+        if argv and argv[0] in ("--help", "-h"):
+            _print_help(prog, cluster)
         while len(argv) >= 2 and argv[0].startswith("-"):
             opt = argv.pop(0)
             if opt in ("--help", "-h"):
-                print(usage(prog, cluster))
-                sys.exit(0)
+                _print_help(prog, cluster)
             if opt == "-V":
                 sched.append(opt)
                 continue

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utter.bin.common import make_parser, run, str2bool
+from utter.bin.common import HelpFormatter, make_parser, run, str2bool
 
 log = logging.getLogger("utter")
 
@@ -38,21 +38,6 @@ KEY_HELP = ("how embeddings are keyed: path: the file's path relative to the dir
             "for wav/id10270/x6uYqmx31kE/00001.wav among other speakers); basename: the file name "
             "without its extension (must be unique); list: each argument is a list file of 'KEY PATH' "
             "lines (a wav.scp of plain file paths) and the keys are its KEYs")
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """States each option's default once, after its help: not for required options, options whose
-    help already names a default, or defaults that say nothing (None, empty)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        default = action.default
-        if ("default" in text or action.required or default in (None, "", [], argparse.SUPPRESS)
-                or not action.option_strings or isinstance(action, argparse._HelpAction)):
-            return text
-        if isinstance(default, bool):
-            default = "true" if default else "false"
-        return f"{text} (default: {str(default).replace('%', '%%')})"
 
 
 def note(msg: str) -> None:
@@ -87,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = make_parser("Use a trained model on audio files, without a data dir.\n\n"
                     + __doc__.split("\n\n", 1)[1].strip(), threads=False)
     p.prog = "utter"
-    p.formatter_class = _HelpFormatter
+    p.formatter_class = HelpFormatter
     p.epilog = EXAMPLES
     for a in p._actions:
         if a.dest == "config":
@@ -97,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            title="commands")
     e = sub.add_parser("embed", help="embeddings of audio files (Kaldi text, ark/scp or npy)",
-                       formatter_class=_HelpFormatter, description=(
+                       formatter_class=HelpFormatter, description=(
                            "Embeddings of audio files: Kaldi text vectors on stdout, or an ark/scp and a "
                            "numpy matrix."), epilog=(
                            "examples:\n"
@@ -114,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--key-from", choices=("path", "basename", "list"), default="path", help=KEY_HELP)
     e.add_argument("audio", nargs="+", help="audio files (with --key-from list: list files)")
     v = sub.add_parser("verify", help="score an enrolment file against a test file",
-                       formatter_class=_HelpFormatter, description=(
+                       formatter_class=HelpFormatter, description=(
                            "Cosine score of an enrolment and a test file; with --calibration the "
                            "log-likelihood ratio, and a decision when a threshold or a prior is given."),
                        epilog=(
@@ -136,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("enroll", help="enrolment audio file")
     v.add_argument("test", help="test audio file")
     c = sub.add_parser("classify", help="class posteriors of audio files with a fine-tuned classifier",
-                       formatter_class=_HelpFormatter, description=(
+                       formatter_class=HelpFormatter, description=(
                            "Class posteriors of audio files with a classifier checkpoint (steps/finetune.sh): "
                            "one line per file, PATH LABEL P [LABEL P ...]."),
                        epilog=("example:\n  utter classify --top 2 --model "

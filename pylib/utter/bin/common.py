@@ -61,12 +61,28 @@ def add_kaldi_options(parser: argparse.ArgumentParser, options: type[KaldiOption
     for f in dataclasses.fields(options):
         is_bool = f.type in (bool, "bool")
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_OptionType(f),
-                           default=f.default, metavar="true|false" if is_bool else str(f.type).upper())
+                           default=f.default, metavar="true|false" if is_bool else str(f.type).upper(),
+                           help=f.metadata.get("help", ""))
 
 
 def kaldi_options_from_args(options: type[K], args: argparse.Namespace) -> K:
     """The option set ``options`` of parsed arguments (from :func:`add_kaldi_options`)."""
     return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)})
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """States each option's default once, after its help: not for required options, options whose
+    help already names a default, or defaults that say nothing (None, empty)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or action.required or default in (None, "", [], argparse.SUPPRESS)
+                or not action.option_strings or isinstance(action, argparse._HelpAction)):
+            return text
+        if isinstance(default, bool):
+            default = "true" if default else "false"
+        return f"{text} (default: {str(default).replace('%', '%%')})"
 
 
 class StageParser(argparse.ArgumentParser):
@@ -78,9 +94,10 @@ class StageParser(argparse.ArgumentParser):
 
 
 def make_parser(description: str, *, threads: bool = True, device: bool = False) -> argparse.ArgumentParser:
-    """A parser whose ``--help`` shows every default, with ``--config`` and the common options."""
+    """A parser whose ``--help`` states each default once (:class:`HelpFormatter`), with ``--config``
+    and the common options."""
     parser = StageParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=description, formatter_class=HelpFormatter,
         prog=_prog_name(),
     )
     parser.add_argument("--config", action="append", default=[], metavar="FILE",

@@ -84,6 +84,11 @@ def convert_option(field: dataclasses.Field, value: object) -> object:
     return _to_bool(value) if kind is bool else kind(value)
 
 
+def option(default: object, help: str) -> object:
+    """A field of an option set with its ``--help`` text (kept in the field's metadata)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 class KaldiOptions:
     """Kaldi-style option sets: ``--num-mel-bins`` in a conf file, ``num_mel_bins`` here."""
 
@@ -126,28 +131,30 @@ class KaldiOptions:
 class FbankOptions(KaldiOptions):
     """Kaldi's compute-fbank-feats options, with the toolkit's defaults (see the module doc)."""
 
-    sample_frequency: float = 16000.0
-    frame_length: float = 25.0
-    frame_shift: float = 10.0
-    dither: float = 1.0
-    preemphasis_coefficient: float = 0.97
-    remove_dc_offset: bool = True
-    window_type: str = "povey"
-    round_to_power_of_two: bool = True
-    blackman_coeff: float = 0.42
-    snip_edges: bool = False
-    num_mel_bins: int = 80
-    low_freq: float = 20.0
-    high_freq: float = 7600.0
-    vtln_low: float = 100.0
-    vtln_high: float = -500.0
-    vtln_warp: float = 1.0
-    use_energy: bool = False
-    energy_floor: float = 0.0
-    raw_energy: bool = True
-    htk_compat: bool = False
-    use_log_fbank: bool = True
-    use_power: bool = True
+    sample_frequency: float = option(16000.0, "sampling rate the features are computed at (Hz)")
+    frame_length: float = option(25.0, "frame (window) length in ms")
+    frame_shift: float = option(10.0, "frame shift in ms")
+    dither: float = option(1.0, "Gaussian dither added to each sample, in sample units (0: none)")
+    preemphasis_coefficient: float = option(0.97, "pre-emphasis coefficient (0: none)")
+    remove_dc_offset: bool = option(True, "subtract each frame's mean before windowing")
+    window_type: str = option("povey", "window: hamming, hanning, povey, rectangular or blackman")
+    round_to_power_of_two: bool = option(True, "zero-pad each frame to a power-of-two FFT size")
+    blackman_coeff: float = option(0.42, "constant of the generalised Blackman window")
+    snip_edges: bool = option(False, "true: only frames that fit inside the audio; "
+                                     "false: frames centred on k*shift")
+    num_mel_bins: int = option(80, "number of triangular mel bins")
+    low_freq: float = option(20.0, "low edge of the mel bins (Hz)")
+    high_freq: float = option(7600.0, "high edge of the mel bins (Hz); <= 0 counts down from the Nyquist frequency")
+    vtln_low: float = option(100.0, "lower inflection point of the VTLN warping (Hz)")
+    vtln_high: float = option(-500.0, "upper inflection point of the VTLN warping (Hz); "
+                                      "<= 0 counts down from the Nyquist frequency")
+    vtln_warp: float = option(1.0, "VTLN warping factor (1: none)")
+    use_energy: bool = option(False, "add the frame energy as an extra first coefficient")
+    energy_floor: float = option(0.0, "floor on the energy coefficient (0: none)")
+    raw_energy: bool = option(True, "energy of the frame before pre-emphasis and windowing")
+    htk_compat: bool = option(False, "HTK order and scaling of the energy coefficient")
+    use_log_fbank: bool = option(True, "log of the mel energies (false: the energies themselves)")
+    use_power: bool = option(True, "mel bins from the power spectrum (false: from the magnitude)")
 
     def __post_init__(self):
         if self.window_type not in ("hamming", "hanning", "povey", "rectangular", "blackman"):
@@ -173,10 +180,11 @@ class FbankOptions(KaldiOptions):
 class VadOptions(KaldiOptions):
     """Kaldi's compute-vad options, with the VoxCeleb recipe's values as defaults."""
 
-    vad_energy_threshold: float = 5.5
-    vad_energy_mean_scale: float = 0.5
-    vad_proportion_threshold: float = 0.12
-    vad_frames_context: int = 2
+    vad_energy_threshold: float = option(5.5, "a frame is voiced when its log-energy exceeds this "
+                                              "plus --vad-energy-mean-scale times the mean")
+    vad_energy_mean_scale: float = option(0.5, "weight of the utterance's mean log-energy in the threshold")
+    vad_proportion_threshold: float = option(0.12, "fraction of the frames around a frame that must pass the threshold")
+    vad_frames_context: int = option(2, "frames of context on each side for that fraction")
 
 
 @dataclass(frozen=True)
