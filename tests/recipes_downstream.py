@@ -60,13 +60,13 @@ IEMOCAP_REDUCED: dict[str, str] = {
     "contrastive.conf": tiny_contrastive("utt2emo"),
 }
 #: conf/mini overrides of the reduced ADReSS run (besides pretrained.conf): fine-tuning (one
-#: strategy) and Lux on one fold, a few steps.
+#: strategy) and Lux on one fold, a few steps, decisions per speaker as the shipped confs.
 ADRESS_REDUCED: dict[str, str] = {
     "recipe.conf": "# reduced settings for the test suite\ndefault_nj=2\ntrain_threads=1\nextract_threads=1\n"
                    "cv_folds=4\nseeds=\"0\"\nclassifiers=\"logreg cosine\"\nfinetune_max_folds=1\nfinetune_jobs=1\n"
                    "finetune_strategies=\"affine-then-full\"\n",
-    "finetune.conf": TINY_FINETUNE,
-    "contrastive.conf": tiny_contrastive("utt2label"),
+    "finetune.conf": TINY_FINETUNE + "--score-unit=speaker\n",
+    "contrastive.conf": tiny_contrastive("utt2label") + "--adapter-score-unit=speaker\n",
 }
 
 

@@ -4,6 +4,7 @@ per-speaker data dirs, RESULTS.md rows and columns, per-fold result JSON files, 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from recipes import recipe_copy, run_recipe
@@ -62,16 +63,27 @@ def test_training_and_text_rows(adress_mini_run):
                     assert 0 <= float(cell.split(" ± ")[0]) <= 100, r
 
 
+def _speakers(data: Path, utts=None) -> set[str]:
+    utt2spk = dict(line.split() for line in (data / "utt2spk").read_text().splitlines())
+    return {utt2spk[u] for u in (utt2spk if utts is None else utts)}
+
+
 def test_finetune_jsons(adress_mini_run):
-    """Fine-tuning ran on the segments: CV on the first fold only, train -> test on every test segment."""
+    """Fine-tuning trained on the segments and decided per speaker (the mean posterior of its segments):
+    CV on the first fold only, train -> test on every test speaker; the adapters likewise."""
     d = adress_mini_run / "exp" / "dino" / "finetune" / "affine-then-full"
     runs = sorted((d / "cv").glob("fold*/seed*/results.json"))
     assert [p.parent.parent.name for p in runs] == ["fold1"]
-    fold_test = set((adress_mini_run / "data" / "adress_train" / "folds" / "1" / "test").read_text().split())
-    assert json.loads(runs[0].read_text())["n"] == len(fold_test)
+    train = adress_mini_run / "data" / "adress_train"
+    fold_spks = _speakers(train, (train / "folds" / "1" / "test").read_text().split())
+    fold = json.loads(runs[0].read_text())
+    assert fold["score_unit"] == "speaker" and fold["n"] == len(fold_spks)
+    assert set(dict(line.split() for line in (runs[0].parent / "predictions").read_text().splitlines())) == fold_spks
     test = json.loads((d / "test" / "results.json").read_text())
-    n_test = len((adress_mini_run / "data" / "adress_test" / "utt2label").read_text().splitlines())
+    n_test = len(_speakers(adress_mini_run / "data" / "adress_test"))
     assert test["protocol"] == "train-test" and test["pooled"]["n"] == n_test and test["WA"]["n"] == 1
+    adapter = sorted((adress_mini_run / "exp" / "dino" / "lux").glob("*/fold1/seed*/results.json"))
+    assert adapter and all(json.loads(p.read_text())["n"] == len(fold_spks) for p in adapter), adapter
 
 
 def test_fold_jsons_match_summary(adress_mini_run):

@@ -120,3 +120,56 @@ def test_full_gets_the_budget_of_both_affine_then_full_stages():
     mixed = FinetuneOptions(strategy="full", train=TrainConfig(total_steps=30), stage2=TrainConfig(epochs=2))
     with pytest.raises(ValueError, match="both in epochs"):
         mixed.full_budget()
+
+
+def test_speaker_posteriors_are_the_mean_of_the_segments_posteriors():
+    """Reference: the mean of exp(log-posterior) over each speaker's rows, by a plain loop."""
+    import numpy as np
+
+    from utter.transfer.runs import speaker_log_posteriors, speaker_targets
+
+    rng = np.random.default_rng(0)
+    utts = [f"s{i % 3}-u{i}" for i in range(10)]
+    lp = np.log(rng.dirichlet(np.ones(2), size=len(utts)))
+    utt2spk = {u: u.split("-")[0] for u in utts}
+    spks, got = speaker_log_posteriors(utts, lp, utt2spk)
+    assert spks == ["s0", "s1", "s2"]
+    for s, row in zip(spks, got):
+        probs = [np.exp(lp[i]) for i, u in enumerate(utts) if utt2spk[u] == s]
+        assert np.allclose(np.exp(row), sum(probs) / len(probs))
+    truth = {u: ("cc" if utt2spk[u] == "s1" else "hc") for u in utts}
+    assert speaker_targets(truth, utt2spk, utts) == {"s0": "hc", "s1": "cc", "s2": "hc"}
+    truth[utts[4]] = "cc"   # s1's segment is cc already; make one of s0's segments disagree
+    truth[utts[0]] = "cc"
+    with pytest.raises(ValueError, match="speaker s0: segments labelled both"):
+        speaker_targets(truth, utt2spk, utts)
+    with pytest.raises(ValueError, match="not in utt2spk"):
+        speaker_targets(truth, {}, utts)
+
+
+def test_speaker_unit_reports_one_decision_per_test_speaker(synth, tmp_path):
+    """score_unit="speaker" (ADReSS): the run's predictions, scores and figures are per speaker of the
+    fold's test list, and its UA is that of those speaker predictions."""
+    import shutil
+
+    from utter.data.datadir import read_table, utt2spk_to_spk2utt, write_table
+    from utter.metrics.classification import classification_report
+
+    root, data, pre = synth
+    spk_data = tmp_path / "data"
+    shutil.copytree(data, spk_data, symlinks=True)
+    utt2emo = read_table(spk_data / "utt2emo")
+    utt2spk = {u: f"{s}-{utt2emo[u]}" for u, s in read_table(spk_data / "utt2spk").items()}  # one label each
+    write_table(spk_data / "utt2spk", utt2spk)
+    write_table(spk_data / "spk2utt", {s: " ".join(us) for s, us in utt2spk_to_spk2utt(utt2spk).items()})
+    res = run_finetune(pre, spk_data, tmp_path / "ft", _opts("full", steps=4, score_unit="speaker"), seeds=[0],
+                       folds_dir=str(spk_data / "folds"), max_folds=1)
+    run = tmp_path / "ft" / "fold1" / "seed0"
+    test_spks = sorted({utt2spk[u] for u in (spk_data / "folds" / "1" / "test").read_text().split()})
+    preds = read_table(run / "predictions")
+    assert sorted(preds) == test_spks and res["runs"][0]["UA"] is not None
+    truth = {s: s.rsplit("-", 1)[1] for s in test_spks}
+    ua = classification_report([truth[s] for s in test_spks], [preds[s] for s in test_spks],
+                               sorted(set(utt2emo.values())))["UA"]
+    assert json.loads((run / "results.json").read_text())["UA"] == pytest.approx(ua)
+    assert json.loads((run / "results.json").read_text())["num_test"] == len(test_spks)

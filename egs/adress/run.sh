@@ -27,10 +27,10 @@
 #   7  fine-tuning strategies (finetune_strategies of conf/recipe.conf: full, affine-then-full) of each
 #      pretrained model with a classification head on the participant segments (conf/finetune.conf),
 #      CV over the training speakers' segments and train -> test: exp/<sys>/finetune/<strategy>/{cv,test}
-#      (figures per segment)
+#      (decided per speaker: the mean posterior of its segments)
 #   8  contrastive + non-contrastive fine-tuning (step 1) then an adapter on the frozen network (step 2),
 #      Lux et al. (conf/contrastive.conf), and the adapter on the frozen pretrained network, on the
-#      same CV folds: exp/<sys>/lux/{contrastive,adapter,adapter_pretrained} (figures per segment)
+#      same CV folds: exp/<sys>/lux/{contrastive,adapter,adapter_pretrained} (decided per speaker)
 #   9  text branch (sentencepiece subwords, TF-IDF, logistic regression, per speaker), its late fusion
 #      with the speaker scores of the fusion_classifier on frozen embeddings, and MMSE ridge regression
 #      from the text features: exp/text/<sys>/{cv,test,fusion_cv,fusion_test,mmse_cv,mmse_test}
@@ -186,8 +186,9 @@ if run_stage 6; then
 fi
 
 # ---------------------------------------------------------------- 7: fine-tuning strategies
-# Per participant segment (the network sees one segment at a time): CV over the training speakers'
-# segment folds (data/adress_train/folds, speakers never split), and train -> test.
+# Trained on participant segments (the network sees one segment at a time), decided per speaker
+# (--score-unit=speaker of conf/finetune.conf: the mean posterior of its segments): CV over the
+# training speakers' segment folds (data/adress_train/folds, speakers never split), and train -> test.
 if run_stage 7; then
   for sys in $systems; do
     for strategy in $finetune_strategies; do

@@ -20,7 +20,7 @@ import dataclasses
 
 from utter.bin.common import main_entry, make_parser, str2bool
 from utter.bin.train_common import add_train_arguments, train_config_from_args
-from utter.transfer.finetune import STRATEGIES, FinetuneOptions, run_finetune
+from utter.transfer.finetune import SCORE_UNITS, STRATEGIES, FinetuneOptions, run_finetune
 from utter.transfer.folds import read_folds
 
 
@@ -69,6 +69,9 @@ def build_parser():
     g.add_argument("--stage2-epochs", type=int, default=0, help="epochs of stage 2 (0: as --epochs)")
     g.add_argument("--stage2-total-steps", type=int, default=0, help="steps of stage 2 (0: as --total-steps)")
     g.add_argument("--stage2-warmup-steps", type=int, default=-1, help="warm-up steps of stage 2 (-1: as stage 1)")
+    p.add_argument("--score-unit", default="utterance", choices=SCORE_UNITS,
+                   help="what a decision is about: each test utterance, or each speaker (utt2spk; the mean "
+                        "posterior of its segments, for dev selection and test figures)")
     p.add_argument("--equal-budget", type=str2bool, default=True, metavar="true|false",
                    help="full trains as many steps (or epochs) as affine-then-full's two stages together, so "
                         "the strategies compare at equal cost; false: full trains stage 1's length")
@@ -100,7 +103,7 @@ def main(args) -> None:
         head_hidden=tuple(_ints(args.head_hidden, "--head-hidden")), head_dropout=args.head_dropout,
         eval_interval=args.eval_interval, eval_batch_size=args.eval_batch_size, eval_max_frames=args.eval_max_frames,
         apply_vad=args.apply_vad, cmn_window=args.cmn_window, num_workers=args.num_workers, specaug=specaug,
-        equal_budget=args.equal_budget)
+        equal_budget=args.equal_budget, score_unit=args.score_unit)
     only: list[str] = []
     if args.fold_index:
         if not args.folds_dir:

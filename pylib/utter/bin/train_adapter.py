@@ -42,6 +42,9 @@ def build_parser():
     g.add_argument("--adapter-balanced", type=str2bool, default=True, help="class-weighted cross-entropy")
     g.add_argument("--adapter-standardize", type=str2bool, default=True,
                    help="standardise embeddings with the training set's mean and deviation")
+    g.add_argument("--adapter-score-unit", default="utterance", choices=("utterance", "speaker"),
+                   help="what a test decision is about: each utterance, or each speaker (utt2spk; the mean "
+                        "posterior of its segments)")
     p.add_argument("model", help="step-1 experiment dir (fold<k>/final.pt), or one pretrained network")
     p.add_argument("data_dir", help="data dir with the label table and folds/")
     p.add_argument("exp_dir", help="output dir")
@@ -65,7 +68,8 @@ def main(args) -> None:
                           max_epochs=args.adapter_epochs, patience=args.adapter_patience,
                           balanced=args.adapter_balanced, standardize=args.adapter_standardize)
     data_opts = AdapterDataOptions(label_table=args.label_table, apply_vad=args.apply_vad,
-                                   cmn_window=args.cmn_window, ssl_layer=args.ssl_layer, ssl_pooling=args.ssl_pooling)
+                                   cmn_window=args.cmn_window, ssl_layer=args.ssl_layer, ssl_pooling=args.ssl_pooling,
+                                   score_unit=args.adapter_score_unit)
     summary = run_adapter_folds(args.model, args.data_dir, folds, args.exp_dir, seeds, opts, data_opts,
                                 device=args.device)
     log.info("adapter: %s", format_summary(summary))

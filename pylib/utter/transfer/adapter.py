@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from utter.data.datadir import DataDir, read_table
 from utter.data.dataset import label_map
 from utter.data.kaldi_io import open_scp, write_vectors
 from utter.train.adapter import AdapterOptions, adapter_predict, train_adapter
@@ -37,6 +38,8 @@ from utter.transfer.runs import (
     fold_dir_name,
     pool_run_dirs,
     pooled_predictions,
+    speaker_log_posteriors,
+    speaker_targets,
     summarise_runs,
     write_run,
 )
@@ -53,6 +56,7 @@ class AdapterDataOptions:
     cmn_window: int = 300
     ssl_layer: int = 0
     ssl_pooling: str = "mean_std"
+    score_unit: str = "utterance"   # or "speaker": test figures per speaker (mean posterior of its segments)
 
 
 def _fold_model(models: str | os.PathLike, fold_name: str) -> Path:
@@ -89,6 +93,9 @@ def run_adapter_folds(models: str | os.PathLike, data_dir: str | os.PathLike, fo
     targets = read_targets(data_dir, data_opts.label_table)
     lmap = label_map(list(targets.values()))
     names = list(lmap)
+    per_speaker = data_opts.score_unit == "speaker"
+    utt2spk = read_table(DataDir(data_dir).file("utt2spk")) if per_speaker else {}
+    truth = speaker_targets(targets, utt2spk, list(targets)) if per_speaker else targets
     runs: list[dict[str, Any]] = []
     for fold in folds:
         fdir = exp_dir / fold_dir_name(fold.name)
@@ -101,7 +108,7 @@ def run_adapter_folds(models: str | os.PathLike, data_dir: str | os.PathLike, fo
             labs = read_labels(data_dir, data_opts.label_table, us)
             return np.stack([emb[u] for u in us]), np.array([lmap[lab] for lab in labs], dtype=np.int64)
 
-        (xtr, ytr), (xte, yte) = xy(fold.train), xy(fold.test)
+        (xtr, ytr), (xte, _) = xy(fold.train), xy(fold.test)
         xdv, ydv = xy(fold.dev) if fold.dev else (None, None)
         if not fold.dev:
             log.warning("fold %s has no dev list: adapters train %d epochs without early stopping",
@@ -113,21 +120,23 @@ def run_adapter_folds(models: str | os.PathLike, data_dir: str | os.PathLike, fo
                 runs.append(done)
                 continue
             model, info = train_adapter(xtr, ytr, len(names), opts, x_dev=xdv, y_dev=ydv, seed=seed, device=device)
-            post = adapter_predict(model, xte, device)
-            pred = [names[i] for i in post.argmax(1)]
+            keys, lp = list(fold.test), np.log(np.maximum(adapter_predict(model, xte, device), 1e-30))
+            if per_speaker:
+                keys, lp = speaker_log_posteriors(keys, lp, utt2spk)
+            pred = [names[i] for i in lp.argmax(1)]
             sdir.mkdir(parents=True, exist_ok=True)
             torch.save({"state_dict": model.state_dict(), "options": asdict(opts), "label_map": lmap,
                         "model": str(net_path)}, sdir / "adapter.pt")
-            figures = write_run(sdir, list(fold.test), [names[i] for i in yte], pred, np.log(np.maximum(post, 1e-30)),
+            figures = write_run(sdir, keys, [truth[k] for k in keys], pred, lp,
                                 names, {"fold": fold.name, "seed": seed, "strategy": "adapter",
                                         "model": str(net_path), "num_train": len(fold.train),
-                                        "num_dev": len(fold.dev),
+                                        "num_dev": len(fold.dev), "score_unit": data_opts.score_unit,
                                         "train": {k: v for k, v in info.items() if k != "history"}})
             runs.append(figures)
             log.info("fold %s seed %d: UA %.4f WA %.4f macro-F1 %.4f (best epoch %d)", fold.name, seed,
                      figures["UA"], figures["WA"], figures["macro_f1"], info["best_epoch"])
     first = [exp_dir / fold_dir_name(f.name) / f"seed{seeds[0]}" for f in folds]
-    pooled = pooled_predictions(first, targets)
+    pooled = pooled_predictions(first, truth)
     pool_run_dirs(first, exp_dir, names)
     return summarise_runs(exp_dir, runs, pooled, names,
                           {"system": exp_dir.name, "pretrained": str(models), "strategy": "adapter",

@@ -43,6 +43,8 @@ from utter.transfer.runs import (
     fold_dir_name,
     pool_run_dirs,
     pooled_predictions,
+    speaker_log_posteriors,
+    speaker_targets,
     summarise_runs,
     write_run,
 )
@@ -50,6 +52,9 @@ from utter.transfer.runs import (
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("full", "affine-then-full", "head-only")
+#: What a decision is about: each test utterance (segment), or each speaker (its segments'
+#: posteriors averaged: ADReSS, where a diagnosis is per participant).
+SCORE_UNITS = ("utterance", "speaker")
 
 
 # ---------------------------------------------------------------- options
@@ -58,7 +63,9 @@ STRATEGIES = ("full", "affine-then-full", "head-only")
 class FinetuneOptions:
     """Strategy, data and head settings; ``train`` is stage 1 (or the only stage), ``stage2`` the
     full-network stage of ``affine-then-full`` (its learning rate is the lower one). With
-    ``train.steps_per_epoch`` set, an epoch is that many class-balanced batches (else one pass)."""
+    ``train.steps_per_epoch`` set, an epoch is that many class-balanced batches (else one pass).
+    ``score_unit="speaker"``: dev selection and test figures are per speaker (utt2spk of the data),
+    each speaker decided by the mean posterior of its segments."""
 
     strategy: str = "affine-then-full"
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -78,10 +85,13 @@ class FinetuneOptions:
     num_workers: int = 0
     specaug: nn.Module | None = None
     equal_budget: bool = True
+    score_unit: str = "utterance"
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown fine-tuning strategy '{self.strategy}'; choose from {', '.join(STRATEGIES)}")
+        if self.score_unit not in SCORE_UNITS:
+            raise ValueError(f"unknown score unit '{self.score_unit}'; choose from {', '.join(SCORE_UNITS)}")
         if self.strategy == "affine-then-full" and self.stage2 is None:
             raise ValueError("affine-then-full needs the stage-2 training settings")
 
@@ -175,14 +185,22 @@ def finetune_run(pretrained: str | os.PathLike, train_dirs: Sequence[str], label
         return utterance_loader_factory(data, utts=utts, batch_size=opts.eval_batch_size,
                                         max_frames=opts.eval_max_frames or None, **reader_opts)
 
+    def decide(model, head_, loader, data, truth):
+        """(keys, log-posteriors, true labels): per utterance, or per speaker (``score_unit``)."""
+        utts, lp = predict_utterances(model, head_, loader)
+        if opts.score_unit == "speaker":
+            utt2spk = read_table(DataDir(data).file("utt2spk"))
+            truth = speaker_targets(truth, utt2spk, utts)
+            utts, lp = speaker_log_posteriors(utts, lp, utt2spk)
+        return utts, lp, [truth[u] for u in utts]
+
     evaluator = None
     if split.dev:
         dev_loader = utt_loader(dev_data, split.dev)
 
         def evaluator(obj: ClassificationObjective) -> float:
-            utts, lp = predict_utterances(obj.model, obj.head, dev_loader)
-            return classification_report([targets[u] for u in utts], [labels[i] for i in lp.argmax(1)],
-                                         labels)["UA"]
+            _, lp, truth = decide(obj.model, obj.head, dev_loader, dev_data, targets)
+            return classification_report(truth, [labels[i] for i in lp.argmax(1)], labels)["UA"]
 
     factory = chunk_loader_factory(train_dirs, batch_size=opts.batch_size, chunk_frames=opts.chunk_frames or None,
                                    seed=seed, label_table=opts.label_table, labels=labels, balanced=opts.balanced,
@@ -208,9 +226,9 @@ def finetune_run(pretrained: str | os.PathLike, train_dirs: Sequence[str], label
     head.load_state_dict(state["head"])
     net.to(device)
     head.to(device)
-    utts, lp = predict_utterances(net, head, utt_loader(test_data, split.test))
+    utts, lp, truth = decide(net, head, utt_loader(test_data, split.test), test_data, test_targets)
     pred = [labels[i] for i in lp.argmax(1)]
-    figures = write_run(run_dir, utts, [test_targets[u] for u in utts], pred, lp, labels,
+    figures = write_run(run_dir, utts, truth, pred, lp, labels,
                         {"fold": split.name, "seed": seed, "strategy": opts.strategy, "stages": stage_info,
                          "num_train": len(split.train), "num_dev": len(split.dev), **dict(info or {})})
     log.info("fold %s seed %d: UA %.4f WA %.4f macro-F1 %.4f", split.name, seed, figures["UA"], figures["WA"],
@@ -234,7 +252,7 @@ def run_finetune(pretrained: str | os.PathLike, data_dir: str | os.PathLike, out
     if only_folds and len(splits) != len(set(only_folds)):
         raise ValueError(f"folds {list(only_folds)} not all in {folds_dir}")
     info = {"pretrained": str(pretrained), "strategy": opts.strategy, "chunk_frames": opts.chunk_frames,
-            "augmented": bool(aug_dirs)}
+            "augmented": bool(aug_dirs), "score_unit": opts.score_unit}
     runs: list[dict] = []
     for sp in splits:
         fold_dir = out / (fold_dir_name(sp.name) if folds_dir else "test")
@@ -256,7 +274,10 @@ def run_finetune(pretrained: str | os.PathLike, data_dir: str | os.PathLike, out
     if not summarise:
         return None
     first = [out / (fold_dir_name(sp.name) if folds_dir else "test") / f"seed{seeds[0]}" for sp in splits]
-    pooled = pooled_predictions(first, targets if folds_dir else test_targets)
+    truth = targets if folds_dir else test_targets
+    if opts.score_unit == "speaker":
+        truth = speaker_targets(truth, read_table(DataDir(test_data or data_dir).file("utt2spk")), list(truth))
+    pooled = pooled_predictions(first, truth)
     pool_run_dirs(first, out, labels)
     return summarise_runs(out, runs, pooled, labels, {"system": out.name, **info,
                                                       "protocol": "cross-validation" if folds_dir else "train-test"})

@@ -104,6 +104,36 @@ def read_class_scores(path: str | os.PathLike, classes: Sequence[str] | None = N
     return utts, np.array(rows), list(classes)
 
 
+# ---------------------------------------------------------------- per-speaker decisions
+
+def speaker_targets(targets: Mapping[str, str], utt2spk: Mapping[str, str], utts: Sequence[str]) -> dict[str, str]:
+    """speaker -> label of the speakers of ``utts``; ValueError naming the speaker whose segments
+    carry different labels (a speaker-level task needs one label per speaker)."""
+    out: dict[str, str] = {}
+    for u in utts:
+        if u not in utt2spk:
+            raise ValueError(f"{u}: not in utt2spk (needed for per-speaker scoring)")
+        spk, label = utt2spk[u], targets[u]
+        if out.setdefault(spk, label) != label:
+            raise ValueError(f"speaker {spk}: segments labelled both {out[spk]} and {label} "
+                             f"(per-speaker scoring needs one label per speaker; {u})")
+    return out
+
+
+def speaker_log_posteriors(utts: Sequence[str], log_probs: np.ndarray, utt2spk: Mapping[str, str]
+                           ) -> tuple[list[str], np.ndarray]:
+    """Each speaker's decision from its segments: the log of the mean of their posteriors (the
+    segments vote with their confidence, as the frozen classifiers' speaker-mean embeddings do
+    for the embeddings). Speakers in :func:`~utter.data.datadir.sort_key` order."""
+    rows: dict[str, list[int]] = {}
+    for i, u in enumerate(utts):
+        rows.setdefault(utt2spk[u], []).append(i)
+    spks = sorted(rows, key=sort_key)
+    lp = np.asarray(log_probs, dtype=np.float64)
+    mean = np.stack([np.exp(lp[rows[s]]).mean(axis=0) for s in spks])
+    return spks, np.log(np.maximum(mean, np.finfo(np.float64).tiny))
+
+
 # ---------------------------------------------------------------- figures and summaries
 
 def run_figures(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None) -> dict:
