@@ -34,3 +34,21 @@ def test_rounds_and_quality_tables(tmp_path):
     bad = run(make_results_table.main, make_results_table.build_parser(),
               ["--pseudo-round", "dino", str(out), f"dino:cosine:O={dino}"])
     assert bad == 1
+
+
+def test_fine_tuning_rows_state_each_stage_s_steps(tmp_path):
+    """A fine-tuning summary's stage_steps (stage 1 + stage 2 of affine-then-full; one figure for full)
+    becomes a 'training steps' column, so RESULTS.md says what budget each strategy had."""
+    from utter.transfer.finetune import stage_steps
+
+    assert stage_steps([{"stage": "stage1", "steps": 30}, {"stage": "stage2", "steps": 20}]) == "30+20"
+    assert stage_steps([{"stage": "train", "steps": None, "epochs": 3}]) == "3 epochs"
+    specs = []
+    for strategy, steps in (("affine-then-full", "30+20"), ("full", "50")):
+        path = tmp_path / f"{strategy}.json"
+        path.write_text(json.dumps({"UA": {"mean": 0.5, "std": 0.1, "n": 15}, "stage_steps": steps}))
+        specs.append(f"finetune:dino/{strategy}:cv={path}")
+    text = make_results_table.classification_tables(specs, [("UA", "UA %")], {"finetune": "Fine-tuning"})
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert "training steps" in rows[0]
+    assert "| 30+20 | 15 |" in rows[2] and "| 50 | 15 |" in rows[3], rows

@@ -289,6 +289,9 @@ def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str
                 if any(key in figs.get(proto, {}) for figs in rows.values()):
                     cols.append(f"{proto}|{key}")
                     heads.append(name if len(protocols) == 1 else f"{proto} {name}")
+        if any(figs.get(p, {}).get("stage_steps") for figs in rows.values() for p in protocols):
+            cols.append("steps")
+            heads.append("training steps")
         cols.append("runs")
         heads.append("runs")
         table, skipped = [], []
@@ -308,6 +311,8 @@ def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str
                     if isinstance(v, Mapping) and "n" in v:
                         runs.append(f"{int(v['n'])}" if len(protocols) == 1 else f"{proto} {int(v['n'])}")
             out["runs"] = ", ".join(dict.fromkeys(runs)) or None
+            out["steps"] = ", ".join(dict.fromkeys(str(figs[p]["stage_steps"]) for p in protocols
+                                                   if figs.get(p, {}).get("stage_steps"))) or None
             table.append(out)
         note = "".join(f"\n\n\\* skipped, {s}" for s in skipped)
         parts.append(f"### {headings.get(group, group)}\n\n" + format_table(table, cols, heads) + note)

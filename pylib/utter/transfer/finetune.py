@@ -279,6 +279,14 @@ def run_finetune(pretrained: str | os.PathLike, data_dir: str | os.PathLike, out
         truth = speaker_targets(truth, read_table(DataDir(test_data or data_dir).file("utt2spk")), list(truth))
     pooled = pooled_predictions(first, truth)
     pool_run_dirs(first, out, labels)
+    info["stage_steps"] = stage_steps(runs[0].get("stages", ())) if runs else None
     return summarise_runs(out, runs, pooled, labels, {"system": out.name, **info,
                                                       "protocol": "cross-validation" if folds_dir else "train-test"})
+
+
+def stage_steps(stages: Sequence[Mapping]) -> str | None:
+    """The training budget of a run in words for RESULTS.md: ``30+20`` (stage 1 + stage 2 steps of
+    affine-then-full), ``50`` (one stage), ``3 epochs`` when a stage counts epochs."""
+    parts = [str(s["steps"]) if s.get("steps") else f"{s.get('epochs')} epochs" for s in stages]
+    return "+".join(parts) or None
 
