@@ -12,8 +12,9 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Session fixtures shared by every test module (registered once here, so each runs once per session):
-#: the reduced VoxCeleb recipe run and the downstream recipe runs built on its models.
-pytest_plugins = ["recipes", "recipes_downstream"]
+#: the VoxCeleb recipe runs, the downstream recipe runs built on the reduced one's models, and the
+#: egs/custom run; they run in background threads from the start of the session (tests/recipes.py).
+pytest_plugins = ["recipes", "recipes_downstream", "recipes_custom"]
 
 
 @pytest.fixture(scope="session")

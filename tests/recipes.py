@@ -5,9 +5,10 @@ The copy is ``TMP/egs/<name>/`` with run.sh, cmd.sh and path.sh linked to the re
 ``local`` linking to ``TMP/{steps,utils,local}``, which (like ``tools``, ``pylib`` and
 ``setup.py``) link to the repository: the recipe runs the repository's code unchanged.
 
-Fixtures (session scope; import them into a test module with
-``from recipes import voxceleb_mini_run  # noqa: F401``, or list ``"recipes"`` in
-``pytest_plugins`` of tests/conftest.py):
+Fixtures (session scope; registered through ``pytest_plugins`` of tests/conftest.py). Each is a
+recipe run that :func:`pytest_collection_modifyitems` starts in a background thread as soon as the
+tests are collected, when a selected test needs it (:class:`BackgroundRuns`); the tests that need
+one are moved to the end, so the other tests run while the recipes do, on the other core:
   voxceleb_mini_run  the recipe directory (Path) of a reduced ``egs/voxceleb/run.sh --mini true``
                      run (tiny corpora and networks, :data:`VOXCELEB_REDUCED`), all stages done:
                      ``exp/dino/final.pt``, ``exp/xvector/final.pt``, embeddings, scores, result
@@ -26,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -130,16 +132,30 @@ def recipe_env() -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = "1"
+    # recipes run beside other tests: threads waiting for a core sleep instead of spinning
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     return env
 
 
 def run_recipe(rdir: Path, args: Sequence[str], *, timeout: float = 900, log_name: str = "run.log",
-               check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``rdir/run.sh args`` to the end; stdout+stderr go to ``rdir/<log_name>``."""
+               check: bool = True, started: Callable[[subprocess.Popen], None] | None = None
+               ) -> subprocess.CompletedProcess:
+    """Run ``rdir/run.sh args`` to the end; stdout+stderr go to ``rdir/<log_name>``. ``started`` is
+    called with the process as soon as it runs (so that it can be killed from outside)."""
     log = rdir / log_name
+    cmd = ["bash", str(rdir / "run.sh"), *args]
     with open(log, "w") as f:
-        done = subprocess.run(["bash", str(rdir / "run.sh"), *args], cwd=rdir, env=recipe_env(),
-                              stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+        proc = subprocess.Popen(cmd, cwd=rdir, env=recipe_env(), stdout=f, stderr=subprocess.STDOUT)
+        if started is not None:
+            started(proc)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.wait()
+            raise AssertionError(f"{rdir}/run.sh {' '.join(args)}: not done within {timeout} s:\n"
+                                 + log.read_text()[-6000:]) from None
+    done = subprocess.CompletedProcess(cmd, proc.returncode)
     if check and done.returncode != 0:
         raise AssertionError(f"{rdir}/run.sh {' '.join(args)} failed ({done.returncode}):\n"
                              + log.read_text()[-6000:])
@@ -218,20 +234,142 @@ def run_recipe_until(rdir: Path, args: Sequence[str], ready: Callable[[], bool],
         log.close()
 
 
+# ---------------------------------------------------------------- background runs
+
+class BackgroundRuns:
+    """The session's recipe runs, each in a thread of its own, at most ``slots`` at once (the machine
+    has two cores; the foreground tests take their share). A run waits for the runs it builds on
+    before it takes a slot; :meth:`result` waits for a run (starting it if nobody has) and re-raises
+    its failure in the test that asked."""
+
+    def __init__(self, factory: pytest.TempPathFactory, slots: int = 2):
+        self.factory = factory
+        self.slots = threading.Semaphore(slots)
+        self.builders: dict[str, tuple[Callable[[BackgroundRuns], Path], tuple[str, ...]]] = {}
+        self.threads: dict[str, threading.Thread] = {}
+        self.results: dict[str, Path] = {}
+        self.errors: dict[str, BaseException] = {}
+        self.procs: list[subprocess.Popen] = []
+        self.stopped = False
+        self.lock = threading.Lock()
+
+    def define(self, name: str, build: Callable[[BackgroundRuns], Path], needs: Sequence[str] = ()) -> None:
+        """``build(self)`` makes the run ``name``; it may call :meth:`result` of the runs in ``needs``."""
+        self.builders[name] = (build, tuple(needs))
+
+    def start(self, name: str) -> None:
+        with self.lock:
+            if name in self.threads:
+                return
+            build, needs = self.builders[name]
+            thread = threading.Thread(target=self._run, args=(name, build, needs), name=name, daemon=True)
+            self.threads[name] = thread
+        thread.start()
+
+    def _run(self, name: str, build: Callable, needs: Sequence[str]) -> None:
+        try:
+            for dep in needs:
+                self.result(dep)
+            with self.slots:
+                self.results[name] = build(self)
+        except BaseException as e:   # re-raised in every test that needs the run
+            self.errors[name] = e
+
+    def result(self, name: str) -> Path:
+        self.start(name)
+        self.threads[name].join()
+        if name in self.errors:
+            raise AssertionError(f"the background recipe run {name} failed") from self.errors[name]
+        return self.results[name]
+
+    def recipe(self, rdir: Path, args: Sequence[str], **kw) -> subprocess.CompletedProcess:
+        """:func:`run_recipe` with the process kept, so the end of the session can stop it."""
+        return run_recipe(rdir, args, timeout=kw.pop("timeout", 1800), started=self._started, **kw)
+
+    def _started(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.append(proc)
+            if self.stopped:   # the session ended while this run was being set up
+                kill_tree(proc.pid)
+
+    def stop(self) -> None:
+        """Kill what still runs (a session ended early, e.g. by ``-x``); and what starts later."""
+        with self.lock:
+            self.stopped = True
+            for proc in self.procs:
+                if proc.poll() is None:
+                    kill_tree(proc.pid)
+
+
+BACKGROUND = pytest.StashKey[BackgroundRuns]()
+#: More run definitions: tests/recipes_downstream.py and tests/test_custom_corpus.py add theirs here
+#: (``pytest_configure``, or at import), each a function that calls :meth:`BackgroundRuns.define`.
+DEFINERS = pytest.StashKey[list]()
+
+
+def background(config: pytest.Config) -> BackgroundRuns:
+    """The session's :class:`BackgroundRuns` (made on first use, with every run defined)."""
+    if BACKGROUND not in config.stash:
+        runs = BackgroundRuns(config._tmp_path_factory)
+        for define in (define_voxceleb_runs, *config.stash.get(DEFINERS, [])):
+            define(runs)
+        config.stash[BACKGROUND] = runs
+    return config.stash[BACKGROUND]
+
+
+def define_voxceleb_runs(runs: BackgroundRuns) -> None:
+    def reduced(r: BackgroundRuns) -> Path:
+        rdir = recipe_copy("voxceleb", r.factory.mktemp("voxceleb_mini"), VOXCELEB_REDUCED)
+        r.recipe(rdir, VOXCELEB_REDUCED_ARGS)
+        return rdir
+
+    def trained(r: BackgroundRuns) -> Path:
+        rdir = recipe_copy("voxceleb", r.factory.mktemp("voxceleb_mini_trained"))
+        r.recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
+        return rdir
+
+    runs.define("voxceleb_mini_trained", trained)   # the longest: it starts first
+    runs.define("voxceleb_mini_run", reduced)
+
+
+#: The order the runs are likely to finish in (the tests that need them run in this order, last).
+FINISH_ORDER = ("voxceleb_mini_run", "custom_run", "adress_mini_run", "iemocap_mini_emb", "iemocap_mini_run",
+                "voxceleb_mini_trained")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Start the background runs the selected tests need (in definition order: the longest first),
+    and move those tests to the end, in the order their runs are likely to finish
+    (:data:`FINISH_ORDER`), so that the other tests run meanwhile."""
+    runs = background(config)
+    wanted = [name for name in runs.builders if any(name in item.fixturenames for item in items)]
+    if not wanted or config.option.collectonly:
+        return
+    rank = {name: i for i, name in enumerate(FINISH_ORDER)}
+
+    def last_needed(item) -> int:
+        return max((rank.get(n, len(rank)) + 1 for n in wanted if n in item.fixturenames), default=0)
+
+    items[:] = sorted(items, key=last_needed)   # stable: the file order within each group
+    for name in wanted:
+        runs.start(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if BACKGROUND in session.config.stash:
+        session.config.stash[BACKGROUND].stop()
+
+
 @pytest.fixture(scope="session")
-def voxceleb_mini_run(tmp_path_factory) -> Path:
+def voxceleb_mini_run(request) -> Path:
     """A reduced ``egs/voxceleb/run.sh --mini true`` run, all stages (the module doc)."""
-    rdir = recipe_copy("voxceleb", tmp_path_factory.mktemp("voxceleb_mini"), VOXCELEB_REDUCED)
-    run_recipe(rdir, VOXCELEB_REDUCED_ARGS)
-    return rdir
+    return background(request.config).result("voxceleb_mini_run")
 
 
 @pytest.fixture(scope="session")
-def voxceleb_mini_trained(tmp_path_factory) -> Path:
+def voxceleb_mini_trained(request) -> Path:
     """``egs/voxceleb/run.sh --mini true --stop-stage 5`` with the shipped conf/mini files (see the module doc)."""
-    rdir = recipe_copy("voxceleb", tmp_path_factory.mktemp("voxceleb_mini_trained"))
-    run_recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
-    return rdir
+    return background(request.config).result("voxceleb_mini_trained")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 the reduced VoxCeleb run (``recipes.voxceleb_mini_run``), in temporary copies.
 
 Fixtures (session scope, registered in tests/conftest.py through ``pytest_plugins``; a test
-module names them as arguments and imports nothing; they build on ``recipes.voxceleb_mini_run``):
+module names them as arguments and imports nothing; they build on ``recipes.voxceleb_mini_run``
+and run in the background from the start of the session, see tests/recipes.py):
   iemocap_mini_emb   a copy of egs/iemocap run with ``--mini true`` up to stage 5 (embeddings):
                      the mini IEMOCAP (297 utterances, 5 sessions), both models' embeddings.
   mini_iemocap_emb   from it: {'data': data/iemocap (utt2emo, folds/<k>/{train,dev,test}),
@@ -20,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recipes import recipe_copy, run_recipe
+from recipes import DEFINERS, BackgroundRuns, background, recipe_copy
 
 
 def pretrained_conf(vox: Path) -> str:
@@ -70,13 +71,40 @@ ADRESS_REDUCED: dict[str, str] = {
 }
 
 
+def define_downstream_runs(runs: BackgroundRuns) -> None:
+    """The downstream recipe runs, each after the reduced VoxCeleb run (background runs, tests/recipes.py)."""
+    def iemocap_emb(r: BackgroundRuns) -> Path:
+        vox = r.result("voxceleb_mini_run")
+        overrides = {**IEMOCAP_REDUCED, "pretrained.conf": pretrained_conf(vox)}
+        rdir = recipe_copy("iemocap", r.factory.mktemp("iemocap_mini"), overrides)
+        r.recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
+        return rdir
+
+    def iemocap_run(r: BackgroundRuns) -> Path:
+        rdir = r.result("iemocap_mini_emb")
+        r.recipe(rdir, ["--mini", "true", "--stage", "6"], log_name="run_6-11.log")
+        return rdir
+
+    def adress(r: BackgroundRuns) -> Path:
+        vox = r.result("voxceleb_mini_run")
+        overrides = {**ADRESS_REDUCED, "pretrained.conf": pretrained_conf(vox)}
+        rdir = recipe_copy("adress", r.factory.mktemp("adress_mini"), overrides)
+        r.recipe(rdir, ["--mini", "true", "--mini-scale", "small"])
+        return rdir
+
+    runs.define("adress_mini_run", adress, needs=["voxceleb_mini_run"])
+    runs.define("iemocap_mini_emb", iemocap_emb, needs=["voxceleb_mini_run"])
+    runs.define("iemocap_mini_run", iemocap_run, needs=["iemocap_mini_emb"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash.setdefault(DEFINERS, []).append(define_downstream_runs)
+
+
 @pytest.fixture(scope="session")
-def iemocap_mini_emb(voxceleb_mini_run, tmp_path_factory) -> Path:
+def iemocap_mini_emb(request) -> Path:
     """egs/iemocap --mini true up to the embeddings (stage 5), on the reduced VoxCeleb models."""
-    overrides = {**IEMOCAP_REDUCED, "pretrained.conf": pretrained_conf(voxceleb_mini_run)}
-    rdir = recipe_copy("iemocap", tmp_path_factory.mktemp("iemocap_mini"), overrides)
-    run_recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
-    return rdir
+    return background(request.config).result("iemocap_mini_emb")
 
 
 @pytest.fixture(scope="session")
@@ -87,16 +115,12 @@ def mini_iemocap_emb(iemocap_mini_emb) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def iemocap_mini_run(iemocap_mini_emb) -> Path:
+def iemocap_mini_run(request) -> Path:
     """The mini IEMOCAP copy taken through the classifier and results stages."""
-    run_recipe(iemocap_mini_emb, ["--mini", "true", "--stage", "6"], log_name="run_6-11.log")
-    return iemocap_mini_emb
+    return background(request.config).result("iemocap_mini_run")
 
 
 @pytest.fixture(scope="session")
-def adress_mini_run(voxceleb_mini_run, tmp_path_factory) -> Path:
+def adress_mini_run(request) -> Path:
     """A reduced egs/adress --mini true run (small simulated corpus), all stages."""
-    overrides = {**ADRESS_REDUCED, "pretrained.conf": pretrained_conf(voxceleb_mini_run)}
-    rdir = recipe_copy("adress", tmp_path_factory.mktemp("adress_mini"), overrides)
-    run_recipe(rdir, ["--mini", "true", "--mini-scale", "small"])
-    return rdir
+    return background(request.config).result("adress_mini_run")

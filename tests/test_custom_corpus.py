@@ -8,81 +8,12 @@ back-end without labelled audio (cosine still runs); and the corpus conf's error
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from recipes import recipe_copy, run_recipe
+from recipes_custom import BACKEND, corpus_conf
 
 from utter.data.datadir import read_table
-from utter.sim.corpora.plain import build_plain
-
-TINY_DINO = """# tiny DINO for the test suite (tests/test_custom_corpus.py)
---arch=tdnn
---channels=32,32,32,32,64
---embed-dim=16
---global-frames=120
---num-global=2
---local-frames=60
---num-local=2
---out-dim=64
---head-hidden=32
---head-bottleneck=16
---head-layers=3
---head-bn=true
---teacher-momentum=0.99
---teacher-momentum-final=0.99
---optimizer=adam
---lr=0.005
---lr-reference-batch=0
---batch-size=8
---max-steps=2
---warmup-steps=1
---checkpoint-interval=2
---log-interval=2
-"""
-BACKEND = """calib_num_speakers=2
-calib_num_trials=100
-cosine_subtract_mean=false
-cosine_whiten=false
-lda_dim=4
-plda_type=two-cov
-plda_rank=4
-plda_iters=3
-asnorm_backend=cosine
-asnorm_top_n=3
-calib_prior=0.05
-det_p_target=0.01
-"""
-
-
-def corpus_conf(c: Path, backend: bool = True) -> str:
-    return (f"train_audio=({c / 'train'})\ntrain_segments=\neval_audio={c / 'eval'}\n"
-            f"eval_trials={c / 'eval' / 'veri.txt'}\neval_trials_format=auto\neval_speaker=dir:1\neval_segments=\n"
-            f"backend_audio={c / 'backend' if backend else ''}\nbackend_speaker='regex:^([^_]+)_'\n"
-            "backend_segments=\nmusan_root=\nrirs_root=\n")
-
-
-@pytest.fixture(scope="module")
-def custom_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("custom")
-    c = tmp / "corpora"
-    build_plain(c / "train", layout="unlabelled", num_speakers=6, num_utts=24, durations=(0.8, 3.0), prefix="t")
-    build_plain(c / "eval", layout="nested", num_speakers=4, num_utts=20, durations=(1.5, 3.0), trials=120,
-                prefix="e")
-    build_plain(c / "backend", layout="flat", fmt="wav", sample_rate=22050, num_speakers=6, num_utts=24,
-                durations=(1.0, 2.5), prefix="b")
-    # the trial list names .wav files (as VoxCeleb's do); the corpus holds .flac
-    (c / "eval" / "veri.txt").write_text((c / "eval" / "trials.txt").read_text().replace(".flac", ".wav"))
-    recipe_copy("voxceleb", tmp)   # egs/custom takes what its conf/ lacks from ../voxceleb/conf
-    rdir = recipe_copy("custom", tmp)
-    conf = rdir / "conf"
-    (conf / "corpus.conf").write_text(corpus_conf(c))
-    (conf / "dino_small.conf").write_text(TINY_DINO)
-    (conf / "backend.conf").write_text(BACKEND)
-    (conf / "recipe.conf").write_text((conf / "recipe.conf").read_text() + "train_threads=1\n")
-    (conf / "augment.conf").write_text((conf / "augment.conf").read_text() + "aug_types_no_corpora=colour\n")
-    run_recipe(rdir, ["--nj", "1"], timeout=900)
-    return rdir, c
 
 
 def test_custom_recipe_end_to_end_on_foreign_layouts(custom_run):
