@@ -1244,15 +1244,128 @@ def _whole_segments(s: str, durations: Durations | None) -> list[bytes]:
 
 
 # ------------------------------------------------------------------------ copy_data_dir.sh
+# The quick path: a data dir as Kaldi's tools write one (single-spaced, spk2utt made from a sorted
+# utt2spk) is renamed on whole blocks of bytes, without a Python object per field; the same bytes
+# as the general path below, which any other table (or any doubt) goes through.
+
+_LOW = bytes(range(0x20))
+_BLOCK_LINES = 1 << 20     # bytes read at a time by line_blocks (small: memory reused, few page faults)
+_NOT_SIMPLE = (b"\t", b"\r", b"\x0b", b"\x0c")
+
+
+def no_control(data: bytes) -> bool:
+    """No byte below the blank but newlines (no tab, CR, ...)."""
+    return len(data.translate(None, _LOW)) == len(data) - data.count(b"\n")
+
+
+def line_blocks(path: str) -> Iterable[bytes]:
+    """A file's bytes in blocks of whole lines (a last line without its newline comes alone, last):
+    small blocks keep the memory, and the page faults of fresh memory, small."""
+    rest = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(_BLOCK_LINES)
+            if not block:
+                break
+            end = block.rfind(b"\n") + 1
+            if end:
+                yield rest + block[:end] if rest else block[:end]
+                rest = block[end:]
+            else:
+                rest += block
+    if rest:
+        yield rest
+
+
+def expanded_spk2utt(u2s: bytes, s2u: bytes) -> tuple[list[bytes], list[bytes], list[bytes]] | None:
+    """The contents of utt2spk and spk2utt when utt2spk is exactly spk2utt expanded
+    (spk2utt_to_utt2spk.pl), the ids single-spaced without control bytes, the speakers and the
+    utterances strictly C-sorted: (speakers, spk2utt's lines after their speaker, each utterance
+    with a space after it); else None."""
+    if not s2u.endswith(b"\n") or not no_control(s2u):
+        return None
+    spks, rests, parts, utts_sp = [], [], [], []
+    for line in s2u[:-1].split(b"\n"):
+        spk, sep, rest = line.partition(b" ")
+        if not sep:
+            return None
+        spks.append(spk)
+        rests.append(rest)
+        tail = b" " + spk + b"\n"
+        parts.append(rest.replace(b" ", tail))
+        parts.append(tail)
+        utts_sp += (rest.replace(b" ", b" \n") + b" ").split(b"\n")   # an empty id gives b" "
+    # with no byte below the blank in the ids, "u " < "v " exactly when u < v; an empty id (b"" or
+    # b" ") would sort first
+    if (not spks[0] or utts_sp[0] == b" " or not is_sorted_unique(spks) or not is_sorted_unique(utts_sp)
+            or b"".join(parts) != u2s):
+        return None
+    return spks, rests, utts_sp
+
+
+def _write_bytes(path: str, blocks: Iterable[bytes]) -> bool:
+    """Write ``blocks`` through a temporary name renamed onto ``path``; a None block abandons the
+    file (the temporary name is removed, ``path`` untouched) and returns False."""
+    tmp = tmp_name(path)
+    try:
+        with open(tmp, "wb") as f:
+            for block in blocks:
+                if block is None:
+                    break
+                f.write(block)
+            else:
+                block = b""
+        if block is None:
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, path)
+        return True
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _renamed_blocks(path: str, utts_sp: list[bytes], p: bytes, s: bytes) -> Iterable[bytes | None]:
+    """apply_map.pl -f 1 of an utterance table whose keys are exactly ``utts_sp`` and whose fields
+    are joined by single spaces, block by block; None (then stops) at a line that is not so."""
+    i = 0
+    for block in line_blocks(path):
+        lines = block.split(b"\n")
+        if (lines.pop() != b"" or not all(map(bytes.startswith, lines, utts_sp[i:i + len(lines)]))
+                or any(c in block for c in _NOT_SIMPLE) or b" " in bytes(map(itemgetter(-1), lines))):
+            yield None
+            return
+        i += len(lines)
+        one = block.count(b" ") == len(lines)        # one space a line: the one after the key
+        if i > len(utts_sp) or (not one and b"  " in block):
+            yield None
+            return
+        if s:
+            if one:
+                del lines
+                block = block.replace(b" ", s + b" ")
+            else:
+                block = b"\n".join(map(bytes.replace, lines, repeat(b" "), repeat(s + b" "), repeat(1))) + b"\n"
+                del lines
+        if p:
+            block = p + block[:-1].replace(b"\n", b"\n" + p) + b"\n"
+        yield block
+    if i != len(utts_sp):
+        yield None
+
 
 def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix: str = "", utt_suffix: str = "",
                   spk_prefix: str = "", spk_suffix: str = "", prog: str = "copy_data_dir.sh",
-                  say: Say = _say) -> dict[str, Table]:
+                  say: Say = _say, quick: bool = True) -> dict[str, Table]:
     """copy_data_dir.sh: copy, renaming utterances (``P<utt>S``) and speakers; recordings keep
     their ids. Renamed tables come out as apply_map.pl writes them (fields joined by one space);
     with a new utterance id utt2uniq maps it to the original; a table the source lacks is moved
-    out of the destination to ``DEST/.backup/``. Returns the tables written (name -> Table), so
-    the copy can be validated without reading it again."""
+    out of the destination to ``DEST/.backup/``. Returns the tables written that it holds as
+    lines (name -> Table), so the copy can be validated without reading them again. ``quick``:
+    rename whole blocks where the tables allow (False: line by line only; the same bytes)."""
     src, dest = os.fspath(src), os.fspath(dest)
     if not _isfile(src, "utt2spk"):
         raise DataDirError(f"{prog}: no such file {src}/utt2spk")
@@ -1260,17 +1373,29 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
         raise DataDirError(f"{prog}: this script requires <srcdir> and <destdir> to be different.")
     up, us, sp, ss = (x.encode("utf-8", "surrogateescape") for x in (utt_prefix, utt_suffix, spk_prefix, spk_suffix))
     d = _Dir(src)
-    u2s = d.get("utt2spk")
-    pairs = utt2spk_pairs(u2s)
-    utts = set(map(itemgetter(0), pairs))
-    if len(utts) != len(pairs):
-        raise DataDirError(f"{u2s.path}: duplicate utterance ids (utils/fix_data_dir.sh removes them)")
-    if d.has("spk2utt"):
-        spks = set(spk2utt_groups_keys(d.get("spk2utt")))
+    fast = None
+    if quick and d.has("spk2utt") and not any(c in x for x in (up, us, sp, ss) for c in b"\n\x00"):
+        with open(d.file("utt2spk"), "rb") as f:
+            u2s_bytes = f.read()
+        with open(d.file("spk2utt"), "rb") as f:
+            fast = expanded_spk2utt(u2s_bytes, f.read())
+        if fast is None:
+            del u2s_bytes
+    if fast is not None:
+        spk_ids, spk_rests, utt_sp = fast
+        spks = set(spk_ids)
+        utts: set[bytes] | None = None           # made when a table needs the line-by-line path
     else:
-        spks = set(s for _, s in pairs)
-
-    utt_sp = [u + b" " for u, _ in pairs]
+        u2s = d.get("utt2spk")
+        pairs = utt2spk_pairs(u2s)
+        utts = set(map(itemgetter(0), pairs))
+        if len(utts) != len(pairs):
+            raise DataDirError(f"{u2s.path}: duplicate utterance ids (utils/fix_data_dir.sh removes them)")
+        if d.has("spk2utt"):
+            spks = set(spk2utt_groups_keys(d.get("spk2utt")))
+        else:
+            spks = set(s for _, s in pairs)
+        utt_sp = [u + b" " for u, _ in pairs]
     written: dict[str, Table] = {}
 
     def put(name: str, lines: list[bytes], keys_from: Table | None = None) -> None:
@@ -1280,18 +1405,22 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
             t.single = True
         written[name] = t
 
-    def apply_map(t: Table, ids: set, p: bytes, s: bytes) -> list[bytes]:
+    def apply_map(t: Table, by_utt: bool, p: bytes, s: bytes) -> list[bytes]:
         """apply_map.pl -f 1: field 1 mapped (an id not in the map is an error), fields single-spaced."""
+        nonlocal utts
         lines = t.lines
-        if t.single and ids is utts and keys_are(t, utt_sp):      # keys are utt2spk's: all mapped
+        if t.single and by_utt and keys_are(t, utt_sp):      # keys are utt2spk's: all mapped
             if s:
                 lines = list(map(bytes.replace, lines, repeat(b" "), repeat(s + b" "), repeat(1)))
             return [p + line for line in lines] if p else list(lines)
+        if by_utt and utts is None:
+            utts = set(u[:-1] for u in utt_sp)
+        ids = utts if by_utt else spks
         keys = t.keys
         if not all(map(ids.__contains__, keys)):
             i = next(i for i, k in enumerate(keys) if k not in ids)
             raise DataDirError(f"{t.path}:{i + 1}: undefined key '{_name(keys[i])}' (not in "
-                               f"{'utt2spk' if ids is utts else 'spk2utt'})")
+                               f"{'utt2spk' if by_utt else 'spk2utt'})")
         if t.single and all(map(bytes.__contains__, lines, repeat(b" "))):
             if s:
                 lines = list(map(bytes.replace, lines, repeat(b" "), repeat(s + b" "), repeat(1)))
@@ -1305,19 +1434,22 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
 
     os.makedirs(dest, exist_ok=True)
     renamed = bool(up or us)
-    spk_col = list(map(itemgetter(1), pairs))
-    if not all(map(spks.__contains__, spk_col)):
-        i = next(i for i, x in enumerate(spk_col) if x not in spks)
-        raise DataDirError(f"{u2s.path}:{i + 1}: undefined key '{_name(spk_col[i])}' (speaker not in spk2utt)")
-    if u2s.single:
-        new_u2s = list(map(bytes.replace, u2s.lines, repeat(b" "), repeat(us + b" " + sp), repeat(1)))
-        if up or ss:
-            new_u2s = [up + x + ss for x in new_u2s]
-    else:
-        new_u2s = [b"".join((up, u, us, b" ", sp, x, ss)) for u, x in pairs]
-    _, groups = spk2utt_build(pairs)
-    mid = us + b" " + up
-    new_s2u = [b"".join((sp, g[0], ss, b" ", up, mid.join(islice(g, 1, None)), us)) for g in groups]
+    if fast is None:
+        spk_col = list(map(itemgetter(1), pairs))
+        if not all(map(spks.__contains__, spk_col)):
+            i = next(i for i, x in enumerate(spk_col) if x not in spks)
+            raise DataDirError(f"{u2s.path}:{i + 1}: undefined key '{_name(spk_col[i])}' (speaker not in spk2utt)")
+        del spk_col
+        if u2s.single:
+            new_u2s = list(map(bytes.replace, u2s.lines, repeat(b" "), repeat(us + b" " + sp), repeat(1)))
+            if up or ss:
+                new_u2s = [up + x + ss for x in new_u2s]
+        else:
+            new_u2s = [b"".join((up, u, us, b" ", sp, x, ss)) for u, x in pairs]
+        _, groups = spk2utt_build(pairs)
+        mid = us + b" " + up
+        new_s2u = [b"".join((sp, g[0], ss, b" ", up, mid.join(islice(g, 1, None)), us)) for g in groups]
+        del groups
     if d.has("utt2uniq"):
         lines = []
         for i, line in enumerate(d.get("utt2uniq").lines, 1):
@@ -1326,6 +1458,21 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
                 raise DataDirError(f"{src}/utt2uniq:{i}: expected 'utt uniq-id', got '{_show(line)}'")
             lines.append(up + f[0] + us + b" " + f[1])
         put("utt2uniq", lines)
+    elif renamed and fast is not None:
+        # "P<utt>S <utt>" lines: "<utt> " and "<utt>\n" interleaved, then each line's one space renamed
+        pieces = [b""] * (2 * len(utt_sp))
+        pieces[0::2] = utt_sp
+        ends: list[bytes] = []
+        for rest in spk_rests:
+            ends += (rest.replace(b" ", b"\n\x00") + b"\n").split(b"\x00")    # no NUL in the ids
+        pieces[1::2] = ends
+        del ends
+        new = b"".join(pieces).replace(b" ", us + b" ")
+        del pieces
+        if up:
+            new = up + new[:-1].replace(b"\n", b"\n" + up) + b"\n"
+        _write_bytes(os.path.join(dest, "utt2uniq"), [new])
+        del new
     elif renamed:
         put("utt2uniq", [b"".join((up, u, us, b" ", u)) for u, _ in pairs])
     has_segments = d.has("segments")
@@ -1334,7 +1481,10 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
         names.append("reco2dur")
     for name in names:
         if d.has(name):
-            put(name, apply_map(d.get(name), utts, up, us), d.get(name))
+            if fast is not None and _write_bytes(os.path.join(dest, name),
+                                                 _renamed_blocks(d.file(name), utt_sp, up, us)):
+                continue
+            put(name, apply_map(d.get(name), True, up, us), d.get(name))
             del d.tables[name]
     copied = ["reco2file_and_channel", "frame_shift", "stm", "glm", "ctm"]
     if has_segments:
@@ -1344,9 +1494,23 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
             copy_file(d.file(name), os.path.join(dest, name))
     for name in ("spk2gender", "cmvn.scp", "spk2warp"):
         if d.has(name):
-            put(name, apply_map(d.get(name), spks, sp, ss), d.get(name))
-    put("spk2utt", new_s2u)
-    put("utt2spk", new_u2s, u2s)
+            put(name, apply_map(d.get(name), False, sp, ss), d.get(name))
+    if fast is not None:
+        mid = us + b" " + up
+        _write_bytes(os.path.join(dest, "spk2utt"),
+                     [b"".join(b"".join((sp, k, ss, b" ", up, r.replace(b" ", mid), us, b"\n"))
+                               for k, r in zip(spk_ids, spk_rests))])
+        new = u2s_bytes.replace(b" ", us + b" " + sp)
+        del u2s_bytes
+        if ss:
+            new = new.replace(b"\n", ss + b"\n")
+        if up:
+            new = up + new[:-1].replace(b"\n", b"\n" + up) + b"\n"
+        _write_bytes(os.path.join(dest, "utt2spk"), [new])
+        del new
+    else:
+        put("spk2utt", new_s2u)
+        put("utt2spk", new_u2s, u2s)
     say(f"{prog}: copied data from {src} to {dest}")
     stale = ["feats.scp", "cmvn.scp", "vad.scp", "utt2lang", "utt2uniq", "utt2dur", "utt2num_frames", "text",
              "wav.scp", "reco2file_and_channel", "frame_shift", "stm", "glm", "ctm", *UTT_FILES, *SPK_FILES,

@@ -29,9 +29,12 @@ from utter.data.dirtools import (
     Table,
     _name,
     _show,
+    expanded_spk2utt,
     first_unsorted,
     is_sorted_unique,
     keys_are,
+    line_blocks,
+    no_control,
     sorted_by_speaker,
     spk2utt_groups,
     utt2spk_from_spk2utt,
@@ -167,17 +170,124 @@ def _check_r2fc(t: Table, expected: Sequence[bytes], what: str, notes: list[str]
     _same_keys(t, expected, what)
 
 
+# ----------------------------------------------------------------------------- the quick path
+# A data dir as Kaldi's tools write one (single-spaced, sorted, spk2utt made from utt2spk) is checked
+# on whole file contents at C speed, with no per-line Python work; anything else, or any doubt, is
+# left to the full checks below, which alone name problems (so their messages and order stay theirs).
+
+#: Tables the quick path checks as "keyed by exactly utt2spk's utterances" (any other values).
+_QUICK_KEYED = ("wav.scp", "feats.scp", "vad.scp", "utt2lang", "utt2uniq") + LABEL_FILES
+#: Tables it checks as "utt2spk's utterances, each with one positive number".
+_QUICK_NUMBERS = ("utt2dur", "utt2num_frames")
+#: Tables only the full checks handle (text's character checks, segments, per-speaker and per-recording tables).
+_FULL_ONLY = ("text", "segments", "reco2file_and_channel", "cmvn.scp", "spk2gender", "spk2warp", "utt2warp",
+              "reco2dur")
+_DECIMAL = b"0123456789.\n"
+_TWO_DOTS = re.compile(rb"\.[0-9]*\.")
+_ZERO = re.compile(rb"^[0.]+$", re.M)
+
+
+def _keyed(path: str, utts_sp: list[bytes], tilde: bool = False) -> bool:
+    """Each line ended and starting with the next utterance of utt2spk and a space (``tilde``: and
+    no ``~`` anywhere, where wav.scp's full check would look for a ``~`` path)."""
+    i = 0
+    for block in line_blocks(path):
+        if tilde and b"~" in block:
+            return False
+        lines = block.split(b"\n")
+        if lines.pop() != b"" or not all(map(bytes.startswith, lines, utts_sp[i:i + len(lines)])):
+            return False
+        i += len(lines)
+        if i > len(utts_sp):
+            return False
+    return i == len(utts_sp)
+
+
+def _positive_numbers(path: str, utts_sp: list[bytes], integer: bool) -> bool:
+    """``utt value`` lines keyed by exactly the utterances, every value a positive number
+    (a positive integer if ``integer``), as :func:`_values` reads them."""
+    i = 0
+    for block in line_blocks(path):
+        m = block.count(b"\n")
+        if block.count(b" ") != m:
+            return False
+        tokens = block.replace(b" ", b" \n").split(b"\n")    # utt-and-space, value, utt-and-space, ..., b""
+        # m spaces, each right after a key: one per line, lines "utt value"
+        if tokens.pop() != b"" or tokens[0::2] != utts_sp[i:i + m]:
+            return False
+        i += m
+        vals = tokens[1::2]
+        if not all(vals) or max(map(len, vals)) > 15:   # a long one may overflow or underflow: the full checks tell
+            return False
+        joined = b"\n".join(vals)
+        if (joined.translate(None, _DECIMAL) or (integer and b"." in joined) or _TWO_DOTS.search(joined)
+                or b"\n.\n" in b"\n" + joined + b"\n" or _ZERO.search(joined)):
+            # not all plain decimals, each with a digit and a non-zero one: as float() reads them
+            if not no_control(joined):
+                return False
+            try:
+                nums = list(map(float, vals))
+            except ValueError:
+                return False
+            if not (min(nums) > 0 and (not integer or all(map(float.is_integer, nums)))):
+                return False
+    return i == len(utts_sp)
+
+
+def _quick(d: str, no_feats: bool, no_wav: bool, no_text: bool) -> list[str] | None:
+    """The notes of a data dir that passes every check, found on whole file contents; None when
+    the dir needs the full checks (a problem, or a table or layout the quick path leaves to them)."""
+    try:
+        return _quick_notes(d, set(os.listdir(d)), no_feats, no_wav, no_text)
+    except OSError:           # an unreadable table: the full checks say where, in their order
+        return None
+
+
+def _quick_notes(d: str, names: set[str], no_feats: bool, no_wav: bool, no_text: bool) -> list[str] | None:
+    """:func:`_quick` on the dir's file ``names``."""
+    def has(name: str) -> bool:
+        return name in names and os.path.isfile(os.path.join(d, name))
+
+    if (not has("utt2spk") or not has("spk2utt") or any(map(has, _FULL_ONLY))
+            or (not no_wav and not has("wav.scp")) or (not no_feats and not has("feats.scp"))
+            or (not no_text and not has("text"))):
+        return None
+    with open(os.path.join(d, "utt2spk"), "rb") as f, open(os.path.join(d, "spk2utt"), "rb") as g:
+        got = expanded_spk2utt(f.read(), g.read())
+    if got is None:
+        return None
+    utts_sp, n_spks = got[2], len(got[0])
+    for name in _QUICK_KEYED:
+        if has(name) and not _keyed(os.path.join(d, name), utts_sp, tilde=name == "wav.scp"):
+            return None
+    for name in _QUICK_NUMBERS:
+        if has(name) and not _positive_numbers(os.path.join(d, name), utts_sp, name == "utt2num_frames"):
+            return None
+    return [_ONE_SPEAKER] if n_spks == 1 else []
+
+
+_ONE_SPEAKER = ("WARNING: you have only one speaker. This probably a bad idea. Search for the word 'bold' "
+                "in http://kaldi-asr.org/doc/data_prep.html for more information.")
+
+
+# ----------------------------------------------------------------------------- the full checks
+
 def validate_data_dir(data: str | os.PathLike, *, no_feats: bool = False, no_wav: bool = False,
                       no_text: bool = False, no_spk_sort: bool = False, non_print: bool = False,
-                      tables: dict[str, Table] | None = None) -> list[str]:
+                      tables: dict[str, Table] | None = None, quick: bool = True) -> list[str]:
     """Raise :class:`DataDirError` at the first problem; return notes (warnings) otherwise.
 
     ``tables`` (name -> Table) are tables just written to ``data`` (by a copy), used instead of
-    reading those files again."""
+    reading those files again. ``quick``: first try the whole-file path (False: the full checks
+    only; the two agree, which the tests check)."""
     d = os.fspath(data)
     notes: list[str] = []
     if not os.path.isdir(d):
         raise DataDirError(f"{d}: no such directory")
+    if quick:
+        quick_notes = _quick(d, no_feats, no_wav, no_text)
+        if quick_notes is not None:
+            return quick_notes
 
     def path(name: str) -> str:
         return os.path.join(d, name)
@@ -201,8 +311,7 @@ def validate_data_dir(data: str | os.PathLike, *, no_feats: bool = False, no_wav
         raise DataDirError(f"{d}/spk2utt: empty file (utt2spk is not)")
     pairs = utt2spk_pairs(u2s)
     if len(s2u) == 1:
-        notes.append("WARNING: you have only one speaker. This probably a bad idea. Search for the word 'bold' "
-                     "in http://kaldi-asr.org/doc/data_prep.html for more information.")
+        notes.append(_ONE_SPEAKER)
     utts = check_sorted_and_uniq(u2s)
     utts_sp = [u + b" " for u in utts]
 
