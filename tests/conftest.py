@@ -17,6 +17,28 @@ ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["recipes", "recipes_downstream", "recipes_custom"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--shipped", action="store_true",
+                     help="also run the tests marked 'shipped': the training-quality checks on the models of "
+                          "egs/voxceleb/run.sh --mini true with the shipped conf/mini settings (about 10 more CPU "
+                          "minutes: the DINO and supervised trainings of the README's first command)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "shipped: needs the shipped-settings mini training (run with --shipped)")
+
+
+@pytest.hookimpl(tryfirst=True)   # before the recipe runs are started for what is selected (tests/recipes.py)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Leave out the 'shipped' tests unless --shipped is given."""
+    if config.getoption("--shipped"):
+        return
+    kept = [item for item in items if "shipped" not in item.keywords]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if "shipped" in item.keywords])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

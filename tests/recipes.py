@@ -244,6 +244,7 @@ class BackgroundRuns:
 
     def __init__(self, factory: pytest.TempPathFactory, slots: int = 2):
         self.factory = factory
+        factory.getbasetemp()   # made here, in the main thread: threads making it at once would race
         self.slots = threading.Semaphore(slots)
         self.builders: dict[str, tuple[Callable[[BackgroundRuns], Path], tuple[str, ...]]] = {}
         self.threads: dict[str, threading.Thread] = {}
@@ -252,6 +253,11 @@ class BackgroundRuns:
         self.procs: list[subprocess.Popen] = []
         self.stopped = False
         self.lock = threading.Lock()
+
+    def mktemp(self, name: str) -> Path:
+        """A new temporary directory (the factory's numbering is not thread-safe: one at a time)."""
+        with self.lock:
+            return self.factory.mktemp(name)
 
     def define(self, name: str, build: Callable[[BackgroundRuns], Path], needs: Sequence[str] = ()) -> None:
         """``build(self)`` makes the run ``name``; it may call :meth:`result` of the runs in ``needs``."""
@@ -319,12 +325,12 @@ def background(config: pytest.Config) -> BackgroundRuns:
 
 def define_voxceleb_runs(runs: BackgroundRuns) -> None:
     def reduced(r: BackgroundRuns) -> Path:
-        rdir = recipe_copy("voxceleb", r.factory.mktemp("voxceleb_mini"), VOXCELEB_REDUCED)
+        rdir = recipe_copy("voxceleb", r.mktemp("voxceleb_mini"), VOXCELEB_REDUCED)
         r.recipe(rdir, VOXCELEB_REDUCED_ARGS)
         return rdir
 
     def trained(r: BackgroundRuns) -> Path:
-        rdir = recipe_copy("voxceleb", r.factory.mktemp("voxceleb_mini_trained"))
+        rdir = recipe_copy("voxceleb", r.mktemp("voxceleb_mini_trained"))
         r.recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
         return rdir
 
@@ -337,6 +343,7 @@ FINISH_ORDER = ("voxceleb_mini_run", "custom_run", "adress_mini_run", "iemocap_m
                 "voxceleb_mini_trained")
 
 
+@pytest.hookimpl(trylast=True)   # after -k / -m have deselected: only what the selected tests need
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     """Start the background runs the selected tests need (in definition order: the longest first),
     and move those tests to the end, in the order their runs are likely to finish

@@ -60,7 +60,7 @@ def corpus_conf(c: Path, backend: bool = True) -> str:
 
 
 def _build(r: BackgroundRuns) -> tuple[Path, Path]:
-    tmp = r.factory.mktemp("custom")
+    tmp = r.mktemp("custom")
     c = tmp / "corpora"
     build_plain(c / "train", layout="unlabelled", num_speakers=6, num_utts=24, durations=(0.8, 3.0), prefix="t")
     build_plain(c / "eval", layout="nested", num_speakers=4, num_utts=20, durations=(1.5, 3.0), trials=120,

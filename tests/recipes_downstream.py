@@ -76,7 +76,7 @@ def define_downstream_runs(runs: BackgroundRuns) -> None:
     def iemocap_emb(r: BackgroundRuns) -> Path:
         vox = r.result("voxceleb_mini_run")
         overrides = {**IEMOCAP_REDUCED, "pretrained.conf": pretrained_conf(vox)}
-        rdir = recipe_copy("iemocap", r.factory.mktemp("iemocap_mini"), overrides)
+        rdir = recipe_copy("iemocap", r.mktemp("iemocap_mini"), overrides)
         r.recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
         return rdir
 
@@ -88,7 +88,7 @@ def define_downstream_runs(runs: BackgroundRuns) -> None:
     def adress(r: BackgroundRuns) -> Path:
         vox = r.result("voxceleb_mini_run")
         overrides = {**ADRESS_REDUCED, "pretrained.conf": pretrained_conf(vox)}
-        rdir = recipe_copy("adress", r.factory.mktemp("adress_mini"), overrides)
+        rdir = recipe_copy("adress", r.mktemp("adress_mini"), overrides)
         r.recipe(rdir, ["--mini", "true", "--mini-scale", "small"])
         return rdir
 

@@ -48,10 +48,13 @@ def test_training_stage_rows(iemocap_mini_run):
     }
     for heading, rows in expected.items():
         table = _table_rows(text, heading)
-        assert table[0] == ["system", "method", "UA %", "WA %", "macro-F1 %", "runs"], heading
+        assert table[0] == ["system", "method", "UA %", "WA %", "macro-F1 %", "training steps", "runs"], heading
         assert {(r[0].split()[0], r[1]) for r in table[2:]} == rows, heading
         for r in table[2:]:
-            assert all(0 <= v <= 100 for v in _cells(r)) and r[5] == "1", (heading, r)
+            assert all(0 <= v <= 100 for v in _cells(r)) and r[6] == "1", (heading, r)
+            # TINY_FINETUNE: 3 steps a stage; full at equal budget 6; the adapters have no steps column value
+            want = {"affine-then-full": "3+3", "full": "6"}.get(r[1].removeprefix("fine-tuning-"))
+            assert r[5] == (want or r[5]) and (r[5] != "-" or "adapter" in r[1]), (heading, r)
     assert "the first 1 folds" in text
 
 

@@ -2,7 +2,8 @@
 
 Quality (issue 6), on the models a user gets from ``egs/voxceleb/run.sh --mini true`` with the
 shipped conf/mini settings (session fixture ``voxceleb_mini_trained``, tests/recipes.py, stages
-0-5: ``exp/dino/final.pt`` and ``exp/xvector/final.pt``):
+0-5: ``exp/dino/final.pt`` and ``exp/xvector/final.pt``; marked ``shipped``: they train for about
+10 CPU minutes, so they run with ``tools/run_tests.sh --shipped`` only):
 
 - no collapse: the teacher's mean per-sample entropy is at most 0.5 log K (not uniform) and the
   entropy of its batch-mean distribution at least log 16 (not a few outputs);
@@ -123,6 +124,7 @@ def eers(trained) -> dict[str, float]:
     return out
 
 
+@pytest.mark.shipped
 def test_dino_no_collapse(trained):
     from utter.data.dataset import multi_crop_loader_factory
     from utter.train.objectives.dino import DINOObjective
@@ -140,10 +142,12 @@ def test_dino_no_collapse(trained):
     assert stats["batch_entropy"] >= math.log(16), stats      # not collapsed to a few outputs
 
 
+@pytest.mark.shipped
 def test_dino_beats_trivial_without_labels(eers):
     assert eers["dino"] <= DINO_TO_TRIVIAL * eers["trivial"], eers
 
 
+@pytest.mark.shipped
 def test_supervised_beats_dino(eers):
     assert eers["xvector"] < eers["dino"], eers
 

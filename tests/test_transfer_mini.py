@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from utter.transfer.frozen import FrozenOptions, run_frozen_classifier
 
 
-def test_frozen_classifier_above_chance_on_mini_iemocap(request, tmp_path):
-    try:
-        fx = request.getfixturevalue("mini_iemocap_emb")
-    except pytest.FixtureLookupError:
-        pytest.skip("no mini_iemocap_emb fixture")
+def test_frozen_classifier_above_chance_on_mini_iemocap(mini_iemocap_emb, tmp_path):
+    fx = mini_iemocap_emb
     data = Path(fx["data"])
     res = run_frozen_classifier(str(fx["emb_scp"]), str(data), str(tmp_path / "logreg"), FrozenOptions("logreg"),
                                 label_table="utt2emo", folds_dir=str(data / "folds"))
