@@ -1249,7 +1249,7 @@ def _whole_segments(s: str, durations: Durations | None) -> list[bytes]:
 # as the general path below, which any other table (or any doubt) goes through.
 
 _LOW = bytes(range(0x20))
-_BLOCK_LINES = 1 << 20     # bytes read at a time by line_blocks (small: memory reused, few page faults)
+_BLOCK_LINES = 1 << 17     # bytes read at a time by line_blocks (small: memory reused, few page faults)
 _NOT_SIMPLE = (b"\t", b"\r", b"\x0b", b"\x0c")
 
 
@@ -1284,21 +1284,27 @@ def expanded_spk2utt(u2s: bytes, s2u: bytes) -> tuple[list[bytes], list[bytes], 
     with a space after it); else None."""
     if not s2u.endswith(b"\n") or not no_control(s2u):
         return None
-    spks, rests, parts, utts_sp = [], [], [], []
-    for line in s2u[:-1].split(b"\n"):
-        spk, sep, rest = line.partition(b" ")
-        if not sep:
+    spks, rests, utts_sp = [], [], []
+    at = start = 0
+    while start < len(s2u):                  # line by line, with no copy of the whole
+        end = s2u.index(b"\n", start)
+        blank = s2u.find(b" ", start, end)
+        if blank < 0:
             return None
+        spk, rest = s2u[start:blank], s2u[blank + 1:end]
+        start = end + 1
+        tail = b" " + spk + b"\n"
+        part = rest.replace(b" ", tail) + tail          # this speaker's lines of utt2spk
+        if not u2s.startswith(part, at):
+            return None
+        at += len(part)
         spks.append(spk)
         rests.append(rest)
-        tail = b" " + spk + b"\n"
-        parts.append(rest.replace(b" ", tail))
-        parts.append(tail)
         utts_sp += (rest.replace(b" ", b" \n") + b" ").split(b"\n")   # an empty id gives b" "
     # with no byte below the blank in the ids, "u " < "v " exactly when u < v; an empty id (b"" or
     # b" ") would sort first
-    if (not spks[0] or utts_sp[0] == b" " or not is_sorted_unique(spks) or not is_sorted_unique(utts_sp)
-            or b"".join(parts) != u2s):
+    if (at != len(u2s) or not spks[0] or utts_sp[0] == b" " or not is_sorted_unique(spks)
+            or not is_sorted_unique(utts_sp)):
         return None
     return spks, rests, utts_sp
 
@@ -1339,7 +1345,7 @@ def _renamed_blocks(path: str, utts_sp: list[bytes], p: bytes, s: bytes) -> Iter
             yield None
             return
         i += len(lines)
-        one = block.count(b" ") == len(lines)        # one space a line: the one after the key
+        one = lines[0].count(b" ") == 1 and block.count(b" ") == len(lines)    # one space a line: after the key
         if i > len(utts_sp) or (not one and b"  " in block):
             yield None
             return
@@ -1355,6 +1361,28 @@ def _renamed_blocks(path: str, utts_sp: list[bytes], p: bytes, s: bytes) -> Iter
         yield block
     if i != len(utts_sp):
         yield None
+
+
+def _utt2spk_blocks(spks: list[bytes], rests: list[bytes], up: bytes, us: bytes, sp: bytes,
+                    ss: bytes) -> Iterable[bytes]:
+    """The renamed utt2spk, speaker by speaker, from spk2utt's lines (``rests``) that it expands."""
+    for spk, rest in zip(spks, rests):
+        tail = us + b" " + sp + spk + ss + b"\n"
+        yield up + rest.replace(b" ", tail + up) + tail
+
+
+def _utt2uniq_blocks(rests: list[bytes], utts_sp: list[bytes], up: bytes, us: bytes) -> Iterable[bytes]:
+    """``P<utt>S <utt>`` lines, speaker by speaker: "<utt> " and "<utt>\\n" pieces interleaved, then
+    each line's one space renamed (no NUL in the ids)."""
+    i = 0
+    for rest in rests:
+        ends = (rest.replace(b" ", b"\n\x00") + b"\n").split(b"\x00")
+        pieces = [b""] * (2 * len(ends))
+        pieces[0::2] = utts_sp[i:i + len(ends)]
+        pieces[1::2] = ends
+        i += len(ends)
+        block = b"".join(pieces).replace(b" ", us + b" ")
+        yield up + block[:-1].replace(b"\n", b"\n" + up) + b"\n" if up else block
 
 
 def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix: str = "", utt_suffix: str = "",
@@ -1375,12 +1403,8 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
     d = _Dir(src)
     fast = None
     if quick and d.has("spk2utt") and not any(c in x for x in (up, us, sp, ss) for c in b"\n\x00"):
-        with open(d.file("utt2spk"), "rb") as f:
-            u2s_bytes = f.read()
-        with open(d.file("spk2utt"), "rb") as f:
-            fast = expanded_spk2utt(u2s_bytes, f.read())
-        if fast is None:
-            del u2s_bytes
+        with open(d.file("utt2spk"), "rb") as f, open(d.file("spk2utt"), "rb") as g:
+            fast = expanded_spk2utt(f.read(), g.read())
     if fast is not None:
         spk_ids, spk_rests, utt_sp = fast
         spks = set(spk_ids)
@@ -1459,20 +1483,7 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
             lines.append(up + f[0] + us + b" " + f[1])
         put("utt2uniq", lines)
     elif renamed and fast is not None:
-        # "P<utt>S <utt>" lines: "<utt> " and "<utt>\n" interleaved, then each line's one space renamed
-        pieces = [b""] * (2 * len(utt_sp))
-        pieces[0::2] = utt_sp
-        ends: list[bytes] = []
-        for rest in spk_rests:
-            ends += (rest.replace(b" ", b"\n\x00") + b"\n").split(b"\x00")    # no NUL in the ids
-        pieces[1::2] = ends
-        del ends
-        new = b"".join(pieces).replace(b" ", us + b" ")
-        del pieces
-        if up:
-            new = up + new[:-1].replace(b"\n", b"\n" + up) + b"\n"
-        _write_bytes(os.path.join(dest, "utt2uniq"), [new])
-        del new
+        _write_bytes(os.path.join(dest, "utt2uniq"), _utt2uniq_blocks(spk_rests, utt_sp, up, us))
     elif renamed:
         put("utt2uniq", [b"".join((up, u, us, b" ", u)) for u, _ in pairs])
     has_segments = d.has("segments")
@@ -1497,17 +1508,9 @@ def copy_data_dir(src: str | os.PathLike, dest: str | os.PathLike, *, utt_prefix
             put(name, apply_map(d.get(name), False, sp, ss), d.get(name))
     if fast is not None:
         mid = us + b" " + up
-        _write_bytes(os.path.join(dest, "spk2utt"),
-                     [b"".join(b"".join((sp, k, ss, b" ", up, r.replace(b" ", mid), us, b"\n"))
-                               for k, r in zip(spk_ids, spk_rests))])
-        new = u2s_bytes.replace(b" ", us + b" " + sp)
-        del u2s_bytes
-        if ss:
-            new = new.replace(b"\n", ss + b"\n")
-        if up:
-            new = up + new[:-1].replace(b"\n", b"\n" + up) + b"\n"
-        _write_bytes(os.path.join(dest, "utt2spk"), [new])
-        del new
+        _write_bytes(os.path.join(dest, "spk2utt"), (b"".join((sp, k, ss, b" ", up, r.replace(b" ", mid), us, b"\n"))
+                                                     for k, r in zip(spk_ids, spk_rests)))
+        _write_bytes(os.path.join(dest, "utt2spk"), _utt2spk_blocks(spk_ids, spk_rests, up, us, sp, ss))
     else:
         put("spk2utt", new_s2u)
         put("utt2spk", new_u2s, u2s)
