@@ -209,14 +209,18 @@ def kill_tree(pid: int) -> None:
 
 
 def run_recipe_until(rdir: Path, args: Sequence[str], ready: Callable[[], bool], *, timeout: float = 600,
-                     log_name: str = "killed.log") -> bool:
+                     log_name: str = "killed.log", started: Callable[[subprocess.Popen], None] | None = None
+                     ) -> bool:
     """Start ``rdir/run.sh args``, SIGKILL its whole process tree as soon as ``ready()`` holds.
 
     Returns True when it was killed, False when it finished first (``ready`` never held).
+    ``started`` as in :func:`run_recipe`.
     """
     log = open(rdir / log_name, "w")
     proc = subprocess.Popen(["bash", str(rdir / "run.sh"), *args], cwd=rdir, env=recipe_env(),
                             stdout=log, stderr=subprocess.STDOUT)
+    if started is not None:
+        started(proc)
     start = time.monotonic()
     try:
         while proc.poll() is None:
@@ -292,6 +296,10 @@ class BackgroundRuns:
         """:func:`run_recipe` with the process kept, so the end of the session can stop it."""
         return run_recipe(rdir, args, timeout=kw.pop("timeout", 1800), started=self._started, **kw)
 
+    def recipe_until(self, rdir: Path, args: Sequence[str], ready: Callable[[], bool], **kw) -> bool:
+        """:func:`run_recipe_until` with the process kept, as :meth:`recipe`."""
+        return run_recipe_until(rdir, args, ready, timeout=kw.pop("timeout", 1200), started=self._started, **kw)
+
     def _started(self, proc: subprocess.Popen) -> None:
         with self.lock:
             self.procs.append(proc)
@@ -334,13 +342,41 @@ def define_voxceleb_runs(runs: BackgroundRuns) -> None:
         r.recipe(rdir, ["--mini", "true", "--stop-stage", "5"], log_name="run_0-5.log")
         return rdir
 
+    def killed(r: BackgroundRuns) -> dict:
+        """A copy of the reduced run (its data, stages 0-3) SIGKILLed in DINO training, then again in
+        the extraction of the resumed run, then resumed to the end of extraction (--stage 6 --stop-stage 6)."""
+        ref = r.result("voxceleb_mini_run")
+        rdir = recipe_copy("voxceleb", r.mktemp("voxceleb_killed"), VOXCELEB_REDUCED)
+        shutil.copytree(ref / "data", rdir / "data", symlinks=True)
+        args = list(VOXCELEB_REDUCED_ARGS)
+        dino, emb = rdir / "exp/dino", rdir / "exp/xvector/emb"
+        out = {"dir": rdir, "ref": ref}
+        out["killed_training"] = r.recipe_until(rdir, args + ["--stage", "4"], lambda: any(dino.glob("ckpt-*.pt")),
+                                                log_name="killed_training.log")
+        out["final_after_first_kill"] = (dino / "final.pt").exists()
+
+        def extracting() -> bool:
+            return (emb / "voxceleb2_dev/xvector.scp").exists() and any(emb.glob("voxceleb2_dev_heldout/log/extract.*"))
+        out["killed_extraction"] = r.recipe_until(rdir, args + ["--stage", "4"], extracting,
+                                                  log_name="killed_extraction.log")
+        out["heldout_after_second_kill"] = (emb / "voxceleb2_dev_heldout/xvector.scp").exists()
+        out["train_log"] = (dino / "log/train.log").read_text()
+        r.recipe(rdir, args + ["--stage", "6", "--stop-stage", "6"], log_name="resumed.log")
+        return out
+
     runs.define("voxceleb_mini_trained", trained)   # the longest: it starts first
     runs.define("voxceleb_mini_run", reduced)
+    runs.define("voxceleb_killed_resumed", killed, needs=["voxceleb_mini_run"])
 
 
 #: The order the runs are likely to finish in (the tests that need them run in this order, last).
-FINISH_ORDER = ("voxceleb_mini_run", "custom_run", "adress_mini_run", "iemocap_mini_emb", "iemocap_mini_run",
-                "voxceleb_mini_trained")
+FINISH_ORDER = ("custom_run", "voxceleb_mini_run", "iemocap_mini_emb", "adress_mini_run", "iemocap_mini_run",
+                "voxceleb_killed_resumed", "voxceleb_mini_trained")
+#: The niceness of the thread that runs the tests while background runs go on: the recipe runs are
+#: the critical path (the tests that read them wait at the end), so they get the cores first and
+#: the other tests take what is left (Linux: niceness is per thread, and a process inherits it
+#: from the thread that started it).
+FOREGROUND_NICENESS = 5
 
 
 @pytest.hookimpl(trylast=True)   # after -k / -m have deselected: only what the selected tests need
@@ -360,6 +396,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = sorted(items, key=last_needed)   # stable: the file order within each group
     for name in wanted:
         runs.start(name)
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FOREGROUND_NICENESS)
+        except OSError:
+            pass
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -377,6 +418,13 @@ def voxceleb_mini_run(request) -> Path:
 def voxceleb_mini_trained(request) -> Path:
     """``egs/voxceleb/run.sh --mini true --stop-stage 5`` with the shipped conf/mini files (see the module doc)."""
     return background(request.config).result("voxceleb_mini_trained")
+
+
+@pytest.fixture(scope="session")
+def voxceleb_killed_resumed(request) -> dict:
+    """The reduced run killed twice and resumed (the ``killed`` run above): its dir, the reference dir,
+    and what was seen at each kill."""
+    return background(request.config).result("voxceleb_killed_resumed")
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,16 @@
 """egs/voxceleb/run.sh end to end on a reduced mini run (tests/recipes.py: tiny corpora, tiny
 networks, a few steps): RESULTS.md rows and columns, results JSON for every evaluation, no
 VoxCeleb1 trial speaker in any back-end, cohort or calibration set (read from the commands the
-back-end jobs actually ran, in their logs), and a run killed with SIGKILL in the middle of
-training and again in the middle of extraction, then resumed with --stage, ending with embeddings
-identical to the uninterrupted run's (the input of every later stage)."""
+back-end jobs actually ran, in their logs), and a run killed with SIGKILL in the middle of training
+and again in the middle of extraction, then resumed with --stage (the background run
+voxceleb_killed_resumed of tests/recipes.py), ending with embeddings identical to the uninterrupted
+run's (the input of every later stage)."""
 from __future__ import annotations
 
 import shlex
-import shutil
 from pathlib import Path
 
 import numpy as np
-from recipes import VOXCELEB_REDUCED, VOXCELEB_REDUCED_ARGS, recipe_copy, run_recipe, run_recipe_until
 
 from utter.data.datadir import read_table
 from utter.data.kaldi_io import open_scp
@@ -112,28 +111,14 @@ def _embeddings(rdir: Path) -> dict[str, dict[str, np.ndarray]]:
             for p in sorted((rdir / "exp").glob("*/emb/*/xvector.scp"))}
 
 
-def test_killed_in_training_and_extraction_then_resumed_gives_identical_results(voxceleb_mini_run, tmp_path):
-    ref = voxceleb_mini_run
-    rdir = recipe_copy("voxceleb", tmp_path, VOXCELEB_REDUCED)
-    shutil.copytree(ref / "data", rdir / "data", symlinks=True)  # stages 0-3 as the reference run's
-    args = list(VOXCELEB_REDUCED_ARGS)
-
-    dino = rdir / "exp/dino"
-    killed = run_recipe_until(rdir, args + ["--stage", "4"], lambda: any(dino.glob("ckpt-*.pt")),
-                              log_name="killed_training.log")
-    assert killed and not (dino / "final.pt").exists(), "training finished before the kill"
-
-    emb = rdir / "exp/xvector/emb"
-
-    def extracting() -> bool:
-        return (emb / "voxceleb2_dev/xvector.scp").exists() and any(emb.glob("voxceleb2_dev_heldout/log/extract.*"))
-    killed = run_recipe_until(rdir, args + ["--stage", "4"], extracting, log_name="killed_extraction.log")
+def test_killed_in_training_and_extraction_then_resumed_gives_identical_results(voxceleb_killed_resumed):
+    run = voxceleb_killed_resumed
+    rdir, ref = run["dir"], run["ref"]
+    assert run["killed_training"] and not run["final_after_first_kill"], "training finished before the kill"
     resumed_log = (rdir / "killed_extraction.log").read_text()
-    assert killed and "resum" in (dino / "log/train.log").read_text().lower(), resumed_log[-3000:]
-    assert not (emb / "voxceleb2_dev_heldout/xvector.scp").exists(), "extraction finished before the kill"
-
+    assert run["killed_extraction"] and "resum" in run["train_log"].lower(), resumed_log[-3000:]
+    assert not run["heldout_after_second_kill"], "extraction finished before the kill"
     # the embeddings are what the later stages (scoring, evaluation) read: equal embeddings, equal results
-    run_recipe(rdir, args + ["--stage", "6", "--stop-stage", "6"], log_name="resumed.log")
     got, want = _embeddings(rdir), _embeddings(ref)
     assert len(want) == 2 * 3 and sorted(got) == sorted(want)
     for name, table in want.items():
