@@ -479,6 +479,12 @@ def test_validate_kaldi_options(tmp_path):
     r = sh(["validate_data_dir.sh", "--no-feats", "--no-text", "--no-wav", s], tmp_path, check=False)
     assert r.returncode == 1 and "sorted first on speaker-id" in r.stderr
     sh(["validate_data_dir.sh", "--no-feats", "--no-text", "--no-wav", "--no-spk-sort", s], tmp_path)
+    # sort -k2 compares from the blank before field 2: "u2  b" (two blanks) sorts before "u1 a", so the
+    # speakers a, b are in order but the lines are not; the message names line 2 (it once crashed here)
+    w = write_dir(tmp_path / "spk2", {"utt2spk": ["u1 a", "u2  b"], "spk2utt": ["a u1", "b u2"]})
+    r = sh(["validate_data_dir.sh", "--no-feats", "--no-text", "--no-wav", w], tmp_path, check=False)
+    assert r.returncode == 1 and f"{w}/utt2spk:2: not in sorted order when sorted first on speaker-id" in r.stderr, \
+        r.stderr
     # spk2gender must be m or f; utt2dur > 0; utt2num_frames positive integers
     g = write_dir(tmp_path / "g", {**base, "spk2gender": ["a f", "b x"]})
     r = sh(["validate_data_dir.sh", "--no-feats", "--no-text", "--no-wav", g], tmp_path, check=False)

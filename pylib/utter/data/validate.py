@@ -35,6 +35,7 @@ from utter.data.dirtools import (
     keys_are,
     line_blocks,
     no_control,
+    sort_from_field2_key,
     sorted_by_speaker,
     spk2utt_groups,
     utt2spk_from_spk2utt,
@@ -321,8 +322,9 @@ def validate_data_dir(data: str | os.PathLike, *, no_feats: bool = False, no_wav
             check_sorted_and_uniq(t)
             _same_keys(t, utts, "utt2spk")
     if not no_spk_sort and not sorted_by_speaker(u2s.lines, pairs if u2s.single else None):
-        spks = [s for _, s in pairs]
-        i = next(i for i in range(1, len(spks)) if spks[i] < spks[i - 1])
+        # the first line out of ``sort -k2`` order, by the key sorted_by_speaker compared
+        keys = [s for _, s in pairs] if u2s.single else [sort_from_field2_key(x) for x in u2s.lines]
+        i = next((i for i in range(1, len(keys)) if keys[i] < keys[i - 1]), 1)
         raise DataDirError(f"{u2s.path}:{i + 1}: not in sorted order when sorted first on speaker-id "
                            f"('{_show(u2s.lines[i])}' after '{_show(u2s.lines[i - 1])}'); make speaker ids "
                            f"prefixes of utterance ids (or --no-spk-sort)")
