@@ -1182,30 +1182,21 @@ def combine_data(dest: str | os.PathLike, srcs: Sequence[str | os.PathLike], *, 
         else:
             say(f"{prog} [info]: not combining segments as it does not exist")
         extra = [f for f in extra_files if f not in ("utt2uniq", "segments")]
-        for name in dict.fromkeys(list(COMBINED) + extra):
+
+        def combine(name: str, say_absent: bool) -> None:
             present = [_isfile(s, name) for s in srcs]
             if all(present):
-                lines = []
-                for s in srcs:
-                    lines += Table.read(os.path.join(s, name)).lines
-                put(name, lines)
+                put(name, [line for s in srcs for line in Table.read(os.path.join(s, name)).lines])
                 say(f"{prog}: combined {name}")
             elif any(present):
                 say(f"{prog} [info]: **not combining {name} as it does not exist everywhere**")
-            else:
+            elif say_absent:
                 say(f"{prog} [info]: not combining {name} as it does not exist")
+        for name in dict.fromkeys(list(COMBINED) + extra):
+            combine(name, say_absent=True)
         for name in LABEL_FILES:   # this toolkit's label tables, combined where every source has them
-            if name in extra or name in COMBINED:
-                continue
-            present = [_isfile(s, name) for s in srcs]
-            if all(present):
-                lines = []
-                for s in srcs:
-                    lines += Table.read(os.path.join(s, name)).lines
-                put(name, lines)
-                say(f"{prog}: combined {name}")
-            elif any(present):
-                say(f"{prog} [info]: **not combining {name} as it does not exist everywhere**")
+            if name not in extra and name not in COMBINED:
+                combine(name, say_absent=False)
         s2u = spk2utt_lines(utt2spk_pairs(st.get("utt2spk")))
         write_lines(os.path.join(work, "spk2utt"), s2u)
         st.tables["spk2utt"] = Table(os.path.join(work, "spk2utt"), s2u, True, on_disk=True)

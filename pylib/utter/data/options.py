@@ -7,29 +7,8 @@ functions that compute features (:mod:`utter.data.features`) or augmented copies
 Kaldi option set into command-line options).
 
 The toolkit's default configs, which the recipes carry as ``conf/fbank.conf`` and
-``conf/vad.conf`` (``FbankOptions()`` and ``VadOptions()`` are these values)::
-
-    # conf/fbank.conf
-    --sample-frequency=16000
-    --frame-length=25
-    --frame-shift=10
-    --num-mel-bins=80
-    --low-freq=20
-    --high-freq=7600
-    --snip-edges=false
-    --dither=1.0
-    --energy-floor=0
-    --window-type=povey
-    --preemphasis-coefficient=0.97
-    --remove-dc-offset=true
-    --raw-energy=true
-    --use-energy=false
-
-    # conf/vad.conf
-    --vad-energy-threshold=5.5
-    --vad-energy-mean-scale=0.5
-    --vad-proportion-threshold=0.12
-    --vad-frames-context=2
+``conf/vad.conf``, are :data:`DEFAULT_FBANK_CONF` and :data:`DEFAULT_VAD_CONF` below
+(``FbankOptions()`` and ``VadOptions()`` are these values).
 """
 from __future__ import annotations
 
