@@ -6,7 +6,7 @@
 # sentencepiece text branch fused with the acoustic scores.
 #
 # usage: egs/adress/run.sh [options]
-#  e.g.: egs/adress/run.sh --mini true                   # simulated corpora, 2 CPU cores, < 10 min
+#  e.g.: egs/adress/run.sh --mini true                   # simulated corpora (timings: README "Timings")
 #        egs/adress/run.sh --device cuda --ngpu 1        # real corpus and models (conf/corpus.conf)
 #        egs/adress/run.sh --stage 7 --stop-stage 7      # resume at fine-tuning
 # Speakers are the unit of decision: every recording is cut into participant segments from the

@@ -5,7 +5,7 @@
 #
 # usage: egs/custom/run.sh [options]
 #  e.g.: egs/custom/run.sh                           # the corpus of conf/corpus.conf, on CPU
-#        egs/custom/run.sh --mini true               # a simulated corpus in three layouts (corpora/), ~8 min
+#        egs/custom/run.sh --mini true               # simulated corpora in three layouts (corpora/); README "Timings"
 #        egs/custom/run.sh --device cuda --ngpu 2    # GPUs (with dino_systems=dino: the paper's settings)
 #        egs/custom/run.sh --stage 5                 # resume at extraction, run to the end
 # stages:

@@ -4,7 +4,7 @@
 # (Cho, Villalba, Moro-Velazquez, Dehak, IEEE JSTSP 2022, section on emotion; Lux, Chen, Vu, SLT 2022).
 #
 # usage: egs/iemocap/run.sh [options]
-#  e.g.: egs/iemocap/run.sh --mini true                  # simulated corpora, 2 CPU cores, < 10 min
+#  e.g.: egs/iemocap/run.sh --mini true                  # simulated corpora (timings: README "Timings")
 #        egs/iemocap/run.sh --device cuda --ngpu 1       # real corpora and models (conf/corpus.conf)
 #        egs/iemocap/run.sh --stage 7 --stop-stage 7     # resume at fine-tuning
 # stages:

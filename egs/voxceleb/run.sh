@@ -4,7 +4,7 @@
 # AS-norm back-ends (Cho, Villalba, Moro-Velazquez, Dehak, IEEE JSTSP 2022; hyperion dinossl.v1).
 #
 # usage: egs/voxceleb/run.sh [options]
-#  e.g.: egs/voxceleb/run.sh --mini true                 # simulated corpora, 2 CPU cores, ~15 min
+#  e.g.: egs/voxceleb/run.sh --mini true                 # simulated corpora (timings: README "Timings")
 #        egs/voxceleb/run.sh --device cuda --ngpu 4      # real corpora (conf/corpus.conf) on 4 GPUs
 #        egs/voxceleb/run.sh --stage 6                   # resume at extraction, run to the end
 # stages:
