@@ -10,7 +10,7 @@ recording the wall and CPU time after every optimiser step; per-step time is the
 loader), checkpoints and loss plots. Prints both, their ratio (target <= 1.3), and the mean extra
 time of the steps that cross an epoch's end.
 
-The training processes inherit OMP_WAIT_POLICY (egs/custom/path.sh sets PASSIVE): with libgomp's
+The training processes inherit OMP_WAIT_POLICY (tools/env.sh sets PASSIVE): with libgomp's
 default, 2 torch threads on 2 cores shared with other jobs spin waiting for each other, and a step
 takes 3-4x as long (3.1-3.6 s against 0.83 s at load 3, back to back). --code DIR times another
 checkout's pylib (the code before a change), e.g.

@@ -132,8 +132,6 @@ def recipe_env() -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = "1"
-    # recipes run beside other tests: threads waiting for a core sleep instead of spinning
-    env["OMP_WAIT_POLICY"] = "PASSIVE"
     return env
 
 

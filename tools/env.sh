@@ -17,3 +17,10 @@ export PYTHONPATH="$utter_root/pylib${PYTHONPATH:+:$PYTHONPATH}"
 export LC_ALL=C
 export PYTHONUNBUFFERED=1
 export UTTER_ROOT="$utter_root"
+# OpenMP threads that wait sleep instead of spinning (a value set before wins). With libgomp's
+# default, torch's 2 threads on 2 cores shared with other jobs spin and wait for each other: DINO
+# (egs/custom/conf/dino_small.conf, 232-utterance corpus) measured back to back at load 3-3.6 here
+# took 3.1-3.6 s per step by default, 0.83 s with PASSIVE (1 thread: 0.80 s); at load 1, 0.52 s with
+# PASSIVE; the mini VoxCeleb DINO of egs/voxceleb (2 threads) ran at 0.15 steps/s at load 5 by
+# default against 1.5 on an idle machine. The numbers computed are the same either way.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
