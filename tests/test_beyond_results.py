@@ -41,8 +41,8 @@ def test_fine_tuning_rows_state_each_stage_s_steps(tmp_path):
     becomes a 'training steps' column, so RESULTS.md says what budget each strategy had."""
     from utter.transfer.finetune import stage_steps
 
-    assert stage_steps([{"stage": "stage1", "steps": 30}, {"stage": "stage2", "steps": 20}]) == "30+20"
-    assert stage_steps([{"stage": "train", "steps": None, "epochs": 3}]) == "3 epochs"
+    assert stage_steps([[{"stage": "stage1", "steps": 30}, {"stage": "stage2", "steps": 20}]]) == "30+20"
+    assert stage_steps([[{"stage": "train", "steps": None, "epochs": 3}]]) == "3 epochs"
     specs = []
     for strategy, steps in (("affine-then-full", "30+20"), ("full", "50")):
         path = tmp_path / f"{strategy}.json"
@@ -52,3 +52,4 @@ def test_fine_tuning_rows_state_each_stage_s_steps(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert "training steps" in rows[0]
     assert "| 30+20 | 15 |" in rows[2] and "| 50 | 15 |" in rows[3], rows
+    assert "stage 1 stopped early on dev" in text

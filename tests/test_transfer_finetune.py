@@ -59,7 +59,7 @@ def _opts(strategy: str, steps: int = 8, interval: int = 0, **kw) -> FinetuneOpt
     cfg = TrainConfig(total_steps=steps, steps_per_epoch=steps, lr=0.01, keep_last=1, checkpoint_interval=interval)
     return FinetuneOptions(strategy=strategy, train=cfg, stage2=dataclasses.replace(cfg, lr=0.003),
                            chunk_frames=kw.pop("chunk_frames", 50), min_frames=20, batch_size=6,
-                           eval_interval=4, **kw)
+                           eval_interval=kw.pop("eval_interval", 4), **kw)
 
 
 @pytest.mark.parametrize("strategy,chunk", [("affine-then-full", 50), ("full", 0), ("head-only", 50)])
@@ -173,3 +173,72 @@ def test_speaker_unit_reports_one_decision_per_test_speaker(synth, tmp_path):
                                sorted(set(utt2emo.values())))["UA"]
     assert json.loads((run / "results.json").read_text())["UA"] == pytest.approx(ua)
     assert json.loads((run / "results.json").read_text())["num_test"] == len(test_spks)
+
+
+def test_patience_stops_after_evaluations_without_a_better_score_and_a_resume_stays_stopped(synth, tmp_path):
+    """Early stopping (issue 14, point 4): the reference is the scripted dev-score sequence itself:
+    best 0.5 at step 2, then two evaluations no better (a tie is not better), so patience 2 stops
+    the run after step 4 of 10 and keeps step 2's weights; a resumed run trains no further."""
+    root, data, pre = synth
+    factory = chunk_loader_factory(data, batch_size=4, chunk_frames=40, label_table="utt2emo", num_batches=10,
+                                   min_frames=20)
+    labels = factory.extra["label_map"]
+    scores = iter([0.3, 0.5, 0.4, 0.5, 0.9, 0.9])
+    calls = []
+
+    def evaluator(obj):
+        calls.append(obj.steps_done)
+        return next(scores)
+
+    def objective():
+        return ClassificationObjective(load_embedder(pre).train(), labels, train_params=None, evaluator=evaluator,
+                                       eval_interval=1, patience=2)
+    cfg = TrainConfig(total_steps=10, steps_per_epoch=10, lr=0.01, keep_last=1)
+    obj = objective()
+    trainer = Trainer(obj, factory, cfg, tmp_path / "run")
+    trainer.train()
+    assert trainer.step == 4 and calls == [1, 2, 3, 4]
+    state = obj.selected_state()
+    assert state["step"] == 2 and state["dev_score"] == 0.5 and state["steps_run"] == 4
+    again = Trainer(objective(), factory, cfg, tmp_path / "run")
+    again.train(resume=True)
+    assert again.step == 4 and calls == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="needs a dev evaluator"):
+        ClassificationObjective(load_embedder(pre), labels, patience=2)
+
+
+def test_early_stopped_stage1_leaves_its_steps_to_stage2_for_full_s_budget(synth, tmp_path, monkeypatch):
+    """With stage-1 patience, stage 1 stops when dev UA stops improving and stage 2 trains its own
+    length plus what stage 1 left: 4 + (8 + 4) = 16 steps, full's budget. Dev UA is held constant
+    here, so the stop is at the second evaluation (step 4, patience 1); RESULTS.md states it."""
+    import utter.transfer.finetune as finetune
+
+    root, data, pre = synth
+    monkeypatch.setattr(finetune, "classification_report", lambda *a, **k: {"UA": 0.5})
+    opts = _opts("affine-then-full", stage1_patience=1, eval_interval=2)
+    res = run_finetune(pre, data, tmp_path / "aft", opts, seeds=[1], folds_dir=str(data / "folds"), max_folds=1)
+    fig = json.loads((tmp_path / "aft" / "fold1" / "seed1" / "results.json").read_text())
+    s1, s2 = fig["stages"]
+    assert (s1["steps"], s1["steps_run"], s1["stopped_early"], s1["selected_step"]) == (8, 4, True, 2)
+    assert (s2["steps"], s2["steps_run"], s2["stopped_early"]) == (12, 12, False)
+    assert s1["steps_run"] + s2["steps_run"] == opts.full_budget().total_steps == 16
+    assert res["stage_steps"] == "4+12"
+    for bad, match in ((dict(eval_interval=0), "eval_interval > 0"),
+                       (dict(stage1_patience=-1), "must not be negative")):
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(opts, **bad)
+    # one conf for both strategies: full has no stage 1, so the patience leaves it as it was
+    assert dataclasses.replace(opts, strategy="full", eval_interval=0).full_budget().total_steps == 16
+
+
+def test_stage_steps_ranges_over_runs_when_stage1_stops_early():
+    """The budget column: one figure when every run trained the same steps, else each stage's range
+    over the runs and the runs' total (brute force: the per-run sums written out by hand)."""
+    from utter.transfer.finetune import stage_steps
+
+    run = lambda a, b: [{"stage": "stage1", "steps": 30, "steps_run": a}, {"stage": "stage2", "steps": 50 - a,  # noqa: E731
+                                                                              "steps_run": b}]
+    assert stage_steps([run(30, 20), run(30, 20)]) == "30+20"
+    assert stage_steps([run(10, 40), run(25, 25), run(30, 20)]) == "10-30 + 20-40 (50 in each run)"
+    assert stage_steps([run(10, 40), run(30, 10)]) == "10-30 + 10-40 (40-50 in all)"
+    assert stage_steps([]) is None

@@ -1,7 +1,8 @@
 """Fine-tune a pretrained embedding network (DINO teacher or x-vector) with a classification head, per fold and seed.
 
 Strategies (``--strategy``): ``full``, ``affine-then-full`` (stage 1: the network's last affine
-layers and the head at ``--lr``; stage 2: every parameter at ``--stage2-lr``), ``head-only``.
+layers and the head at ``--lr``, to convergence on dev with ``--stage1-patience``; stage 2: every
+parameter at ``--stage2-lr``), ``head-only``.
 Cross-validation with ``--folds-dir`` (each fold's dev list, when present, selects the best weights
 by dev UA, evaluated every ``--eval-interval`` steps and at the end of each stage), or train -> test
 with ``--test-data``. Training crops of ``--chunk-len`` voiced frames (0: whole utterances), testing
@@ -69,6 +70,10 @@ def build_parser():
     g.add_argument("--stage2-epochs", type=int, default=0, help="epochs of stage 2 (0: as --epochs)")
     g.add_argument("--stage2-total-steps", type=int, default=0, help="steps of stage 2 (0: as --total-steps)")
     g.add_argument("--stage2-warmup-steps", type=int, default=-1, help="warm-up steps of stage 2 (-1: as stage 1)")
+    g.add_argument("--stage1-patience", type=int, default=0,
+                   help="train stage 1 to convergence on dev: stop it after N evaluations (every --eval-interval "
+                        "steps) without a better dev UA, and give stage 2 the steps stage 1 left, so that with "
+                        "--equal-budget both strategies train as many steps; 0: stage 1 trains its full length")
     p.add_argument("--score-unit", default="utterance", choices=SCORE_UNITS,
                    help="what a decision is about: each test utterance, or each speaker (utt2spk; the mean "
                         "posterior of its segments, for dev selection and test figures)")
@@ -103,7 +108,7 @@ def main(args) -> None:
         head_hidden=tuple(_ints(args.head_hidden, "--head-hidden")), head_dropout=args.head_dropout,
         eval_interval=args.eval_interval, eval_batch_size=args.eval_batch_size, eval_max_frames=args.eval_max_frames,
         apply_vad=args.apply_vad, cmn_window=args.cmn_window, num_workers=args.num_workers, specaug=specaug,
-        equal_budget=args.equal_budget, score_unit=args.score_unit)
+        equal_budget=args.equal_budget, score_unit=args.score_unit, stage1_patience=args.stage1_patience)
     only: list[str] = []
     if args.fold_index:
         if not args.folds_dir:

@@ -315,6 +315,10 @@ def classification_tables(specs: Sequence[str], metrics: Sequence[tuple[str, str
                                                    if figs.get(p, {}).get("stage_steps"))) or None
             table.append(out)
         note = "".join(f"\n\n\\* skipped, {s}" for s in skipped)
+        if any("+" in str(r.get("steps") or "") for r in table):
+            note += ("\n\ntraining steps: stage 1 + stage 2 of a two-stage strategy (a range over the runs when "
+                     "stage 1 stopped early on dev, stage 2 then training the steps it left), the total after "
+                     "it in brackets; a one-stage strategy's single figure is its whole budget.")
         parts.append(f"### {headings.get(group, group)}\n\n" + format_table(table, cols, heads) + note)
     return "\n\n".join(parts)
 

@@ -141,6 +141,11 @@ class Objective(abc.ABC):
     def after_step(self, step: int) -> None:  # noqa: B027 (optional hook)
         """Hook after the optimiser step ``step`` (0-based), e.g. a teacher EMA or a centre update."""
 
+    def should_stop(self) -> bool:
+        """True to end training before ``total_steps`` (early stopping on a dev set); asked after each
+        step and when a run resumes, so it must follow from :meth:`state_dict`. Default: never."""
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         """The objective's own state outside its modules (plain types and tensors only)."""
         return {}
@@ -621,13 +626,14 @@ class Trainer:
         t_start, steps_start = t_last, self.step  # this run's mean rate gives the ETA
         try:
             for epoch in range(self.epoch, self.num_epochs):
-                if self.step >= self.total_steps:
+                if self.step >= self.total_steps or objective.should_stop():
                     break
                 start = self.batch_in_epoch if epoch == self.epoch else 0
                 objective.before_epoch(epoch)
                 with preserved_rng():
                     batches = iter(self.factory(epoch, self.dist.rank, self.dist.world_size, start))
                 n = start
+                stopped = False
                 for batch in batches:
                     if n >= self.steps_per_epoch or self.step >= self.total_steps:
                         break
@@ -655,26 +661,35 @@ class Trainer:
                         window, window_metrics = [], {}
                         t_last, steps_last = now, self.step
                         self._flush_tsv()
-                    at_end = n >= self.steps_per_epoch or self.step >= self.total_steps
+                    stopped = objective.should_stop()
+                    if stopped and self.is_main:
+                        log.info("stopping early at step %d of %d (the objective's criterion)", self.step,
+                                 self.total_steps)
+                        self._flush_tsv()
+                    at_end = n >= self.steps_per_epoch or self.step >= self.total_steps or stopped
                     if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0 and not at_end:
                         self.save(epoch, n)
+                    if stopped:
+                        break
                 if n == 0:
                     raise RuntimeError(self._empty_message(epoch))
-                if n < self.steps_per_epoch and self.step < self.total_steps:
+                ended = self.step >= self.total_steps or stopped
+                if n < self.steps_per_epoch and not ended:
                     log.warning("epoch %d ended after %d batches, fewer than steps_per_epoch %d",
                                 epoch + 1, n, self.steps_per_epoch)
-                if n < self.steps_per_epoch and self.step >= self.total_steps:
-                    # stopped by total_steps mid-epoch: a later run with more steps goes on from here
+                if n < self.steps_per_epoch and ended:
+                    # stopped by total_steps (or early) mid-epoch: a later run with more steps goes on from here
                     self.save(epoch, n)
                     self.epoch, self.batch_in_epoch = epoch, n
                 else:
                     # with a checkpoint interval, an epoch's end checkpoints only when the interval is due
                     # (or at the last step): a small corpus's short epochs then cost no more checkpoints
                     # and loss plots per step than a large one's (a checkpoint every 7 steps, not every 50)
-                    if (not cfg.checkpoint_interval or self.step % cfg.checkpoint_interval == 0
-                            or self.step >= self.total_steps):
+                    if not cfg.checkpoint_interval or self.step % cfg.checkpoint_interval == 0 or ended:
                         self.save(epoch + 1, 0)
                     self.epoch, self.batch_in_epoch = epoch + 1, 0
+                if stopped:
+                    break
         finally:
             bar.close()
 

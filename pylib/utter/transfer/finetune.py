@@ -6,7 +6,9 @@ trainer; a strategy is a sequence of stages of it, each naming the network param
 * ``full``: every parameter at once (with ``equal_budget``, for as many steps as the two stages
   of ``affine-then-full`` together);
 * ``affine-then-full`` (the paper's best): stage 1 trains only ``network.last_affine()`` and
-  the head, stage 2 every parameter at a lower learning rate;
+  the head, stage 2 every parameter at a lower learning rate; with ``stage1_patience`` stage 1
+  trains until dev UA stops improving (early stopping, at most its length) and stage 2 gets the
+  steps stage 1 left, so the two stages together keep ``full``'s budget;
 * ``head-only``: the network frozen (the head on fixed embeddings).
 
 With a dev list the model is evaluated on it every ``eval_interval`` steps (and at the end)
@@ -65,7 +67,9 @@ class FinetuneOptions:
     full-network stage of ``affine-then-full`` (its learning rate is the lower one). With
     ``train.steps_per_epoch`` set, an epoch is that many class-balanced batches (else one pass).
     ``score_unit="speaker"``: dev selection and test figures are per speaker (utt2spk of the data),
-    each speaker decided by the mean posterior of its segments."""
+    each speaker decided by the mean posterior of its segments. ``stage1_patience`` N > 0: stage 1
+    of ``affine-then-full`` stops after N dev evaluations (every ``eval_interval`` steps) without a
+    better UA, and stage 2 trains its own length plus the steps stage 1 did not use."""
 
     strategy: str = "affine-then-full"
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -86,6 +90,7 @@ class FinetuneOptions:
     specaug: nn.Module | None = None
     equal_budget: bool = True
     score_unit: str = "utterance"
+    stage1_patience: int = 0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -94,6 +99,14 @@ class FinetuneOptions:
             raise ValueError(f"unknown score unit '{self.score_unit}'; choose from {', '.join(SCORE_UNITS)}")
         if self.strategy == "affine-then-full" and self.stage2 is None:
             raise ValueError("affine-then-full needs the stage-2 training settings")
+        if self.stage1_patience < 0:
+            raise ValueError(f"stage-1 patience must not be negative, got {self.stage1_patience}")
+        if self.stage1_patience and self.strategy == "affine-then-full":  # the other strategies have no stage 1
+            if self.eval_interval <= 0:
+                raise ValueError("stage-1 patience needs dev evaluations during stage 1: set eval_interval > 0")
+            if self.equal_budget:
+                self.stage_length(self.train)
+                self.stage_length(self.stage2)
 
     def stages(self, network: nn.Module) -> list[tuple[str, list[str] | None, TrainConfig]]:
         """(name, network parameters to train or None for all, training config) per stage."""
@@ -106,6 +119,22 @@ class FinetuneOptions:
             raise ValueError(f"network {network.config.get('arch')} names no last affine parameters")
         return [("stage1", affine, self.train), ("stage2", None, self.stage2)]
 
+
+    def stage_length(self, cfg: TrainConfig) -> int:
+        """A stage's length in steps (``total_steps``, else epochs x ``train.steps_per_epoch``)."""
+        if cfg.total_steps:
+            return cfg.total_steps
+        if self.train.steps_per_epoch:
+            return cfg.epochs * self.train.steps_per_epoch
+        raise ValueError("stage-1 patience with equal budget counts steps: set total_steps or steps_per_epoch")
+
+    def stage2_config(self, stage1_steps_run: int) -> TrainConfig:
+        """Stage 2's training: with early-stopped stage 1 and ``equal_budget``, its own length plus
+        the steps stage 1 left unused (the two stages then train as many steps as ``full``)."""
+        if not (self.stage1_patience and self.equal_budget) or self.stage2 is None:
+            return self.stage2
+        unused = max(self.stage_length(self.train) - stage1_steps_run, 0)
+        return dataclasses.replace(self.stage2, total_steps=self.stage_length(self.stage2) + unused)
 
     def full_budget(self) -> TrainConfig:
         """The training of ``full``: with ``equal_budget``, as many steps (or epochs) as the two stages
@@ -195,6 +224,10 @@ def finetune_run(pretrained: str | os.PathLike, train_dirs: Sequence[str], label
         return utts, lp, [truth[u] for u in utts]
 
     evaluator = None
+    patience = opts.stage1_patience if split.dev else 0
+    if opts.stage1_patience and opts.strategy == "affine-then-full" and not split.dev:
+        log.warning("%s: no dev list (train -> test), so stage 1 trains its full length: early stopping needs "
+                    "dev evaluations", split.name)
     if split.dev:
         dev_loader = utt_loader(dev_data, split.dev)
 
@@ -212,16 +245,22 @@ def finetune_run(pretrained: str | os.PathLike, train_dirs: Sequence[str], label
         if state is not None:
             net.load_state_dict(state["model"])
             head.load_state_dict(state["head"])
+        if name == "stage2":
+            cfg = opts.stage2_config(stage_info[0]["steps_run"]) if patience else opts.stage2
         cfg = dataclasses.replace(cfg, seed=seed, steps_per_epoch=opts.train.steps_per_epoch)
         objective = ClassificationObjective(net, label_map, head=head, train_params=params, specaug=opts.specaug,
-                                            evaluator=evaluator, eval_interval=opts.eval_interval)
+                                            evaluator=evaluator, eval_interval=opts.eval_interval,
+                                            patience=patience if name == "stage1" else 0)
         run_config = {"stage": name, "strategy": opts.strategy, "fold": split.name, "seed": seed,
                       "pretrained": str(pretrained), "chunk_frames": opts.chunk_frames, **dict(info or {})}
         state = _train_stage(objective, factory, cfg, run_dir / name, run_config)
         length = cfg.total_steps or (cfg.epochs * cfg.steps_per_epoch if cfg.steps_per_epoch else None)
+        run_steps = state.get("steps_run") or length
         stage_info.append({"stage": name, "selected_step": state["step"], "dev_UA": state["dev_score"],
                            "lr": cfg.lr, "trained_params": "all" if params is None else len(params),
-                           "steps": length, "epochs": None if cfg.total_steps else cfg.epochs})
+                           "steps": length, "steps_run": run_steps,
+                           "stopped_early": bool(length and run_steps and run_steps < length),
+                           "epochs": None if cfg.total_steps else cfg.epochs})
     net.load_state_dict(state["model"])
     head.load_state_dict(state["head"])
     net.to(device)
@@ -279,14 +318,28 @@ def run_finetune(pretrained: str | os.PathLike, data_dir: str | os.PathLike, out
         truth = speaker_targets(truth, read_table(DataDir(test_data or data_dir).file("utt2spk")), list(truth))
     pooled = pooled_predictions(first, truth)
     pool_run_dirs(first, out, labels)
-    info["stage_steps"] = stage_steps(runs[0].get("stages", ())) if runs else None
+    info["stage_steps"] = stage_steps([r.get("stages", ()) for r in runs]) if runs else None
     return summarise_runs(out, runs, pooled, labels, {"system": out.name, **info,
                                                       "protocol": "cross-validation" if folds_dir else "train-test"})
 
 
-def stage_steps(stages: Sequence[Mapping]) -> str | None:
-    """The training budget of a run in words for RESULTS.md: ``30+20`` (stage 1 + stage 2 steps of
-    affine-then-full), ``50`` (one stage), ``3 epochs`` when a stage counts epochs."""
-    parts = [str(s["steps"]) if s.get("steps") else f"{s.get('epochs')} epochs" for s in stages]
-    return "+".join(parts) or None
-
+def stage_steps(runs: Sequence[Sequence[Mapping]]) -> str | None:
+    """The training budget of the runs (each a list of its stages) in words for RESULTS.md:
+    ``30+20`` (stage 1 + stage 2 steps of affine-then-full, the same in every run), ``50`` (one
+    stage), ``3 epochs`` when a stage counts epochs; with early-stopped stage 1 the steps each
+    stage trained range over the runs, e.g. ``10-30 + 20-40 (50 in each run)``."""
+    per_run = [[s.get("steps_run") or s.get("steps") for s in stages] for stages in runs if stages]
+    if not per_run:
+        return None
+    if any(None in steps for steps in per_run) or len({len(steps) for steps in per_run}) > 1:
+        first = runs[0]
+        return "+".join(str(s["steps"]) if s.get("steps") else f"{s.get('epochs')} epochs" for s in first) or None
+    if len({tuple(steps) for steps in per_run}) == 1:
+        return "+".join(str(v) for v in per_run[0])
+    spans = []
+    for values in zip(*per_run):
+        lo, hi = min(values), max(values)
+        spans.append(str(lo) if lo == hi else f"{lo}-{hi}")
+    totals = sorted({sum(steps) for steps in per_run})
+    total = f"{totals[0]} in each run" if len(totals) == 1 else f"{totals[0]}-{totals[-1]} in all"
+    return f"{' + '.join(spans)} ({total})"

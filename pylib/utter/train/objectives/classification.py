@@ -54,13 +54,14 @@ class ClassificationObjective(Objective):
     Batches from ``utter.data.dataset.chunk_loader_factory`` (``feats``, ``feats_lengths``,
     ``labels``). ``evaluator(objective) -> float`` (higher is better) is called every
     ``eval_interval`` steps and after the last step; the best weights are kept in
-    :attr:`best` and in the checkpoint state.
+    :attr:`best` and in the checkpoint state. With ``patience`` N > 0, training stops early after N
+    evaluations in a row without a better score (the stage has converged on dev).
     """
 
     def __init__(self, network: nn.Module, label_map: Mapping[str, int], *, head: nn.Module | None = None,
                  train_params: Sequence[str] | None = None, specaug: nn.Module | None = None,
                  evaluator: Callable[[ClassificationObjective], float] | None = None,
-                 eval_interval: int = 0) -> None:
+                 eval_interval: int = 0, patience: int = 0) -> None:
         if sorted(label_map.values()) != list(range(len(label_map))) or len(label_map) < 2:
             raise ValueError("label map must give at least two labels the indices 0 .. number of labels - 1")
         self.model = network
@@ -75,9 +76,13 @@ class ClassificationObjective(Objective):
         for n, p in names.items():
             p.requires_grad_(self.train_params is None or n in self.train_params)
         self.specaug = specaug
-        self.evaluator, self.eval_interval = evaluator, int(eval_interval)
+        if patience and (evaluator is None or eval_interval <= 0):
+            raise ValueError("early stopping (patience) needs a dev evaluator and an evaluation interval > 0")
+        self.evaluator, self.eval_interval, self.patience = evaluator, int(eval_interval), int(patience)
         self.total_steps = 0
         self.best: dict[str, Any] = {}
+        self.steps_done = 0
+        self.evals_since_best = 0
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model, "head": self.head}
@@ -114,6 +119,7 @@ class ClassificationObjective(Objective):
 
     def after_step(self, step: int) -> None:
         done = step + 1
+        self.steps_done = done
         if self.evaluator is None:
             return
         if not (done == self.total_steps or (self.eval_interval and done % self.eval_interval == 0)):
@@ -125,22 +131,33 @@ class ClassificationObjective(Objective):
             self.best = {"score": score, "step": done,
                          "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
                          "head": {k: v.detach().cpu().clone() for k, v in self.head.state_dict().items()}}
+            self.evals_since_best = 0
+        else:
+            self.evals_since_best += 1
         self.train_mode()
 
+    def should_stop(self) -> bool:
+        """Early stopping: ``patience`` evaluations in a row without a better dev score."""
+        return bool(self.patience) and self.evals_since_best >= self.patience
+
     def state_dict(self) -> dict[str, Any]:
-        return {"label_map": dict(self.label_map), "best": self.best}
+        return {"label_map": dict(self.label_map), "best": self.best, "steps_done": self.steps_done,
+                "evals_since_best": self.evals_since_best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("label_map") != self.label_map:
             raise CheckpointError("checkpoint label map differs from this training set's: "
                                   "train into a new experiment dir")
         self.best = state.get("best") or {}
+        self.steps_done = int(state.get("steps_done", 0))
+        self.evals_since_best = int(state.get("evals_since_best", 0))
 
     def selected_state(self) -> dict[str, Any]:
-        """Weights to keep after training: the best on dev when evaluated, else the current ones."""
+        """Weights to keep after training: the best on dev when evaluated, else the current ones;
+        ``steps_run`` is how many steps the stage trained (fewer than its length when it stopped early)."""
         if self.best:
             return {"model": self.best["model"], "head": self.best["head"], "step": self.best["step"],
-                    "dev_score": self.best["score"]}
+                    "dev_score": self.best["score"], "steps_run": self.steps_done}
         return {"model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
                 "head": {k: v.detach().cpu().clone() for k, v in self.head.state_dict().items()},
-                "step": self.total_steps, "dev_score": None}
+                "step": self.total_steps, "dev_score": None, "steps_run": self.steps_done}
