@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, groupby, islice, repeat
 from operator import itemgetter, lt
 
-from utter.atomic import tmp_name
+from utter.atomic import atomic_path, tmp_name
 from utter.data.datadir import UTT_TABLES, DataDirError
 
 #: Per-utterance tables Kaldi's data-dir scripts know.
@@ -153,36 +153,18 @@ def read_table(path: str | os.PathLike) -> Table:
 
 def write_lines(path: str | os.PathLike, lines: Iterable[bytes]) -> None:
     """Write ``lines`` (bytes, newline added to each) through a temporary name renamed onto ``path``."""
-    path = os.fspath(path)
-    tmp = tmp_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            if not isinstance(lines, list):
-                lines = list(lines)
-            for i in range(0, len(lines), _WRITE_LINES):    # in chunks: no second copy of a big table
-                f.write(b"\n".join(lines[i:i + _WRITE_LINES]))
-                f.write(b"\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        if not isinstance(lines, list):
+            lines = list(lines)
+        for i in range(0, len(lines), _WRITE_LINES):    # in chunks: no second copy of a big table
+            f.write(b"\n".join(lines[i:i + _WRITE_LINES]))
+            f.write(b"\n")
 
 
 def copy_file(src: str, dest: str) -> None:
     """Copy through a temporary name renamed onto ``dest``."""
-    tmp = tmp_name(dest)
-    try:
+    with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def read_ids(path: str | os.PathLike) -> list[bytes]:
