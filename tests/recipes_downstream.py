@@ -66,7 +66,9 @@ ADRESS_REDUCED: dict[str, str] = {
     "recipe.conf": "# reduced settings for the test suite\ndefault_nj=2\ntrain_threads=1\nextract_threads=1\n"
                    "cv_folds=4\nseeds=\"0\"\nclassifiers=\"logreg cosine\"\nfinetune_max_folds=1\nfinetune_jobs=1\n"
                    "finetune_strategies=\"affine-then-full\"\n",
-    "finetune.conf": TINY_FINETUNE + "--score-unit=speaker\n",
+    # stage 1 to convergence on dev as the shipped confs (evaluated every step here, patience 1)
+    "finetune.conf": TINY_FINETUNE.replace("--eval-interval=0", "--eval-interval=1")
+    + "--score-unit=speaker\n--stage1-patience=1\n",
     "contrastive.conf": tiny_contrastive("utt2label") + "--adapter-score-unit=speaker\n",
 }
 

@@ -84,6 +84,12 @@ def test_finetune_jsons(adress_mini_run):
     test = json.loads((d / "test" / "results.json").read_text())
     n_test = len(_speakers(adress_mini_run / "data" / "adress_test"))
     assert test["protocol"] == "train-test" and test["pooled"]["n"] == n_test and test["WA"]["n"] == 1
+    # stage 1 early-stopped on the fold's dev speakers leaves its steps to stage 2: 3 + 3 steps in all;
+    # train -> test has no dev list, so its stage 1 trains all 3
+    s1, s2 = fold["stages"]
+    assert 1 <= s1["steps_run"] <= 3 and s2["steps_run"] == 3 + (3 - s1["steps_run"]), fold["stages"]
+    test_run = json.loads((d / "test" / "test" / "seed0" / "results.json").read_text())
+    assert [s["steps_run"] for s in test_run["stages"]] == [3, 3]
     adapter = sorted((adress_mini_run / "exp" / "dino" / "lux").glob("*/fold1/seed*/results.json"))
     assert adapter and all(json.loads(p.read_text())["n"] == len(fold_spks) for p in adapter), adapter
 
