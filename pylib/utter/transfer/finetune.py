@@ -226,8 +226,8 @@ def finetune_run(pretrained: str | os.PathLike, train_dirs: Sequence[str], label
     evaluator = None
     patience = opts.stage1_patience if split.dev else 0
     if opts.stage1_patience and opts.strategy == "affine-then-full" and not split.dev:
-        log.warning("%s: no dev list (train -> test), so stage 1 trains its full length: early stopping needs "
-                    "dev evaluations", split.name)
+        log.warning("fold %s has no dev list, so stage 1 trains its full length (early stopping needs dev "
+                    "evaluations)", split.name)
     if split.dev:
         dev_loader = utt_loader(dev_data, split.dev)
 
