@@ -84,8 +84,8 @@ def test_finetune_jsons(adress_mini_run):
     test = json.loads((d / "test" / "results.json").read_text())
     n_test = len(_speakers(adress_mini_run / "data" / "adress_test"))
     assert test["protocol"] == "train-test" and test["pooled"]["n"] == n_test and test["WA"]["n"] == 1
-    # stage 1 early-stopped on the fold's dev speakers leaves its steps to stage 2: 3 + 3 steps in all;
-    # train -> test has no dev list, so its stage 1 trains all 3
+    # the conf asks for stage-1 early stopping; whatever stage 1 trained, stage 2 gets the rest of the 3 + 3
+    # steps (the speaker-group folds and train -> test have no dev list, so stage 1 trains all 3 in both)
     s1, s2 = fold["stages"]
     assert 1 <= s1["steps_run"] <= 3 and s2["steps_run"] == 3 + (3 - s1["steps_run"]), fold["stages"]
     test_run = json.loads((d / "test" / "test" / "seed0" / "results.json").read_text())

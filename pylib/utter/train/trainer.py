@@ -665,7 +665,6 @@ class Trainer:
                     if stopped and self.is_main:
                         log.info("stopping early at step %d of %d (the objective's criterion)", self.step,
                                  self.total_steps)
-                        self._flush_tsv()
                     at_end = n >= self.steps_per_epoch or self.step >= self.total_steps or stopped
                     if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0 and not at_end:
                         self.save(epoch, n)

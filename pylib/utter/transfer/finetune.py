@@ -246,7 +246,7 @@ def finetune_run(pretrained: str | os.PathLike, train_dirs: Sequence[str], label
             net.load_state_dict(state["model"])
             head.load_state_dict(state["head"])
         if name == "stage2":
-            cfg = opts.stage2_config(stage_info[0]["steps_run"]) if patience else opts.stage2
+            cfg = opts.stage2_config(stage_info[0]["steps_run"])
         cfg = dataclasses.replace(cfg, seed=seed, steps_per_epoch=opts.train.steps_per_epoch)
         objective = ClassificationObjective(net, label_map, head=head, train_params=params, specaug=opts.specaug,
                                             evaluator=evaluator, eval_interval=opts.eval_interval,
