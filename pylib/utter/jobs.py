@@ -502,6 +502,11 @@ def run_local(spec: JobSpec, prog: str = "run.py") -> int:
         for fut in futures:
             fut.result()
     except KeyboardInterrupt:
+        # a second signal (SIGHUP of the terminal, then SIGTERM as the step script dies) must not cut
+        # the clean-up short and leave tasks running: the runner is stopping already (a Python handler,
+        # not SIG_IGN, which a task started in the meantime would inherit through exec)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda signum, frame: None)
         stop.set()
         for proc in list(procs.values()):
             if proc.poll() is None:
