@@ -47,10 +47,22 @@
 #                      the command CHECK ... (e.g. check_corpora VAR ...)
 #   prepare_noise_dirs data/musan_{music,noise,speech} and data/<aug_rirs> (conf/augment.conf)
 #   rir_dirs           the RIR data dirs of aug_rirs, comma-separated (steps/augment_data_dir.sh)
+# Pretraining seeds (--pretrain-seeds "S0 S1 ..."; the findings replicate the pretraining): the first
+# seed's models are exp/<sys> (the recipe's models, as with one seed), seed S's others exp/<sys>_p<S>.
+#   check_pretrain_seeds       pretrain_seeds: distinct non-negative integers (else an error)
+#   pretrain_systems SYS...    every system for every pretraining seed, seed by seed: "dino xvector dino_p1 ..."
+#   pretrain_seed_of SYS       the pretraining seed of a system of that list
+#   pretrain_base SYS          the system it replicates: dino_p3 -> dino
+#   pretrain_suffix SYS        "" for the first seed's systems, else _p<S>
+#   pretrained_paths SYS REST  exp/SYS/REST,exp/SYS_p<S>/REST,...: one path per pretraining seed, in
+#                              seed order (the A and B sides of a finding in conf/results.conf)
 # Downstream recipes (egs/iemocap, egs/adress), on the VoxCeleb-pretrained models:
-#   downstream_settings        conf/recipe.conf and conf/augment.conf, --seeds and --max-folds winning
-#   link_pretrained_models     stage 4: exp/pretrained/<sys>/final.pt -> <sys>_model
-#   lux_stage N DATA SYSTEMS   contrastive + adapter (Lux et al.) and the adapter alone
+#   downstream_settings        conf/recipe.conf and conf/augment.conf, --seeds, --max-folds and
+#                              --pretrain-seeds winning
+#   link_pretrained_models     stage 4: exp/pretrained/<sys>/final.pt -> <sys>_model (<sys>_p<S>: the
+#                              model <sys>_p<S>_model, by default exp/<sys>_p<S>/final.pt beside <sys>_model)
+#   lux_stage N DATA SYSTEMS [FOLDS]  contrastive + adapter (Lux et al.) and the adapter alone, on the
+#                              folds DATA/folds (FOLDS: each system's FOLDS<pretrain_suffix>)
 # RESULTS.md:
 #   add_result GROUP ROW PROTOCOL JSON   a classification cell in the array specs, when JSON exists (a
 #                      skipped.json beside it instead: the row is marked skipped)
@@ -203,28 +215,66 @@ prepare_noise_dirs() {  # data/musan_{music,noise,speech}, data/<aug_rirs>: made
 }
 rir_dirs() { for r in $aug_rirs; do echo "data/$r"; done | paste -sd, -; }
 
+# ---------------------------------------------------------------- pretraining seeds
+check_pretrain_seeds() {
+  local p seen=" "
+  [ -n "${pretrain_seeds// /}" ] || { echo "$0: --pretrain-seeds is empty: give at least one seed" >&2; exit 1; }
+  for p in $pretrain_seeds; do
+    if ! [[ $p =~ ^[0-9]+$ ]]; then
+      echo "$0: --pretrain-seeds must be non-negative integers, got '$pretrain_seeds'" >&2; exit 1
+    fi
+    if [[ $seen == *" $p "* ]]; then echo "$0: --pretrain-seeds '$pretrain_seeds' repeats $p" >&2; exit 1; fi
+    seen="$seen$p "
+  done
+}
+pretrain_systems() {
+  local p s first=${pretrain_seeds%% *} out=()
+  for p in $pretrain_seeds; do
+    for s in "$@"; do
+      if [ "$p" = "$first" ]; then out+=("$s"); else out+=("${s}_p$p"); fi
+    done
+  done
+  echo "${out[*]}"
+}
+pretrain_seed_of() { if [[ $1 =~ _p([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo "${pretrain_seeds%% *}"; fi; }
+pretrain_base() { if [[ $1 =~ ^(.*)_p[0-9]+$ ]]; then echo "${BASH_REMATCH[1]}"; else echo "$1"; fi; }
+pretrain_suffix() { if [[ $1 =~ (_p[0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; fi; }
+pretrained_paths() {
+  local sys out=()
+  for sys in $(pretrain_systems "$1"); do out+=("exp/$sys/$2"); done
+  local IFS=,; echo "${out[*]}"
+}
+
 # ---------------------------------------------------------------- downstream recipes
 downstream_settings() {  # conf/{recipe,augment}.conf; --seeds, --max-folds win; ft_max_folds, seed_list
-  local cli_seeds=$seeds cli_max_folds=$max_folds
+  local cli_seeds=$seeds cli_max_folds=$max_folds cli_pretrain_seeds=$pretrain_seeds
   source_conf recipe.conf
   source_conf augment.conf
   seeds=${cli_seeds:-$seeds}
   max_folds=${cli_max_folds:-$max_folds}
+  pretrain_seeds=${cli_pretrain_seeds:-${pretrain_seeds:-0}}
+  check_pretrain_seeds
   # the training stages (per fold): --max-folds, else finetune_max_folds, else max_folds
   ft_max_folds=${cli_max_folds:-${finetune_max_folds:-$max_folds}}
   # shellcheck disable=SC2086
   seed_list=$(echo $seeds | tr ' ' ',')
   recipe_jobs
-  say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' max_folds=$max_folds" \
-      "(training stages: $ft_max_folds) stages $stage..$stop_stage"
+  say "mini=$mini nj=$nj device=$device ngpu=$ngpu seeds='$seeds' pretrain_seeds='$pretrain_seeds'" \
+      "max_folds=$max_folds (training stages: $ft_max_folds) stages $stage..$stop_stage"
 }
 
 link_pretrained_models() {  # stage 4: exp/pretrained/<sys>/final.pt -> <sys>_model, for sys in $systems
-  local sys var model
+  local sys var model base
   say "stage 4: pretrained VoxCeleb models for $systems"
   for sys in $systems; do
     var=${sys}_model
     model=${!var:-}
+    base=$(pretrain_base "$sys")
+    if [ -z "$model" ] && [ "$base" != "$sys" ]; then   # another pretraining seed: beside the first's
+      var=${base}_model
+      model=${!var:-}
+      [ -n "$model" ] && model=$(dirname "$(dirname "$model")")/$sys/$(basename "$model")
+    fi
     if [ -z "$model" ]; then
       echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to the VoxCeleb $sys model" \
            "(egs/voxceleb/exp/$sys/final.pt after egs/voxceleb/run.sh), or run with --mini true" >&2
@@ -234,7 +284,7 @@ link_pretrained_models() {  # stage 4: exp/pretrained/<sys>/final.pt -> <sys>_mo
       say "$model is absent: building the mini VoxCeleb models with" \
           "'$voxceleb_recipe/run.sh $voxceleb_args --stop-stage 5' (about 10-15 minutes on 2 cores)"
       # shellcheck disable=SC2086
-      (cd "$voxceleb_recipe" && ./run.sh $voxceleb_args --nj "$nj" --stop-stage 5)
+      (cd "$voxceleb_recipe" && ./run.sh $voxceleb_args --nj "$nj" --pretrain-seeds "$pretrain_seeds" --stop-stage 5)
     fi
     if [ ! -f "$model" ]; then
       echo "$0: $var=$model: no such file (conf/corpus.conf)" >&2; exit 1
@@ -246,11 +296,13 @@ link_pretrained_models() {  # stage 4: exp/pretrained/<sys>/final.pt -> <sys>_mo
   say "stage 4: done: $(for s in $systems; do echo -n "exp/pretrained/$s/final.pt "; done)"
 }
 
-lux_stage() {  # lux_stage N DATA "SYSTEMS": step 1 and 2 of Lux et al., and the adapter without step 1
-  local n=$1 data=$2 sys
-  local opts=(--cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --opts "--max-folds $ft_max_folds"
-              --device "$device" --num-threads "$train_threads")
+lux_stage() {  # lux_stage N DATA "SYSTEMS" [FOLDS]: step 1 and 2 of Lux et al., and the adapter without step 1
+  local n=$1 data=$2 sys folds_opt=
+  local opts
   for sys in $3; do
+    [ -n "${4:-}" ] && folds_opt=" --folds-dir $4$(pretrain_suffix "$sys")"
+    opts=(--cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --opts "--max-folds $ft_max_folds$folds_opt"
+          --device "$device" --num-threads "$train_threads")
     say "stage $n: $sys step 1, triplet + Barlow Twins fine-tuning per fold ($(conf contrastive.conf))"
     steps/train_contrastive.sh "${opts[@]}" "exp/pretrained/$sys/final.pt" "$data" "exp/$sys/lux/contrastive"
     say "stage $n: $sys step 2, adapter on the frozen step-1 network of each fold"

@@ -45,6 +45,9 @@
 #   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
 #   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
+#   --pretrain-seeds "S0 ..."  the VoxCeleb pretraining seeds whose models are used, every stage run on
+#                              each with its own draw of the cv speaker groups (default: pretrain_seeds
+#                              of conf/recipe.conf; egs/voxceleb/run.sh --pretrain-seeds trains them)
 #   --max-folds N              use the first N cross-validation folds only (0: all; stages 7-8 use
 #                              finetune_max_folds of conf/recipe.conf when this is not given)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
@@ -53,8 +56,14 @@ set -euo pipefail
 stop_stage=11
 seeds=
 max_folds=
+pretrain_seeds=
 recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
 downstream_settings   # conf/recipe.conf, conf/augment.conf; ft_max_folds, seed_list, nj, device
+systems=$(pretrain_systems $systems)   # each pretrained system of each pretraining seed
+lux_systems=$(pretrain_systems $lux_systems)
+# the cv folds of a system: each pretraining seed draws its own speaker groups (folds_p<S>)
+folds_of() { echo "data/$1/folds$(pretrain_suffix "$2")"; }   # folds_of SET SYS
+partition_seeds=$(echo $pretrain_seeds | cut -s -d' ' -f2-)   # every pretraining seed but the first
 corpora_needed=adress
 corpus_vars=adress_root
 if $use_augmentation; then corpora_needed="adress,musan,rirs"; corpus_vars="adress_root musan_root rirs_root"; fi
@@ -78,6 +87,7 @@ if run_stage 1; then
   # shellcheck disable=SC2086
   $mini || check_corpora $corpus_vars
   adress_made_from="$adress_root cv_folds=$cv_folds test_labels=$adress_test_labels"
+  [ -n "$partition_seeds" ] && adress_made_from="$adress_made_from partition_seeds=$partition_seeds"
   if [ -s data/adress_train/utt2label ] && [ -d data/adress_train/folds ] && [ -s data/adress_test/utt2label ] \
       && made_from "$adress_made_from" data/adress_train/utt2label data/adress_test/utt2label; then
     say "data/adress_train and data/adress_test exist; skipping"
@@ -85,7 +95,8 @@ if run_stage 1; then
     rm -rf data/adress_train data/adress_test
     labels_opt=()
     [ -n "$adress_test_labels" ] && labels_opt=(--test-labels "$adress_test_labels")
-    local/adress/prepare_data.sh --segments true --cv-folds "$cv_folds" "${labels_opt[@]}" "$adress_root" data
+    local/adress/prepare_data.sh --segments true --cv-folds "$cv_folds" --partition-seeds "$partition_seeds" \
+      "${labels_opt[@]}" "$adress_root" data
     record_made_from "$adress_made_from" data/adress_train/utt2label
   fi
   if $use_augmentation; then prepare_noise_dirs; fi
@@ -108,13 +119,14 @@ if run_stage 1; then
     done
     awk 'NR == FNR { spk[$1] = $2; next } { u = $1; $1 = ""; text[spk[u]] = text[spk[u]] $0 }
          END { for (s in text) print s text[s] }' data/$set/utt2spk data/$set/text | sort > data/${set}_spk.tmp/text
-    if [ -d data/$set/folds ]; then
-      for f in data/$set/folds/*/*; do
+    for folds in data/$set/folds data/$set/folds_p*; do
+      [ -d "$folds" ] || continue
+      for f in "$folds"/*/*; do
         k=$(basename "$(dirname "$f")"); part=$(basename "$f")
-        mkdir -p data/${set}_spk.tmp/folds/$k
-        utils/filter_scp.py "$f" data/$set/utt2spk | awk '{print $2}' | sort -u > data/${set}_spk.tmp/folds/$k/$part
+        mkdir -p "data/${set}_spk.tmp/${folds##*/}/$k"
+        utils/filter_scp.py "$f" data/$set/utt2spk | awk '{print $2}' | sort -u > "data/${set}_spk.tmp/${folds##*/}/$k/$part"
       done
-    fi
+    done
     rm -rf data/${set}_spk && mv data/${set}_spk.tmp data/${set}_spk
   done
   say "stage 1: done: data/adress_train (segments, utt2label, utt2mmse, text, folds) data/adress_test" \
@@ -175,7 +187,7 @@ if run_stage 6; then
       say "stage 6: $kind classifier on frozen $sys speaker embeddings: CV on train, and train -> test"
       emb=exp/$sys/emb
       steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
-        --label-table utt2label --folds-dir data/adress_train_spk/folds --max-folds "$max_folds" \
+        --label-table utt2label --folds-dir "$(folds_of adress_train_spk "$sys")" --max-folds "$max_folds" \
         $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/cv
       steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2label --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
@@ -194,7 +206,7 @@ if run_stage 7; then
     for strategy in $finetune_strategies; do
       say "stage 7: fine-tuning $sys ($strategy; $(conf finetune.conf)): CV on train, and train -> test"
       for proto in cv test; do
-        split=(--folds-dir data/adress_train/folds --max-folds "$ft_max_folds")
+        split=(--folds-dir "$(folds_of adress_train "$sys")" --max-folds "$ft_max_folds")
         [ $proto = test ] && split=(--test-data data/adress_test)
         steps/finetune.sh --cmd "$train_cmd_now" --train-config "$(conf finetune.conf)" --label-table utt2label \
           "${split[@]}" --seeds "$seed_list" --device "$device" --num-threads "$train_threads" \
@@ -207,7 +219,7 @@ if run_stage 7; then
 fi
 
 # ---------------------------------------------------------------- 8: contrastive + adapter (Lux et al.)
-if run_stage 8; then lux_stage 8 data/adress_train "$lux_systems"; fi
+if run_stage 8; then lux_stage 8 data/adress_train "$lux_systems" data/adress_train/folds; fi
 
 # ---------------------------------------------------------------- 9: text branch and fusion
 # Per speaker (data/adress_{train,test}_spk: all the speaker's participant text), the same speaker folds
@@ -233,7 +245,7 @@ if run_stage 10; then
     emb=exp/$sys/emb
     steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf mmse.conf)" \
       --task regression --classifier ridge --label-table utt2mmse \
-      --folds-dir data/adress_train_spk/folds --max-folds "$max_folds" \
+      --folds-dir "$(folds_of adress_train_spk "$sys")" --max-folds "$max_folds" \
       $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/cv
     steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf mmse.conf)" \
       --task regression --classifier ridge --label-table utt2mmse \

@@ -39,6 +39,9 @@
 #   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
 #   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
+#   --pretrain-seeds "S0 ..."  the VoxCeleb pretraining seeds whose models are used, every stage run on
+#                              each (default: pretrain_seeds of conf/recipe.conf; egs/voxceleb/run.sh
+#                              --pretrain-seeds trains them): exp/<sys> for the first, exp/<sys>_p<S>
 #   --max-folds N              use the first N folds only (0: all 5; default: conf/recipe.conf; stages
 #                              7-10 use finetune_max_folds of conf/recipe.conf when this is not given)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
@@ -47,8 +50,11 @@ set -euo pipefail
 stop_stage=11
 seeds=
 max_folds=
+pretrain_seeds=
 recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
 downstream_settings   # conf/recipe.conf, conf/augment.conf; ft_max_folds, seed_list, nj, device
+systems=$(pretrain_systems $systems)   # each pretrained system of each pretraining seed
+ablation_systems=$(pretrain_systems $ablation_systems)
 
 # Corpus roots and pretrained models: the simulator's corpora and the mini VoxCeleb models
 # (--mini true), else conf/corpus.conf (checked).

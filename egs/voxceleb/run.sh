@@ -37,11 +37,15 @@
 #   --device cpu|cuda          device for training and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
+#   --pretrain-seeds "S0 S1 ..." train every model once per seed (default: --seed): the first seed's in
+#                              exp/<sys>, each other's in exp/<sys>_p<S>, each evaluated in stages 6-8 (the
+#                              Findings replicate the pretraining: README "The papers' findings")
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true).
 set -euo pipefail
 . "$(dirname "$0")/utils/recipe_lib.sh"   # --stage, --nj, --mini ...; source_conf, conf, say, run_stage ...
 stop_stage=12
 seed=0
+pretrain_seeds=
 recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
 
 # ---------------------------------------------------------------- configuration
@@ -50,7 +54,11 @@ source_conf augment.conf
 source_conf backend.conf
 source_conf pseudo.conf
 recipe_jobs
-systems=$(echo $sup_systems $dino_systems)
+pretrain_seeds=${pretrain_seeds:-$seed}
+check_pretrain_seeds
+dino_trained=$(pretrain_systems $dino_systems)   # every DINO model of every pretraining seed
+sup_trained=$(pretrain_systems $sup_systems)
+systems=$(echo $sup_trained $dino_trained)
 backend_sets="voxceleb2_dev voxceleb2_dev_heldout voxceleb1"
 
 # Corpus roots: the simulator's in corpora/ (--mini true), else conf/corpus.conf (checked).
@@ -66,7 +74,7 @@ check_voxceleb() {
   fi
 }
 
-say "mini=$mini nj=$nj device=$device ngpu=$ngpu seed=$seed stages $stage..$stop_stage"
+say "mini=$mini nj=$nj device=$device ngpu=$ngpu seed=$seed pretrain_seeds='$pretrain_seeds' stages $stage..$stop_stage"
 
 # ---------------------------------------------------------------- 0: corpora
 if run_stage 0; then
@@ -139,25 +147,28 @@ if run_stage 3; then
 fi
 
 # ---------------------------------------------------------------- 4-5: training
+# Each system of each pretraining seed: exp/<sys>[_p<S>] from conf/<sys>.conf, training seed S.
 train() {  # train <dino|xvector> <system>
   steps/train_$1.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
     --num-threads "$train_threads" --num-workers "$train_workers" \
-    --train-config "$(conf "$2.conf")" --train-opts "--seed $seed" \
+    --train-config "$(conf "$(pretrain_base "$2").conf")" --train-opts "--seed $(pretrain_seed_of "$2")" \
     --aug-data data/voxceleb2_dev_aug data/voxceleb2_dev "exp/$2"
 }
 if run_stage 4; then
-  for sys in $dino_systems; do
-    say "stage 4: DINO training of exp/$sys ($(conf "$sys.conf")) on data/voxceleb2_dev, no labels"
+  for sys in $dino_trained; do
+    say "stage 4: DINO training of exp/$sys ($(conf "$(pretrain_base "$sys").conf"), seed $(pretrain_seed_of "$sys"))" \
+        "on data/voxceleb2_dev, no labels"
     train dino "$sys"
   done
-  say "stage 4: done: $(for s in $dino_systems; do echo -n "exp/$s/final.pt "; done)"
+  say "stage 4: done: $(for s in $dino_trained; do echo -n "exp/$s/final.pt "; done)"
 fi
 if run_stage 5; then
-  for sys in $sup_systems; do
-    say "stage 5: supervised AAM-softmax training of exp/$sys ($(conf "$sys.conf")) on data/voxceleb2_dev speakers"
+  for sys in $sup_trained; do
+    say "stage 5: supervised AAM-softmax training of exp/$sys ($(conf "$(pretrain_base "$sys").conf")," \
+        "seed $(pretrain_seed_of "$sys")) on data/voxceleb2_dev speakers"
     train xvector "$sys"
   done
-  say "stage 5: done: $(for s in $sup_systems; do echo -n "exp/$s/final.pt "; done)"
+  say "stage 5: done: $(for s in $sup_trained; do echo -n "exp/$s/final.pt "; done)"
 fi
 
 # ---------------------------------------------------------------- 6: embeddings

@@ -89,12 +89,16 @@ def system_labels(models: Sequence[str], kinds: Mapping[str, str] | None = None,
     """Row label of each system: ``kinds[SYSTEM]`` (``{net}`` the network) with the network of each
     ``SYSTEM=MODEL`` as trained (``arch`` in the config.json beside MODEL), else ``nets[SYSTEM]``;
     a system without a kind keeps its name, with the network appended when its model is given."""
-    kinds, nets = kinds or {}, nets or {}
+    kinds, nets = dict(kinds or {}), dict(nets or {})
     labels = {s: kind.format(net=nets.get(s, "?")) for s, kind in kinds.items()}
     for spec in models:
         system, sep, model = spec.partition("=")
         if not sep or not system or not model:
             raise ValueError(f"bad --system-model '{spec}': expected SYSTEM=MODEL")
+        replica = re.fullmatch(r"(.+)_p(\d+)", system)   # another pretraining seed of a labelled system
+        if replica and system not in kinds and replica[1] in kinds:
+            kinds[system] = kinds[replica[1]] + f" [pretraining seed {replica[2]}]"
+            nets.setdefault(system, nets.get(replica[1], "?"))
         config = Path(model).resolve().parent / "config.json"
         try:
             arch = json.loads(config.read_text())["arch"]["arch"]

@@ -115,11 +115,11 @@ def write_data_dir(path: Path, tables: Mapping[str, Mapping[str, object] | Itera
     write_table(path / "spk2utt", utt2spk_to_spk2utt(dict(tables["utt2spk"])))
 
 
-def write_folds(path: Path, folds: Mapping[str, Mapping[str, list[str]]]) -> None:
-    """Write ``path/folds/<k>/<part>`` utterance lists (one id a line, C-sorted)."""
+def write_folds(path: Path, folds: Mapping[str, Mapping[str, list[str]]], name: str = "folds") -> None:
+    """Write ``path/<name>/<k>/<part>`` utterance lists (one id a line, C-sorted)."""
     for fold, parts in folds.items():
         for part, utts in parts.items():
-            write_table(path / "folds" / fold / part, [(u, "") for u in utts])
+            write_table(path / name / fold / part, [(u, "") for u in utts])
 
 
 def warn_banner(message: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -323,19 +324,21 @@ def read_test(root: Path, labels_file: Path | None) -> tuple[list[Speaker], bool
     return speakers, labels_file is not None
 
 
-def speaker_folds(spk2label: dict[str, str], num_folds: int = 0) -> dict[str, list[str]]:
+def speaker_folds(spk2label: dict[str, str], num_folds: int = 0, seed: int = 0) -> dict[str, list[str]]:
     """Test speakers of each cross-validation fold: one speaker each (``num_folds`` 0), or K groups.
 
     K groups are stratified by label: each label's speakers, in the order of a fixed hash of
-    their ids, are dealt round-robin into the folds, so every fold has both classes.
+    their ids (``seed`` > 0: of the seed and the id, another draw of the groups), are dealt
+    round-robin into the folds, so every fold has both classes.
     """
     spks = sorted(spk2label)
     if num_folds <= 0 or num_folds >= len(spks):
         return {str(k): [s] for k, s in enumerate(spks, 1)}
     folds: list[list[str]] = [[] for _ in range(num_folds)]
     i = 0
+    order = stable_hash if seed == 0 else (lambda s: stable_hash(f"{seed}:{s}"))
     for label in sorted(set(spk2label.values())):
-        for s in sorted((s for s in spks if spk2label[s] == label), key=stable_hash):
+        for s in sorted((s for s in spks if spk2label[s] == label), key=order):
             folds[i % num_folds].append(s)
             i += 1
     return {str(k): sorted(f) for k, f in enumerate(folds, 1)}
@@ -416,12 +419,13 @@ def _tables(speakers: list[Speaker], segments: bool, name: str) -> tuple[dict, d
 
 
 def prepare_adress(root: Path, data: Path, segments: bool = False, cv_folds: int = 0,
-                   test_labels: Path | None = None) -> dict[str, Path]:
+                   test_labels: Path | None = None, partition_seeds: Sequence[int] = ()) -> dict[str, Path]:
     """Write ``data/adress_train`` (with ``folds/<k>/{train,test}``) and ``data/adress_test``.
 
     One utterance per recording (id ``SNNN``), or with ``segments`` one per participant
     utterance with a timing bullet (``SNNN-NNNN``, numbered from 0000 in transcript order),
-    each carrying its recording's labels.
+    each carrying its recording's labels. Each of ``partition_seeds`` adds another draw of the
+    speaker groups in ``folds_p<seed>`` (the folds of a replicated pretraining seed).
     """
     root, data = Path(root), Path(data)
     require_dir(root, "ADReSS root (ADReSS-IS2020-data)")
@@ -430,13 +434,14 @@ def prepare_adress(root: Path, data: Path, segments: bool = False, cv_folds: int
     log.info("ADReSS train: %d speakers (%s)", len(train), count_summary(Counter(s.label for s in train)))
     tables, utt2spk = _tables(train, segments, "train")
     write_data_dir(data / "adress_train", tables)
-    folds = speaker_folds({s.sid: s.label for s in train}, cv_folds)
-    fold_lists = {}
-    for k, test_spks in folds.items():
-        held = set(test_spks)
-        fold_lists[k] = {"train": sorted(u for u, s in utt2spk.items() if s not in held),
-                         "test": sorted(u for u, s in utt2spk.items() if s in held)}
-    write_folds(data / "adress_train", fold_lists)
+    for seed in (0, *partition_seeds):
+        folds = speaker_folds({s.sid: s.label for s in train}, cv_folds, seed)
+        fold_lists = {}
+        for k, test_spks in folds.items():
+            held = set(test_spks)
+            fold_lists[k] = {"train": sorted(u for u, s in utt2spk.items() if s not in held),
+                             "test": sorted(u for u, s in utt2spk.items() if s in held)}
+        write_folds(data / "adress_train", fold_lists, "folds" if seed == 0 else f"folds_p{seed}")
     log.info("adress_train: %d cross-validation folds (%s)", len(folds),
              "leave one speaker out" if len(folds) == len(train) else "speakers grouped, stratified by label")
     written["adress_train"] = data / "adress_train"
