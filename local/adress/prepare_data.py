@@ -16,7 +16,8 @@ def build_parser():
     p.add_argument("--test-labels", type=Path, default=None,
                    help="test labels file (default: test/meta_data_test.txt or another known name under the root)")
     p.add_argument("--partition-seeds", default="",
-                   help="more draws of the speaker groups, one folds_p<S> each (seeds >= 0, space- or comma-separated; the draw of folds/ is seed 0)")
+                   help="more draws of the speaker groups, one folds_p<S> each (seeds >= 0, space- or "
+                        "comma-separated; the draw of folds/ is seed 0)")
     p.add_argument("adress_root", type=Path)
     p.add_argument("data", type=Path)
     return p
