@@ -356,7 +356,8 @@ results_table() {
   shift
   results_options
   if [ ${#results_findings[@]} -gt 0 ]; then  # the paper findings first: exp/findings.{md,json}
-    python -m utter.bin.make_findings --out exp/findings.md --json exp/findings.json "${results_findings[@]}" |
+    python -m utter.bin.make_findings --out exp/findings.md --json exp/findings.json --simulated "$mini" \
+      "${results_findings[@]}" |
       while read -r _rl_line; do say "$_rl_line"; done
     results_opts+=(--findings exp/findings.md)
   fi

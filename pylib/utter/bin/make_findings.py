@@ -1,18 +1,21 @@
-"""The Findings table of a recipe's RESULTS.md: each paper finding as a difference with a 95% CI and a verdict.
+"""The Findings table of a recipe's RESULTS.md: each paper finding as a declared test over pretraining seeds.
 
 Reads result files the stages already wrote (nothing is re-run). Each positional argument is one
-finding, seven fields separated by ``|``::
+finding, seven or eight fields separated by ``|``::
 
-    NAME|CLAIM|LABEL_A=PATH_A|LABEL_B=PATH_B|FIGURE|greater or less|KIND
+    NAME|CLAIM|LABEL_A=PATHS_A|LABEL_B=PATHS_B|FIGURE|greater or less|KIND[|DECLARATION]
 
-KIND ``runs``: PATH_A/PATH_B are summary results.json files whose runs are paired by
-(fold, seed); ``trials=TRIALS,utt2spk=UTT2SPK``: they are score files of that trial list,
-compared by EER with a bootstrap over the speakers of ``utt2spk``. A finding whose files
-are missing is listed as "not run". Example::
+PATHS: one result file per pretraining seed, comma-separated, in the same seed order on both sides
+(``pretrained_paths`` of utils/recipe_lib.sh writes them). KIND ``runs``: summary results.json
+files whose runs are paired by (fold, seed); ``trials=TRIALS,utt2spk=UTT2SPK``: score files of that
+trial list, compared by EER. DECLARATION, what the row tests, declared before any run:
+``role=primary|exploratory,test=superiority|noninferiority,margin=M,delta=D,folds=crossed|nested``
+(default exploratory superiority, no delta, crossed folds; see utter.transfer.findings.Declaration).
+A finding whose files are missing is listed as "not run". Example::
 
     python -m utter.bin.make_findings --out findings.md \\
-      "F2|affine first beats all at once|affine=exp/dino/finetune/affine/results.json|\
-full=exp/dino/finetune/full/results.json|UA|greater|runs"
+      "F2|affine first beats all at once|affine=exp/dino/ft/affine/results.json,exp/dino_p1/ft/affine/results.json|\
+full=exp/dino/ft/full/results.json,exp/dino_p1/ft/full/results.json|UA|greater|runs|role=primary,delta=2"
 """
 from __future__ import annotations
 
@@ -20,32 +23,46 @@ import json
 from pathlib import Path
 
 from utter.atomic import atomic_open
-from utter.bin.common import main_entry, make_parser
+from utter.bin.common import main_entry, make_parser, str2bool
 from utter.data.datadir import read_table
-from utter.transfer.findings import Finding, FindingResult, compare_summaries, compare_verification, findings_table
+from utter.transfer.findings import (
+    Declaration,
+    Finding,
+    FindingResult,
+    adjust_and_decide,
+    compare_summaries,
+    compare_verification,
+    findings_table,
+)
 
 
-def parse_spec(spec: str) -> tuple[Finding, str, str, dict[str, str] | None]:
-    """(finding, path A, path B, verification options or None) of one ``|``-separated spec."""
+def parse_spec(spec: str) -> tuple[Finding, list[str], list[str], dict[str, str] | None]:
+    """(finding, paths A, paths B, verification options or None) of one ``|``-separated spec."""
     fields = spec.split("|")
-    if len(fields) != 7:
-        raise ValueError(f"finding '{spec}': expected 7 '|'-separated fields "
-                         "(NAME|CLAIM|A=PATH|B=PATH|FIGURE|greater or less|runs or trials=...,utt2spk=...), "
+    if len(fields) not in (7, 8):
+        raise ValueError(f"finding '{spec}': expected 7 or 8 '|'-separated fields "
+                         "(NAME|CLAIM|A=PATHS|B=PATHS|FIGURE|greater or less|runs or trials=...,utt2spk=..."
+                         "[|role=...,test=...,margin=...,delta=...,folds=...]), "
                          f"got {len(fields)}")
-    name, claim, a, b, figure, direction, kind = (f.strip() for f in fields)
+    name, claim, a, b, figure, direction, kind = (f.strip() for f in fields[:7])
     for side in (a, b):
         if "=" not in side:
-            raise ValueError(f"finding {name}: '{side}' must be LABEL=PATH")
+            raise ValueError(f"finding {name}: '{side}' must be LABEL=PATH[,PATH...]")
     if direction not in ("greater", "less"):
         raise ValueError(f"finding {name}: direction must be 'greater' or 'less', got '{direction}'")
-    label_a, path_a = a.split("=", 1)
-    label_b, path_b = b.split("=", 1)
+    try:
+        declaration = Declaration.parse(fields[7] if len(fields) == 8 else "")
+    except ValueError as e:
+        raise ValueError(f"finding {name}: declaration '{fields[7]}': {e}") from e
+    label_a, paths_a = a.split("=", 1)
+    label_b, paths_b = b.split("=", 1)
     opts = None
     if kind != "runs":
         opts = dict(kv.split("=", 1) for kv in kind.split(",") if "=" in kv)
         if set(opts) != {"trials", "utt2spk"}:
             raise ValueError(f"finding {name}: kind must be 'runs' or 'trials=FILE,utt2spk=FILE', got '{kind}'")
-    return Finding(name, claim, label_a, label_b, figure, direction), path_a, path_b, opts
+    return (Finding(name, claim, label_a, label_b, figure, direction, declaration),
+            paths_a.split(","), paths_b.split(","), opts)
 
 
 def build_parser():
@@ -54,25 +71,30 @@ def build_parser():
     p.add_argument("--json", default="", help="also write the findings as JSON here (default: none)")
     p.add_argument("--bootstrap-resamples", type=int, default=1000,
                    help="speaker bootstrap resamples of an EER finding")
-    p.add_argument("findings", nargs="+", help="one finding per argument, NAME|CLAIM|A=PATH|B=PATH|FIGURE|DIR|KIND")
+    p.add_argument("--simulated", type=str2bool, default=False,
+                   help="the corpora are the simulator's: the table says so above the rows")
+    p.add_argument("findings", nargs="+", help="one finding per argument, NAME|CLAIM|A=PATHS|B=PATHS|FIGURE|DIR|KIND"
+                   "[|DECLARATION]")
     return p
 
 
 def main(args) -> None:
     results: list[FindingResult] = []
     for spec in args.findings:
-        finding, path_a, path_b, opts = parse_spec(spec)
-        missing = [p for p in (path_a, path_b) if not Path(p).is_file()]
+        finding, paths_a, paths_b, opts = parse_spec(spec)
+        missing = [p for p in (*paths_a, *paths_b) if not Path(p).is_file()]
         if missing:
-            results.append(FindingResult(finding, None, 0, f"not run (no {missing[0]})"))
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            results.append(FindingResult(finding, None, None, f"not run (no {missing[0]}{more})", "not run"))
         elif opts is None:
-            results.append(compare_summaries(finding, path_a, path_b))
+            results.append(compare_summaries(finding, paths_a, paths_b))
         else:
             utt2spk = {u: v.split()[0] for u, v in read_table(opts["utt2spk"]).items()}
-            results.append(compare_verification(finding, path_a, path_b, opts["trials"], utt2spk,
+            results.append(compare_verification(finding, paths_a, paths_b, opts["trials"], utt2spk,
                                                 num_resamples=args.bootstrap_resamples))
+    results = adjust_and_decide(results)
     with atomic_open(args.out, "w") as f:
-        f.write(findings_table(results))
+        f.write(findings_table(results, simulated=args.simulated))
     if args.json:
         with atomic_open(args.json, "w") as f:
             json.dump([r.as_dict() for r in results], f, indent=1)
