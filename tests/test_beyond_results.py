@@ -28,7 +28,7 @@ def test_rounds_and_quality_tables(tmp_path):
     assert status == 0
     text = out.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| dino")]
-    assert any("| dino_pl1 | 50 | 12 | 0.812 | 0.901 | 8.5 | 0.7 |" in r for r in rows), rows
+    assert any("| dino_pl1 | 50 | 12 | 0.812 | 0.901 | 8.5 | 0.700 |" in r for r in rows), rows
     assert any(r.startswith("| dino | ") and "12.35" in r for r in rows)
     assert "| dino_pl1 | cosine | O | quality-aware | 0.45 | 0.39 | 0.85 | 0.55 | 9.5 |" in text
     bad = run(make_results_table.main, make_results_table.build_parser(),

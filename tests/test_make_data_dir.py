@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -173,12 +174,42 @@ def test_bad_corpora_name_the_file(tmp_path):
     with pytest.raises(CorpusError, match="missing directory"):
         prepare_plain(tmp_path / "nowhere", tmp_path / "e")
     spk = tmp_path / "spk.txt"
-    spk.write_text("x/zzz.wav ann\n")
+    spk.write_text("# no entries\n")
     with pytest.raises(CorpusError, match=r"a\.wav: no speaker for 'x/a.wav'"):
         prepare_plain(root, tmp_path / "d", speaker=f"table:{spk}", ffmpeg_extensions="")
     spk.write_text("x/a.wav\n")
     with pytest.raises(CorpusError, match=r"spk\.txt:1: expected '<file> <speaker>'"):
         prepare_plain(root, tmp_path / "d", speaker=f"table:{spk}", ffmpeg_extensions="")
+
+
+def test_speaker_table_header_line_skipped_and_unknown_files_named(tmp_path, caplog):
+    """A first line naming the columns (``path<TAB>speaker``) is skipped with a note in the log;
+    any other line naming no audio file of the corpus is an error naming the table's line."""
+    root = tmp_path / "corpus"
+    audio(root / "a.wav")
+    audio(root / "sub" / "b.flac")
+    spk = tmp_path / "speakers.tsv"
+    for header in ("path\tspeaker", "File Spk", "utt_id speaker_id"):
+        spk.write_text(f"{header}\na.wav\tann\nsub/b\tbob\n")
+        with caplog.at_level(logging.INFO):
+            prepare_plain(root, tmp_path / "data", speaker=f"table:{spk}")
+        assert table(tmp_path / "data", "utt2spk") == {"ann-a": "ann", "bob-sub-b": "bob"}
+        assert f"skipped the header line 1 of {spk}" in caplog.text
+        caplog.clear()
+    # after comments and blank lines the first entry line may still be the header
+    spk.write_text("# speakers of the lab\n\npath speaker\na.wav ann\nsub/b.flac bob\n")
+    with caplog.at_level(logging.INFO):
+        prepare_plain(root, tmp_path / "data", speaker=f"table:{spk}")
+    assert f"skipped the header line 3 of {spk}" in caplog.text
+    # a header-like line that is not the first, or a line naming a file the corpus lacks: errors with the line
+    spk.write_text("a.wav ann\npath speaker\nsub/b bob\n")
+    with pytest.raises(CorpusError, match=rf"speakers\.tsv:2: 'path' is not an audio file under "
+                                          rf"{re.escape(str(root))}:"):
+        prepare_plain(root, tmp_path / "d", speaker=f"table:{spk}")
+    spk.write_text("path speaker\na.wav ann\nsub/c.flac bob\nsub/b bob\nzzz carl\n")
+    with pytest.raises(CorpusError, match=r"speakers\.tsv:3: 'sub/c\.flac' is not an audio file under .*"
+                                          r"\(1 more lines name none\)"):
+        prepare_plain(root, tmp_path / "d", speaker=f"table:{spk}")
 
 
 @pytest.mark.parametrize("line, message", [

@@ -112,10 +112,10 @@ def test_results_table_rows_columns_and_published(tmp_path):
     rows = [line for line in o_table.splitlines() if line.startswith("| ") and not line.startswith("| system")]
     assert rows[0].startswith("| supervised") and rows[1].startswith("| DINO")  # supervised first
     cells = [c.strip() for c in rows[1].strip("|").split("|")]
-    assert cells[1:4] == ["10", "0.5", "0.25"] and cells[4] == "11"  # dino cosine, then PLDA EER
+    assert cells[1:4] == ["10", "0.500", "0.250"] and cells[4] == "11"  # dino cosine, then PLDA EER
     assert "### VoxCeleb1-E" in text and "12.35" in text
     calib = text.split("### Calibrated scores")[1].split("##")[0]
-    assert "actDCF(0.01)" in calib and "| DINO (LResNet34) | PLDA | O | 0.51 | 0.617 |" in calib
+    assert "actDCF(0.01)" in calib and "| DINO (LResNet34) | PLDA | O | 0.510 | 0.617 |" in calib
     assert "hyperion" in text and "3.96" in text
     assert "## Published figures (VoxCeleb1, for comparison)" in text
 

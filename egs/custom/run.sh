@@ -403,19 +403,21 @@ if run_stage 8; then
     done
     train_desc="$(num_lines data/train/utt2spk) utterances of ${train_audio[*]}"
     eval_desc="$(num_lines data/eval/utt2spk) utterances of $eval_audio ($(num_lines "$trials") trials)"
-    backend_desc=
+    # sentences after the intro of conf/results.conf, what was skipped among them; make_results_table
+    # joins them, each ended with a period
+    intro=()
     if has_backend; then
-      backend_desc="PLDA and the AS-norm cohort from $(num_lines data/backend_train/spk2utt) speakers of ${backend_audio[*]}."
+      nspk=$(num_lines data/backend_train/spk2utt)
+      intro+=(--intro-sentence "PLDA and the AS-norm cohort from $nspk speakers of ${backend_audio[*]}")
     fi
-    notes=$(cat data/backend_skipped 2> /dev/null || true)
+    [ -s data/backend_skipped ] && intro+=(--intro-sentence "$(cat data/backend_skipped)")
     for sys in $systems; do
-      [ -s "exp/$sys/plda/skipped" ] && notes="${notes:+$notes }$(cat "exp/$sys/plda/skipped")."
+      [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$(cat "exp/$sys/plda/skipped")")
       short=$(grep -ho "[0-9]* of [0-9]* utterances have fewer than [0-9]* voiced frames" "exp/$sys/log/train.log" \
               | tail -n 1 || true)
-      [ -n "$short" ] && notes="${notes:+$notes }$sys: $short and were left out of training."
+      [ -n "$short" ] && intro+=(--intro-sentence "$sys: $short and were left out of training")
     done
-    backend_desc="${backend_desc:+$backend_desc }$notes"   # the intro (conf/results.conf) says what was skipped
-    results_table RESULTS.md "${nets[@]}" --det-plot exp/det_main.png "${cal[@]}"
+    results_table RESULTS.md "${nets[@]}" "${intro[@]}" --det-plot exp/det_main.png "${cal[@]}"
     cat RESULTS.md
     say "stage 8: done: RESULTS.md"
   fi

@@ -41,6 +41,8 @@ NET_NAMES = {"lresnet34": "LResNet34", "resnet34": "ResNet34", "resnet": "ResNet
 DEFAULT_SECTIONS = {"findings": "Findings", "calibrated": "Calibrated scores", "pseudo": "Pseudo-label rounds",
                     "quality": "Quality-aware calibration", "published": "Published figures (for comparison)"}
 _SPEC = re.compile(r"^([^:=\s]+):([^:=\s]+):([^:=\s]+)=(.+)$")
+#: a shown minDCF from here up gets the note of :func:`high_min_dcf_note` under its table
+HIGH_MIN_DCF = 0.95
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
             cols += [f"{b}|EER"] + [f"{b}|minDCF@{p:g}" for p in p_targets]
             heads += [f"{BACKEND_NAMES.get(b, b)} EER%"] + [f"{BACKEND_NAMES.get(b, b)} minDCF({p:g})"
                                                           for p in p_targets]
-        rows = []
+        rows, high = [], []
         for s in systems:
             if not any(k[0] == s for k in cell):
                 continue
@@ -140,13 +142,35 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
                 fig = cell.get((s, b), {})
                 row[f"{b}|EER"] = _round(fig.get("EER"), 2)
                 for p in p_targets:
-                    row[f"{b}|minDCF@{p:g}"] = _round(fig.get(f"minDCF@{p:g}"), 3)
+                    shown = row[f"{b}|minDCF@{p:g}"] = _dcf(fig.get(f"minDCF@{p:g}"))
+                    if _is_high(shown):
+                        high.append(f"{row['system']} {BACKEND_NAMES.get(b, b)} minDCF({p:g}) {shown}")
             rows.append(row)
         n = next(iter(cell.values()))
         count = f" ({n.get('n_target', '?')} target / {n.get('n_nontarget', '?')} non-target trials)" \
             if "n_target" in n else ""
-        parts.append(f"### {headings.get(trials, trials)}{count}\n\n" + format_table(rows, cols, heads))
+        parts.append(f"### {headings.get(trials, trials)}{count}\n\n" + format_table(rows, cols, heads)
+                     + _note(high))
     return "\n\n".join(parts)
+
+
+def high_min_dcf_note(high: Sequence[str]) -> str:
+    """The note under a table whose shown minDCFs (``high``, each named) reach :data:`HIGH_MIN_DCF`."""
+    if not high:
+        return ""
+    return (f"minDCF >= {HIGH_MIN_DCF:g} ({'; '.join(high)}): a normalised minDCF of 1 is the cost of the "
+            "trivial system that ignores the scores and rejects every trial (at a target prior above 0.5, accepts "
+            "every trial); at that prior no threshold on these scores does much better, so no operating point "
+            "there is of use.")
+
+
+def _note(high: Sequence[str]) -> str:
+    note = high_min_dcf_note(high)
+    return f"\n\n{note}" if note else ""
+
+
+def _is_high(shown: str | None) -> bool:
+    return shown is not None and float(shown) >= HIGH_MIN_DCF
 
 
 def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.01, 0.05),
@@ -159,20 +183,22 @@ def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = 
         heads += [f"minDCF({p:g})", f"actDCF({p:g})"]
     cols += ["Cllr", "minCllr"]
     heads += ["Cllr", "minCllr"]
-    rows = []
+    rows, high = [], []
     for e in sorted(evals, key=lambda e: (_rank(e.trials, list(trial_order)), _rank(e.system, list(labels)),
                                           _rank(e.backend, list(BACKEND_NAMES)))):
         row = {"system": labels.get(e.system, e.system), "backend": BACKEND_NAMES.get(e.backend, e.backend),
                "trials": e.trials}
-        row.update({c: _round(e.figures.get(c), 3) for c in cols[3:]})
+        row.update({c: _dcf(e.figures.get(c)) for c in cols[3:]})
         rows.append(row)
-    return format_table(rows, cols, heads)
+        high += [f"{row['system']} {row['backend']} {e.trials} minDCF({p:g}) {row[f'minDCF@{p:g}']}"
+                 for p in p_targets if _is_high(row[f"minDCF@{p:g}"])]
+    return format_table(rows, cols, heads) + _note(high)
 
 
 def pseudo_label_table(specs: Sequence[str]) -> str:
     """Pseudo-label rounds: clustering figures (cluster.json of steps/cluster_embeddings.sh) beside the
     EER/minDCF of the round's model. Each spec is ``ROUND=CLUSTER_JSON,SCORES_JSON`` (``-`` for no clustering)."""
-    rows = []
+    rows, high = [], []
     for spec in specs:
         name, _, paths = spec.partition("=")
         cluster_path, _, scores_path = paths.partition(",")
@@ -182,9 +208,12 @@ def pseudo_label_table(specs: Sequence[str]) -> str:
         f = read_evaluations([f"{name}:x:x={scores_path}"])[0].figures
         rows.append({"round": name, "clusters": c.get("num_clusters_kept"), "dropped": c.get("utterances_dropped"),
                      "purity": _round(c.get("purity"), 3), "nmi": _round(c.get("nmi"), 3),
-                     "EER": _round(f.get("EER"), 2), "minDCF@0.01": _round(f.get("minDCF@0.01"), 3)})
+                     "EER": _round(f.get("EER"), 2), "minDCF@0.01": _dcf(f.get("minDCF@0.01"))})
+        if _is_high(rows[-1]["minDCF@0.01"]):
+            high.append(f"{name} minDCF(0.01) {rows[-1]['minDCF@0.01']}")
     return format_table(rows, ["round", "clusters", "dropped", "purity", "nmi", "EER", "minDCF@0.01"],
-                        ["model", "clusters kept", "utterances dropped", "purity", "NMI", "EER%", "minDCF(0.01)"])
+                        ["model", "clusters kept", "utterances dropped", "purity", "NMI", "EER%", "minDCF(0.01)"]) \
+        + _note(high)
 
 
 def quality_calibration_table(specs: Sequence[str], labels: Mapping[str, str] | None = None) -> str:
@@ -345,10 +374,29 @@ def _round(v, digits: int):
     return None if v is None else round(float(v), digits)
 
 
+def _dcf(v) -> str | None:
+    """A DCF (or Cllr) as shown: 3 decimals kept (0.9997 -> ``1.000``, 0.7 -> ``0.700``), never ``1``."""
+    return None if v is None else f"{float(v):.3f}"
+
+
+def join_sentences(parts: Sequence[str]) -> str:
+    """One paragraph of ``parts`` (sentences, or runs of them): each stripped, empty ones dropped, and
+    each ended with a period when it lacks one (``.``, ``!`` or ``?``), joined by a space."""
+    out = []
+    for part in parts:
+        part = " ".join(part.split())
+        if part:
+            out.append(part if part.endswith((".", "!", "?")) else part + ".")
+    return " ".join(out)
+
+
 def build_parser():
     p = make_parser(__doc__.split("\n\n")[0], threads=False)
     p.add_argument("--title", default="Results", help="first heading of the file")
     p.add_argument("--intro", default="", help="a paragraph under the title (how the figures were made)")
+    p.add_argument("--intro-sentence", action="append", default=[], metavar="TEXT",
+                   help="a sentence appended to the --intro paragraph (a period added when it lacks one); "
+                        "repeatable, in order")
     p.add_argument("--published", default="", help="tab-separated published figures to quote (conf/published.tsv)")
     p.add_argument("--det-plot", default="", help="a DET plot PNG to link (path relative to the output)")
     p.add_argument("--calibrated", action="append", default=[], metavar="SYSTEM:BACKEND:TRIALS=JSON",
@@ -392,6 +440,11 @@ def labels_of(args, trained: bool = True) -> dict[str, str]:
                          parse_pairs(args.system_net, "--system-net", "SYSTEM=NET"))
 
 
+def intro_paragraph(args) -> str:
+    """--intro with the --intro-sentence sentences after it, each ended with a period and a space."""
+    return join_sentences([args.intro, *args.intro_sentence]) if args.intro_sentence else args.intro
+
+
 def findings_section(args) -> list[str]:
     """The lines of the Findings section (first after the title and intro), none without --findings."""
     if not args.findings:
@@ -403,8 +456,9 @@ def main_classification(args) -> None:
     """RESULTS.md of a classification recipe (--task classification)."""
     headings = parse_pairs(args.heading, "--heading")
     text = [f"# {args.title}", ""]
-    if args.intro:
-        text += [args.intro, ""]
+    intro = intro_paragraph(args)
+    if intro:
+        text += [intro, ""]
     text += findings_section(args)
     labels = labels_of(args)
     text += [classification_tables(args.evaluations, parse_metrics(args.metrics), headings, labels), ""]
@@ -424,8 +478,9 @@ def main(args) -> None:
     labels = labels_of(args)
     headings = parse_pairs(args.heading, "--heading")
     text = [f"# {args.title}", ""]
-    if args.intro:
-        text += [args.intro, ""]
+    intro = intro_paragraph(args)
+    if intro:
+        text += [intro, ""]
     text += findings_section(args)
     text += ["EER in %; minDCF normalised as Kaldi's compute_min_dcf.py (C_miss = C_fa = 1).", "",
              results_tables(evals, labels=labels, headings=headings), ""]

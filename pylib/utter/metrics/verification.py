@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import ConvexHull
 
 from utter.metrics.plots import DET_TICKS, det_axes, new_figure, probit, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 P_TARGETS = (0.01, 0.001, 0.05)
 
@@ -229,10 +233,13 @@ def verification_report(scores, labels, p_targets: Sequence[float] = P_TARGETS, 
 
 
 def det_plot(systems: Mapping[str, tuple] | Sequence[tuple], path: str | os.PathLike,
-             p_target: float = 0.01, title: str | None = None, max_points: int = 4000) -> None:
-    """DET curves (probit axes) of several systems in one PNG, each with its EER and minDCF points.
+             p_target: float = 0.01, title: str | None = None, max_points: int = 4000) -> Figure:
+    """DET curves (probit axes) of several systems in one PNG, each with its EER and minDCF points;
+    returns the (closed) figure.
 
-    ``systems``: name -> (scores, labels), or a list of (name, scores, labels).
+    ``systems``: name -> (scores, labels), or a list of (name, scores, labels). A minDCF point off
+    the axes (e.g. at P_miss 100%: rejecting every trial) is drawn hollow at the nearest edge, and
+    the system's legend entry says so.
     """
 
     items = list(systems.items()) if isinstance(systems, Mapping) else [(n, (s, lab)) for n, s, lab in systems]
@@ -243,23 +250,32 @@ def det_plot(systems: Mapping[str, tuple] | Sequence[tuple], path: str | os.Path
         eer = _rocch_eer(pts.p_fa, pts.p_miss)
         dcf, thr = min_dcf_at(pts, p_target)
         k = int(np.searchsorted(pts.thresholds, thr))
-        step = max(1, len(pts.p_fa) // max_points)
-        (line,) = ax.plot(probit(pts.p_fa[::step]), probit(pts.p_miss[::step]),
-                          label=f"{name} (EER {100 * eer:.2f}%, minDCF@{p_target:g} {dcf:.3f})")
-        ax.plot(probit(eer), probit(eer), "o", color=line.get_color())
-        ax.plot(probit(pts.p_fa[k]), probit(pts.p_miss[k]), "s", color=line.get_color())
         n_tar = int(np.count_nonzero(np.asarray(labels, dtype=bool)))
         counts.add((n_tar, len(labels) - n_tar))
         worst = max(worst, eer)
-        curves.append(pts)
+        curves.append((name, pts, eer, dcf, k))
     # limits from the data: past twice the worst EER, down to the lowest error rate a curve reaches
     # inside that window (the ticks below, which no curve reaches, would be empty space)
     hi = min((h for h in (0.4, 0.5, 0.6, 0.8, 0.9, 0.95) if h >= min(0.95, 2.2 * worst)), default=0.95)
-    reached = [p for pts in curves for p in (
+    reached = [p for _, pts, *_ in curves for p in (
         pts.p_fa[(pts.p_fa > 0) & (pts.p_fa <= hi) & (pts.p_miss <= hi)],
         pts.p_miss[(pts.p_miss > 0) & (pts.p_miss <= hi) & (pts.p_fa <= hi)]) if p.size]
     low = min((float(p.min()) for p in reached), default=0.001)
     lo = max((t / 100 for t in DET_TICKS if t / 100 <= max(low, 1e-4) and t / 100 < hi), default=1e-4)
+    edge_lo, edge_hi = float(probit(lo)), float(probit(hi))
+    for name, pts, eer, dcf, k in curves:
+        x, y = float(probit(pts.p_fa[k])), float(probit(pts.p_miss[k]))
+        off = not (edge_lo <= x <= edge_hi and edge_lo <= y <= edge_hi)
+        where = "; its point off the axes, hollow square at the edge" if off else ""
+        step = max(1, len(pts.p_fa) // max_points)
+        (line,) = ax.plot(probit(pts.p_fa[::step]), probit(pts.p_miss[::step]),
+                          label=f"{name} (EER {100 * eer:.2f}%, minDCF@{p_target:g} {dcf:.3f}{where})")
+        ax.plot(probit(eer), probit(eer), "o", color=line.get_color())
+        if off:
+            ax.plot(np.clip(x, edge_lo, edge_hi), np.clip(y, edge_lo, edge_hi), "s", color=line.get_color(),
+                    markerfacecolor="none", clip_on=False)
+        else:
+            ax.plot(x, y, "s", color=line.get_color())
     names = [n for n, _ in items]
     head = title or ("DET of " + (", ".join(names) if len(names) <= 3 else f"{len(names)} systems"))
     if len(counts) == 1:
@@ -269,3 +285,4 @@ def det_plot(systems: Mapping[str, tuple] | Sequence[tuple], path: str | os.Path
         trials = "trial lists differ between systems"
     det_axes(ax, f"{head}\n{trials}; o EER, square minDCF@{p_target:g}", lo, hi, legend="below")
     save_figure(fig, path)
+    return fig

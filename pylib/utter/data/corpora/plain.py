@@ -13,7 +13,9 @@ Speaker rule (``speaker``):
 ``regex:RE``    the group ``spk`` (or else group 1) of RE searched in the path relative to the
                 root, e.g. ``regex:^([^_]+)_`` for ``spk_session_take.wav``
 ``table:FILE``  lines ``<file> <speaker>``, <file> the path relative to the root (with or
-                without its extension; it may hold spaces) or its recording id
+                without its extension; it may hold spaces) or its recording id; a first line
+                naming the columns (e.g. ``path speaker``) is skipped, and a line naming no audio
+                file of the corpus is an error
 
 Ids (Kaldi conventions): a recording's id is its path below the root without the extension,
 ``/`` turned into ``-`` and whitespace into ``_``; an utterance id is prefixed by its speaker
@@ -50,6 +52,10 @@ FFMPEG_EXTENSIONS = ("m4a", "aac", "mp4", "webm", "wma", "mkv", "amr", "3gp", "m
 
 _SPK_BAD = re.compile(r"[^A-Za-z0-9._]")
 _UTT_BAD = re.compile(r"\s")
+#: the column names of a speaker table's header line: the file's, then the speaker's
+_HEADER_FILE = re.compile(r"(?i)(path|file|file_?(name|path)|utt|utt_?id|utterance|utterance_?id|reco|reco_?id|"
+                          r"recording|recording_?id|wav|audio)")
+_HEADER_SPK = re.compile(r"(?i)(speaker|spk)(_?(id|name|label))?|label")
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,12 @@ def _strip_ext(rel: str) -> str:
     return f"{head}/{last}" if head else last
 
 
+def is_header(fields: Sequence[str]) -> bool:
+    """Whether a speaker table line's two fields are column names (``path speaker``, ``file spk`` ...)."""
+    return len(fields) == 2 and bool(_HEADER_FILE.fullmatch(fields[0])) \
+        and bool(_HEADER_SPK.fullmatch(fields[1]))
+
+
 class SpeakerRule:
     """``speaker(file) -> label or None`` for one of the rules of the module doc."""
 
@@ -155,6 +167,8 @@ class SpeakerRule:
         kind, _, arg = spec.partition(":")
         self.kind = kind
         self.table: dict[str, str] = {}
+        self.table_lines: dict[str, int] = {}   # table key -> its line
+        self.table_path: Path | None = None
         if kind == "none" and not arg:
             return
         if kind == "dir":
@@ -179,23 +193,44 @@ class SpeakerRule:
             path = Path(arg)
             if not path.is_file():
                 raise CorpusError(f"speaker rule '{spec}': {path}: no such file")
+            self.table_path = path
+            first = True
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 for lineno, line in enumerate(f, 1):
                     if not line.strip() or line.lstrip().startswith("#"):
                         continue
                     fields = line.strip().rsplit(None, 1)   # the file may hold spaces, the speaker not
+                    if first and is_header(fields):
+                        log.info("skipped the header line %d of %s (%s)", lineno, path, " ".join(fields))
+                        first = False
+                        continue
+                    first = False
                     if len(fields) != 2:
                         raise CorpusError(f"{path}:{lineno}: expected '<file> <speaker>', got '{line.rstrip()}'")
                     key = fields[0].removeprefix("./")
                     if key in self.table:
                         raise CorpusError(f"{path}:{lineno}: '{fields[0]}' is listed twice")
                     self.table[key] = fields[1]
+                    self.table_lines[key] = lineno
             return
         raise CorpusError(f"speaker rule '{spec}': expected none, dir:N, regex:EXPR or table:FILE")
 
     @property
     def labelled(self) -> bool:
         return self.kind != "none"
+
+    def check_table(self, files: Sequence[AudioFile], roots: Sequence[Path]) -> None:
+        """A table line that names no audio file of ``files`` is an error naming its line."""
+        if self.kind != "table":
+            return
+        known = {key for f in files for key in (f.rel, _strip_ext(f.rel), f.reco)}
+        unknown = [key for key in self.table if key not in known]
+        if unknown:
+            more = f" ({len(unknown) - 1} more lines name none)" if len(unknown) > 1 else ""
+            raise CorpusError(f"{self.table_path}:{self.table_lines[unknown[0]]}: '{unknown[0]}' is not an audio "
+                              f"file under {', '.join(map(str, roots))}{more}: a speaker table names only audio "
+                              "files under the folder(s), by their path below it (with or without extension) or "
+                              "recording id")
 
     def __call__(self, f: AudioFile) -> str:
         if self.kind == "dir":
@@ -278,6 +313,7 @@ def prepare_plain(roots: Path | Sequence[Path], out_dir: Path, *, speaker: str =
         raise CorpusError("no audio folder given")
     rule = SpeakerRule(speaker)
     files = scan(roots, _split_exts(extensions), _split_exts(ffmpeg_extensions))
+    rule.check_table(files, roots)
     need_ffmpeg = [f for f in files if f.ffmpeg]
     if need_ffmpeg and require_ffmpeg and not shutil.which("ffmpeg"):
         raise CorpusError(f"{need_ffmpeg[0].path}: {len(need_ffmpeg)} files need ffmpeg to be decoded, and ffmpeg "
