@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -184,7 +183,8 @@ def test_bad_corpora_name_the_file(tmp_path):
 
 def test_speaker_table_header_line_skipped_and_unknown_files_named(tmp_path, caplog):
     """A first line naming the columns (``path<TAB>speaker``) is skipped with a note in the log;
-    any other line naming no audio file of the corpus is an error naming the table's line."""
+    other lines naming no audio file of the folder are counted in a warning naming the first's line
+    (one lab table may serve several folders), and the files the table names get their speakers."""
     root = tmp_path / "corpus"
     audio(root / "a.wav")
     audio(root / "sub" / "b.flac")
@@ -201,15 +201,17 @@ def test_speaker_table_header_line_skipped_and_unknown_files_named(tmp_path, cap
     with caplog.at_level(logging.INFO):
         prepare_plain(root, tmp_path / "data", speaker=f"table:{spk}")
     assert f"skipped the header line 3 of {spk}" in caplog.text
-    # a header-like line that is not the first, or a line naming a file the corpus lacks: errors with the line
+    # a header-like line that is not the first, or lines naming files the folder lacks: a warning
     spk.write_text("a.wav ann\npath speaker\nsub/b bob\n")
-    with pytest.raises(CorpusError, match=rf"speakers\.tsv:2: 'path' is not an audio file under "
-                                          rf"{re.escape(str(root))}:"):
+    with caplog.at_level(logging.INFO):
         prepare_plain(root, tmp_path / "d", speaker=f"table:{spk}")
+    assert f"{spk}: 1 of its 3 lines name no audio file under {root} (first: line 2, 'path')" in caplog.text
+    caplog.clear()
     spk.write_text("path speaker\na.wav ann\nsub/c.flac bob\nsub/b bob\nzzz carl\n")
-    with pytest.raises(CorpusError, match=r"speakers\.tsv:3: 'sub/c\.flac' is not an audio file under .*"
-                                          r"\(1 more lines name none\)"):
-        prepare_plain(root, tmp_path / "d", speaker=f"table:{spk}")
+    with caplog.at_level(logging.INFO):
+        prepare_plain(root, tmp_path / "e", speaker=f"table:{spk}")
+    assert f"{spk}: 2 of its 4 lines name no audio file under {root} (first: line 3, 'sub/c.flac')" in caplog.text
+    assert table(tmp_path / "e", "utt2spk") == {"ann-a": "ann", "bob-sub-b": "bob"}
 
 
 @pytest.mark.parametrize("line, message", [

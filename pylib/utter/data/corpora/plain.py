@@ -14,8 +14,8 @@ Speaker rule (``speaker``):
                 root, e.g. ``regex:^([^_]+)_`` for ``spk_session_take.wav``
 ``table:FILE``  lines ``<file> <speaker>``, <file> the path relative to the root (with or
                 without its extension; it may hold spaces) or its recording id; a first line
-                naming the columns (e.g. ``path speaker``) is skipped, and a line naming no audio
-                file of the corpus is an error
+                naming the columns (e.g. ``path speaker``) is skipped, and lines naming no audio
+                file of the folder are counted in a warning (one table may serve several folders)
 
 Ids (Kaldi conventions): a recording's id is its path below the root without the extension,
 ``/`` turned into ``-`` and whitespace into ``_``; an utterance id is prefixed by its speaker
@@ -220,17 +220,20 @@ class SpeakerRule:
         return self.kind != "none"
 
     def check_table(self, files: Sequence[AudioFile], roots: Sequence[Path]) -> None:
-        """A table line that names no audio file of ``files`` is an error naming its line."""
+        """Table lines that name no audio file of ``files``: counted in a warning naming the first's line.
+
+        Not an error: one lab table may serve several folders (evaluation, back-end); a file of the
+        folders that the table lacks is the error (``no speaker for``).
+        """
         if self.kind != "table":
             return
         known = {key for f in files for key in (f.rel, _strip_ext(f.rel), f.reco)}
         unknown = [key for key in self.table if key not in known]
         if unknown:
-            more = f" ({len(unknown) - 1} more lines name none)" if len(unknown) > 1 else ""
-            raise CorpusError(f"{self.table_path}:{self.table_lines[unknown[0]]}: '{unknown[0]}' is not an audio "
-                              f"file under {', '.join(map(str, roots))}{more}: a speaker table names only audio "
-                              "files under the folder(s), by their path below it (with or without extension) or "
-                              "recording id")
+            log.warning("%s: %d of its %d lines name no audio file under %s (first: line %d, '%s'); they are "
+                        "not used (a table names files by their path below the folder, with or without "
+                        "extension, or by recording id)", self.table_path, len(unknown), len(self.table),
+                        ", ".join(map(str, roots)), self.table_lines[unknown[0]], unknown[0])
 
     def __call__(self, f: AudioFile) -> str:
         if self.kind == "dir":
