@@ -187,3 +187,20 @@ def test_errors_name_the_problem(tmp_path, data):
     f = multi_crop_loader_factory(data, batch_size=4, min_frames=50)
     with pytest.raises(ValueError, match="start_batch 99 outside"):
         f(0, start_batch=99)
+
+
+def test_multi_crop_plan_keeps_short_utterances_above_the_floor():
+    """Sources under ``min_frames`` voiced frames are left out; the others are used, those shorter
+    than the global crop with crops capped at their length; the counts are the plan's facts."""
+    from utter.data.dataset import MultiCropPlan
+
+    num_kept = {"a": 500, "b": 120, "b-noise": 400, "c": 30, "d": 60}
+    sources = {"a": ["a"], "b": ["b", "b-noise"], "c": ["c"], "d": ["d"]}
+    plan = MultiCropPlan(sources, num_kept, batch_size=2, global_frames=300, local_frames=100, num_local=2,
+                         min_frames=50)
+    assert plan.sources == ["a", "b", "d"]
+    assert plan.facts == {"utterances": 4, "used": 3, "left_out": 1, "min_frames": 50,
+                          "shorter_than_global_crop": 2, "global_frames": 300, "local_frames": 100}
+    spec = plan.batch(0, plan.prepare(0), 0)
+    for crop in spec.groups["global"]:
+        assert crop.length == min(300, num_kept[crop.utt])

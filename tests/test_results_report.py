@@ -89,7 +89,10 @@ def test_custom_recipe_results_intro_sentences_end_with_periods(tmp_path):
              "exp/dino_small/scores/main/scores_cosine.json": json.dumps(
                  {"EER": 30.0, "minDCF@0.01": 0.9997, "minDCF@0.05": 0.8, "n_target": 1, "n_nontarget": 1}),
              "exp/dino_small/config.json": json.dumps({"arch": {"arch": "tdnn"}}), "exp/dino_small/final.pt": "",
-             "exp/dino_small/log/train.log": "2413 of 5000 utterances have fewer than 400 voiced frames\n"}
+             "exp/dino_small/train_plan.json": json.dumps(
+                 {"total_steps": 300, "epochs": 1.92, "steps_per_epoch": 156,
+                  "data": {"utterances": 5000, "used": 4990, "left_out": 10, "min_frames": 50,
+                           "shorter_than_global_crop": 2413, "global_frames": 400, "local_frames": 200}})}
     for name, text in files.items():
         (rdir / name).parent.mkdir(parents=True, exist_ok=True)
         (rdir / name).write_text(text)
@@ -98,8 +101,9 @@ def test_custom_recipe_results_intro_sentences_end_with_periods(tmp_path):
     assert intro == ("DINO trained without labels on 2 utterances of /x; scored on the trials of 3 utterances of "
                      "/x (2 trials). PLDA and the AS-norm cohort from 2 speakers of /lab. calibration skipped: "
                      "data/backend has 2 speakers (conf/backend.conf). dino_small: PLDA skipped: within-class "
-                     "covariance is singular. dino_small: 2413 of 5000 utterances have fewer than 400 voiced "
-                     "frames and were left out of training.")
+                     "covariance is singular. dino_small: 300 training steps (1.9 epochs) on 4990 of 5000 "
+                     "utterances (10 with fewer than 50 voiced frames left out; 2413 shorter than the 400-frame "
+                     "global crop, cropped whole).")
     assert "| DINO (TDNN, conf/dino_small.conf) | 30 | 1.000 | 0.800 |" in (rdir / "RESULTS.md").read_text()
 
 

@@ -53,6 +53,9 @@ def test_outputs_of_a_run(toy_run):
     assert (exp / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((exp / "config.json").read_text())
     assert config["train"]["lr"] == 0.01 and config["arch"]["hidden"] == 16 and config["run"] == {"toy": True}
+    # the training length, stated before training (a toy loader has no data facts)
+    plan = json.loads((exp / "train_plan.json").read_text())
+    assert plan == {"total_steps": 18, "steps_per_epoch": 6, "epochs": 3.0, "data": {}}
     assert [p.name for p in list_checkpoints(exp)] == ["ckpt-00000012.pt", "ckpt-00000016.pt", "ckpt-00000018.pt"]
     last = load_checkpoint(exp / "ckpt-00000018.pt")
     assert (last["step"], last["epoch"], last["batch_in_epoch"]) == (18, 3, 0)

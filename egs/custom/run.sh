@@ -246,39 +246,19 @@ fi
 if run_stage 4; then
   for sys in $systems; do
     cfg=$(conf "$sys.conf")
-    global=$(conf_value "$cfg" global-frames 400)
-    batch=$(conf_value "$cfg" batch-size 48)
-    min_frames=${dino_min_frames:-$global}
-    # utterances too short for the crops, counted from their frames (the trainer counts voiced frames)
-    total=$(num_lines data/train/utt2num_frames)
-    long=$(awk -v m="$min_frames" '$2 >= m' data/train/utt2num_frames | wc -l | tr -d ' ')
-    if [ "$long" -eq 0 ]; then
-      echo "$0: every one of the $total utterances of data/train is shorter than $min_frames frames, the" \
-           "minimum for DINO's crops ($cfg: --global-frames=$global): set dino_min_frames in conf/recipe.conf" \
-           "(e.g. to --local-frames) or shorter crops in $cfg" >&2
-      exit 1
-    fi
-    opts="--seed $seed --min-frames $min_frames"
-    if [ "$long" -lt "$batch" ]; then
-      b=$(( long >= 2 ? long : 2 ))
-      say "stage 4: data/train has only $long utterances of $min_frames frames or more, fewer than the batch" \
-          "of $batch ($cfg): batches of $b"
-      opts+=" --batch-size $b"
-    fi
-    if [ "$min_frames" -lt "$global" ]; then
-      say "stage 4: utterances of $min_frames to $global voiced frames are kept (dino_min_frames): their" \
-          "global crops are shorter (zero-padded)"
-    fi
+    # the program decides what to train on (utterances under --min-frames voiced frames left out, shorter
+    # crops capped at the utterance, the batch lowered for a tiny corpus) and writes it to train_plan.json
+    opts="--seed $seed"
+    [ -n "$dino_min_frames" ] && opts+=" --min-frames $dino_min_frames"
     aug=()
     [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
     say "stage 4: DINO training of exp/$sys ($cfg) on data/train${aug:+ and data/train_aug}, no labels"
     steps/train_dino.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
       --num-threads "$train_threads" --num-workers "$train_workers" --train-config "$cfg" \
       --train-opts "$opts" "${aug[@]}" data/train "exp/$sys"
-    short=$(grep -ho "[0-9]* of [0-9]* utterances have fewer than [0-9]* voiced frames" "exp/$sys/log/train.log" \
-            | tail -n 1 || true)
-    if [ -n "$short" ]; then say "stage 4: $sys: $short and were left out of training"
-    else say "stage 4: $sys: every training utterance has $min_frames voiced frames or more: none left out"; fi
+    [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -c 'import sys
+from utter.bin.make_results_table import plan_sentence
+print(plan_sentence(sys.argv[1]))' "$sys=exp/$sys/train_plan.json")"
   done
   say "stage 4: done: $(for s in $systems; do echo -n "exp/$s/final.pt "; done)"
 fi
@@ -413,9 +393,7 @@ if run_stage 8; then
     [ -s data/backend_skipped ] && intro+=(--intro-sentence "$(cat data/backend_skipped)")
     for sys in $systems; do
       [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$(cat "exp/$sys/plda/skipped")")
-      short=$(grep -ho "[0-9]* of [0-9]* utterances have fewer than [0-9]* voiced frames" "exp/$sys/log/train.log" \
-              | tail -n 1 || true)
-      [ -n "$short" ] && intro+=(--intro-sentence "$sys: $short and were left out of training")
+      [ -s "exp/$sys/train_plan.json" ] && intro+=(--train-plan "$sys=exp/$sys/train_plan.json")
     done
     results_table RESULTS.md "${nets[@]}" "${intro[@]}" --det-plot exp/det_main.png "${cal[@]}"
     cat RESULTS.md

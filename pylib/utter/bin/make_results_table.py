@@ -394,6 +394,9 @@ def build_parser():
     p = make_parser(__doc__.split("\n\n")[0], threads=False)
     p.add_argument("--title", default="Results", help="first heading of the file")
     p.add_argument("--intro", default="", help="a paragraph under the title (how the figures were made)")
+    p.add_argument("--train-plan", action="append", default=[], metavar="SYSTEM=JSON",
+                   help="a system's train_plan.json (written by the trainer): a sentence after the intro says "
+                        "how long it trained and which utterances it used; repeatable")
     p.add_argument("--intro-sentence", action="append", default=[], metavar="TEXT",
                    help="a sentence appended to the --intro paragraph (a period added when it lacks one); "
                         "repeatable, in order")
@@ -441,8 +444,31 @@ def labels_of(args, trained: bool = True) -> dict[str, str]:
 
 
 def intro_paragraph(args) -> str:
-    """--intro with the --intro-sentence sentences after it, each ended with a period and a space."""
-    return join_sentences([args.intro, *args.intro_sentence]) if args.intro_sentence else args.intro
+    """--intro with the --intro-sentence and --train-plan sentences after it, each ended with a period."""
+    extra = [*args.intro_sentence, *(plan_sentence(spec) for spec in args.train_plan)]
+    return join_sentences([args.intro, *extra]) if extra else args.intro
+
+
+def plan_sentence(spec: str) -> str:
+    """``SYSTEM=train_plan.json`` in words: the steps and epochs trained, the utterances used and left out."""
+    system, sep, path = spec.partition("=")
+    if not sep or not system or not path:
+        raise ValueError(f"bad --train-plan '{spec}': expected SYSTEM=JSON")
+    try:
+        plan = json.loads(Path(path).read_text(encoding="utf-8"))
+        steps, epochs = int(plan["total_steps"]), float(plan["epochs"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"--train-plan {spec}: not a readable train_plan.json ({e})") from e
+    text = f"{system}: {steps} training steps ({epochs:.1f} epochs)"
+    data = plan.get("data") or {}
+    if data:
+        text += (f" on {data['used']} of {data['utterances']} utterances ({data['left_out']} with fewer than "
+                 f"{data['min_frames']} voiced frames left out")
+        if data.get("shorter_than_global_crop"):
+            text += (f"; {data['shorter_than_global_crop']} shorter than the {data['global_frames']}-frame "
+                     "global crop, cropped whole")
+        text += ")"
+    return text
 
 
 def findings_section(args) -> list[str]:

@@ -41,9 +41,11 @@ def build_parser():
     g.add_argument("--num-global", type=int, default=2, help="global crops per utterance (the teacher's views)")
     g.add_argument("--local-frames", type=int, default=200, help="student-only (local) crop length, frames")
     g.add_argument("--num-local", type=int, default=4, help="local crops per utterance")
-    g.add_argument("--min-frames", type=int, default=0,
-                   help="leave out utterances with fewer voiced frames (0: the global crop length, so no "
-                        "crop is padded)")
+    g.add_argument("--min-frames", type=int, default=50,
+                   help="leave out utterances with fewer voiced frames (default 50: 0.5 s of speech); a "
+                        "shorter utterance than a crop gives a crop capped at its length, zero-padded in the "
+                        "batch, so short-utterance corpora are used whole (0: the global crop length, "
+                        "every crop full length)")
     g.add_argument("--out-dim", type=int, default=65536, help="DINO head outputs K")
     g.add_argument("--head-hidden", type=int, default=2048, help="DINO head MLP hidden size")
     g.add_argument("--head-bottleneck", type=int, default=256, help="DINO head bottleneck size")
@@ -78,11 +80,21 @@ def main(args) -> None:
     from utter.train.trainer import Trainer, check_resume
 
     dirs = data_dirs(args)
+
+    def factory_of(batch_size: int):
+        return multi_crop_loader_factory(
+            dirs, batch_size=batch_size, seed=args.seed, global_frames=args.global_frames,
+            num_global=args.num_global, local_frames=args.local_frames, num_local=args.num_local,
+            min_frames=args.min_frames or args.global_frames, **reader_options(args))
+
+    factory = factory_of(args.batch_size)
+    used = factory.plan.facts["used"]
+    if used < args.batch_size:   # a tiny corpus: one batch of what there is, rather than none
+        log.warning("only %d utterances to train on, fewer than --batch-size %d: batches of %d",
+                    used, args.batch_size, max(used, 2))
+        args.batch_size = max(used, 2)
+        factory = factory_of(args.batch_size)
     config = train_config(args)
-    factory = multi_crop_loader_factory(
-        dirs, batch_size=args.batch_size, seed=args.seed, global_frames=args.global_frames,
-        num_global=args.num_global, local_frames=args.local_frames, num_local=args.num_local,
-        min_frames=args.min_frames or args.global_frames, **reader_options(args))
     objective = DINOObjective(
         build_network_from_args(args), num_global=args.num_global, num_local=args.num_local,
         out_dim=args.out_dim, hidden=args.head_hidden, bottleneck=args.head_bottleneck,

@@ -323,6 +323,15 @@ class MultiCropPlan(Plan):
         report_short_utterances(len(sources), len(views), min_frames, f"crops of {local_frames}/{global_frames} frames")
         self.sources = list(views)
         self.views = views
+        shorter = sum(1 for vs in views.values() if min(num_kept[v] for v in vs) < global_frames)
+        #: what the plan uses, for the log and the run's train_plan.json (the recipe reads no log wording)
+        self.facts = {"utterances": len(sources), "used": len(views), "left_out": len(sources) - len(views),
+                      "min_frames": int(min_frames), "shorter_than_global_crop": shorter,
+                      "global_frames": int(global_frames), "local_frames": int(local_frames)}
+        if shorter:
+            log.info("%d of the %d utterances used have fewer voiced frames than the %d-frame global crop: "
+                     "their crops are capped at the utterance (zero-padded in the batch)", shorter, len(views),
+                     global_frames)
 
     def num_global_batches(self, epoch: int) -> int:
         return len(self.sources) // self.batch_size

@@ -552,6 +552,22 @@ class Trainer:
             except (ValueError, OSError) as e:  # a plot is a convenience: never stop training for it
                 log.warning("could not plot the loss curve: %s", e)
 
+    def _write_plan(self) -> None:
+        """State the training length (and what the data plan uses) before training, in the log and
+        in train_plan.json, the fact a recipe reads instead of a log line's wording."""
+        if not self.is_main:
+            return
+        epochs = self.total_steps / max(self.steps_per_epoch, 1)
+        data = dict(getattr(getattr(self.factory, "plan", None), "facts", None) or {})
+        log.info("training plan: %d steps = %.1f epochs of %d steps%s", self.total_steps, epochs,
+                 self.steps_per_epoch, "" if not data else
+                 f"; {data.get('used')} of {data.get('utterances')} utterances used "
+                 f"({data.get('left_out')} with fewer than {data.get('min_frames')} voiced frames left out)")
+        with atomic_open(self.exp_dir / "train_plan.json", "w") as f:
+            json.dump({"total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
+                       "epochs": round(epochs, 3), "data": data}, f, indent=1)
+            f.write("\n")
+
     def _write_config(self) -> None:
         if not self.is_main:
             return
@@ -603,6 +619,7 @@ class Trainer:
         if self.dist.active:
             self._broadcast(params=True)
         self._write_config()
+        self._write_plan()
         self._open_tsv()
         try:
             self._loop()
