@@ -80,23 +80,62 @@ ngpu=0
 
 # ---------------------------------------------------------------- options and directory
 recipe_enter() {  # recipe_enter "$@": no local variables before the options are set
+  _rl_last_stage=$stop_stage   # the recipe's default --stop-stage is its last stage
   # cmd.sh first, so that --train-cmd, --cpu-cmd and --gpu-cmd are options too
   # shellcheck disable=SC1091
   . "$(dirname "$0")/cmd.sh"
   # shellcheck disable=SC1091
   . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+  local help=$0
+  [[ $help == */* ]] || help=./$help  # run as "bash run.sh": ./run.sh works where the user is
   if [ $# -ne 0 ]; then
-    local help=$0
-    [[ $help == */* ]] || help=./$help  # run as "bash run.sh": ./run.sh works where the user is
     echo "$0: unexpected arguments: $* (see $help --help)" >&2
     exit 1
+  fi
+  _rl_check_options "$help"
+  cd "$(dirname "$0")"
+  _rl_lock
+  # a failed stage says which, and how to resume (set -e ends the script through this trap)
+  trap '_rl_rc=$?; if [ "$_rl_rc" -ne 0 ] && [ -n "${_rl_stage:-}" ]; then
+    echo "$0: stage $_rl_stage failed (exit $_rl_rc); fix the cause and rerun with --stage $_rl_stage" >&2; fi' EXIT
+  # shellcheck disable=SC1091
+  . ./path.sh
+}
+
+_rl_check_options() {  # the common options' values, before anything runs
+  local help=$1 var
+  for var in stage stop_stage; do
+    if ! [[ ${!var} =~ ^[0-9]+$ ]]; then
+      echo "$0: --${var//_/-} must be a stage number (0-$_rl_last_stage), got '${!var}' (see $help --help)" >&2
+      exit 1
+    fi
+    if [ "${!var}" -gt "$_rl_last_stage" ]; then
+      echo "$0: --${var//_/-} $((10#${!var})): this recipe's stages are 0-$_rl_last_stage (see $help --help)" >&2
+      exit 1
+    fi
+  done
+  if [ "$((10#$stage))" -gt "$((10#$stop_stage))" ]; then
+    echo "$0: --stage $stage is after --stop-stage $stop_stage: nothing would run" >&2; exit 1
   fi
   if [ -n "$nj" ] && ! [[ $nj =~ ^[1-9][0-9]*$ ]]; then
     echo "$0: --nj must be a positive integer, got '$nj'" >&2; exit 1
   fi
-  cd "$(dirname "$0")"
-  # shellcheck disable=SC1091
-  . ./path.sh
+  if ! [[ $ngpu =~ ^[0-9]+$ ]]; then
+    echo "$0: --ngpu must be a non-negative integer, got '$ngpu'" >&2; exit 1
+  fi
+  if ! [[ $mini_scale =~ ^([0-9]+([.][0-9]+)?|small)$ ]]; then
+    echo "$0: --mini-scale must be a number (or small), got '$mini_scale'" >&2; exit 1
+  fi
+}
+
+_rl_lock() {  # one run.sh per recipe dir: a second is refused with the first one's pid and start time
+  exec {_rl_lock_fd}>> .run.lock
+  if ! flock -n "$_rl_lock_fd"; then
+    echo "$0: another run.sh is running in $PWD ($(cat .run.lock 2> /dev/null || echo "pid unknown")): wait" \
+         "for it to end, or stop it, then rerun" >&2
+    exit 1
+  fi
+  echo "pid $$, started $(date '+%Y-%m-%d %H:%M:%S')" > .run.lock
 }
 
 # ---------------------------------------------------------------- configuration
@@ -155,7 +194,7 @@ recipe_jobs() {  # after conf/recipe.conf: nj (default_nj), device, train_cmd_no
 
 # ---------------------------------------------------------------- messages and stages
 say() { echo "$0: $*"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && _rl_stage=$1; }
 made_from() { python -m utter.stage --quiet --what "$0" --made-from "$1" "${@:2}"; }
 record_made_from() { python -m utter.stage --record "$1" "${@:2}"; }
 set_of() { if [ $# -gt 1 ]; then local IFS=,; echo "{$*}"; else echo "$*"; fi; }  # a b -> {a,b}; a -> a

@@ -1,0 +1,60 @@
+"""The common options of every run.sh checked before anything runs, a failed stage naming how to
+resume, and one run.sh per recipe dir (utils/recipe_lib.sh; issue 26 points 4 and 5).
+
+References: the messages written out here; the lock held by flock(1) from the test, as a first
+run.sh would hold it.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from recipes import recipe_copy, run_recipe
+
+
+@pytest.fixture(scope="module")
+def voxceleb_copy(tmp_path_factory):
+    return recipe_copy("voxceleb", tmp_path_factory.mktemp("options"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stage", "abc"], "--stage must be a stage number (0-12), got 'abc'"),
+    (["--stop-stage", "-1"], "--stop-stage must be a stage number (0-12), got '-1'"),
+    (["--stage", "99"], "--stage 99: this recipe's stages are 0-12"),
+    (["--stage", "5", "--stop-stage", "3"], "--stage 5 is after --stop-stage 3: nothing would run"),
+    (["--ngpu", "abc"], "--ngpu must be a non-negative integer, got 'abc'"),
+    (["--nj", "0"], "--nj must be a positive integer, got '0'"),
+    (["--mini-scale", "big"], "--mini-scale must be a number (or small), got 'big'"),
+    (["--pretrain-seeds", "0 0"], "--pretrain-seeds '0 0' repeats 0"),
+])
+def test_bad_option_values_are_refused_before_anything_runs(voxceleb_copy, args, message):
+    done = run_recipe(voxceleb_copy, args, check=False, log_name="bad.log")
+    log = (voxceleb_copy / "bad.log").read_text()
+    assert done.returncode == 1 and message in log, log
+    assert "stage 0" not in log
+
+
+def test_a_failed_stage_says_how_to_resume(voxceleb_copy):
+    """Stage 1 without the corpora it reads (conf/corpus.conf unset): the cause, then the stage."""
+    done = run_recipe(voxceleb_copy, ["--stage", "1", "--stop-stage", "1"], check=False, log_name="fail.log")
+    log = (voxceleb_copy / "fail.log").read_text()
+    assert done.returncode != 0
+    assert log.rstrip().splitlines()[-1].endswith("stage 1 failed (exit 1); fix the cause and rerun with --stage 1")
+
+
+def test_a_second_run_in_the_same_recipe_dir_is_refused(voxceleb_copy):
+    lock = voxceleb_copy / ".run.lock"
+    lock.write_text("pid 4242, started 2026-12-06 10:00:00\n")
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "30"])
+    try:
+        for _ in range(100):   # until flock holds it
+            if subprocess.run(["flock", "-n", str(lock), "true"]).returncode != 0:
+                break
+            subprocess.run(["sleep", "0.05"])
+        done = run_recipe(voxceleb_copy, ["--stage", "12"], check=False, log_name="second.log")
+        log = (voxceleb_copy / "second.log").read_text()
+        assert done.returncode == 1
+        assert "another run.sh is running in" in log and "(pid 4242, started 2026-12-06 10:00:00)" in log
+    finally:
+        holder.kill()
+        holder.wait()
