@@ -208,3 +208,31 @@ def test_shell_entry_skips_complete_and_rejects_bad_options(root, shell_env, tmp
     p = subprocess.run([str(sh), "--scale", "-1", str(out)], env=shell_env, capture_output=True, text=True,
                        timeout=60)
     assert p.returncode != 0 and "--scale must be positive" in p.stderr
+
+
+def test_a_failed_build_leaves_no_marker_and_keeps_the_complete_corpus(tmp_path, monkeypatch):
+    """The builder writes into a staging directory; a failure mid-build leaves the previous corpus
+    and its marker as they were, and no half corpus behind a marker (issue 26, point 4)."""
+    from utter.sim import build as sim_build
+    from utter.sim.build_tools import BuildConfig
+
+    def musan(cfg, nj):
+        (cfg.outdir / "musan" / "noise").mkdir(parents=True)
+        (cfg.outdir / "musan" / "noise" / "a.wav").write_bytes(b"RIFF")
+
+    def broken(cfg, nj):
+        (cfg.outdir / "musan" / "noise").mkdir(parents=True)
+        (cfg.outdir / "musan" / "noise" / "half.wav").write_bytes(b"RI")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sim_build.noises, "build_musan", musan)
+    cfg = BuildConfig(tmp_path, seed=1)
+    sim_build.build(cfg, only=["musan"])
+    marker = (tmp_path / "musan" / sim_build.MARKER).read_text()
+    monkeypatch.setattr(sim_build.noises, "build_musan", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        sim_build.build(cfg, only=["musan"], overwrite=True)
+    noise = tmp_path / "musan" / "noise"
+    assert (noise / "a.wav").is_file() and not (noise / "half.wav").exists()
+    assert (tmp_path / "musan" / sim_build.MARKER).read_text() == marker
+    assert [p.name for p in tmp_path.iterdir()] == ["musan"]   # no staging directory left

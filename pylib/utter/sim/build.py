@@ -5,8 +5,10 @@ the jobs' returned values, in job order. A corpus whose marker matches its confi
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -32,7 +34,9 @@ def build(cfg: BuildConfig, only: Sequence[str] = CORPORA, nj: int = 2, overwrit
     """Build the named corpora under ``cfg.outdir``; returns seconds spent per corpus.
 
     A corpus whose marker file records the same seed, scale and format is skipped unless
-    ``overwrite``; otherwise its directories are removed and rebuilt.
+    ``overwrite``; otherwise it is built in a staging directory of this process, its markers
+    written there, and only then moved over the old directories: a corpus directory with a
+    marker is always a complete one, whatever else runs or fails meanwhile.
     """
     builders = {"voxceleb": voxceleb.build, "iemocap": iemocap.build, "adress": adress.build,
                 "musan": noises.build_musan, "rirs": noises.build_rirs}
@@ -52,13 +56,20 @@ def build(cfg: BuildConfig, only: Sequence[str] = CORPORA, nj: int = 2, overwrit
             log.info("%s: complete (%s), skipping", corpus, marker)
             times[corpus] = 0.0
             continue
-        for d in dirs:
-            if d.exists():
-                shutil.rmtree(d)
         t0 = time.time()
-        builders[corpus](cfg, nj)
-        for d in dirs:   # in each of its directories, so that what is made from any of them can tell
-            write_text(d / MARKER, _marker_text(cfg, corpus))
+        staging = cfg.outdir / f".building-{corpus}-{os.getpid()}"
+        if staging.exists():
+            shutil.rmtree(staging)
+        try:
+            builders[corpus](dataclasses.replace(cfg, outdir=staging), nj)
+            for d in dirs:   # in each of its directories, so that what is made from any of them can tell
+                write_text(staging / d.name / MARKER, _marker_text(cfg, corpus))
+            for d in dirs:
+                if d.exists():
+                    shutil.rmtree(d)
+                os.replace(staging / d.name, d)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         times[corpus] = time.time() - t0
         log.info("%s: built in %.1f s under %s", corpus, times[corpus], ", ".join(map(str, dirs)))
     return times
