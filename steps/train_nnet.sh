@@ -78,11 +78,27 @@ trained_from="program=$program opts=${train_opts// /_}"
 for d in "$data" ${aug_data//,/ }; do
   [ -f "$d/utt2spk" ] && trained_from+=" $d=$(cksum < "$d/utt2spk" | cut -d' ' -f1)"
 done
-if [ -f "$dir/final.pt" ]; then
+if [ -e "$dir/final.pt" ]; then
   if [ "$overwrite" != true ]; then
-    if ! python -m utter.stage --quiet --what "$0" --made-from "$trained_from" "$dir/final.pt"; then
-      echo "$0: warning: $dir/final.pt was trained from other inputs than these (above); kept as it is" >&2
+    # a damaged model, or one trained from other inputs, is never used: stop, naming the two ways out
+    if ! problem=$(python -c 'import sys
+from utter.train.checkpoint import load_checkpoint
+try:
+    load_checkpoint(sys.argv[1])
+except Exception as e:
+    sys.exit(f"{type(e).__name__}: {e}")' "$dir/final.pt" 2>&1); then
+      echo "$0: $dir/final.pt is damaged (${problem##*$'\n'}): delete it to finish the training from its last" \
+           "checkpoint, or rerun with --overwrite true (run.sh --overwrite true) to train again from scratch" >&2
+      exit 1
     fi
+    if ! python -m utter.stage --what "$0" --made-from "$trained_from" "$dir/final.pt" 2> "$dir/.made_from_check"; then
+      cat "$dir/.made_from_check" >&2; rm -f "$dir/.made_from_check"
+      echo "$0: $dir/final.pt was trained from other inputs than these (above), so it is not used: rerun with" \
+           "--overwrite true (run.sh --overwrite true) to train again on these inputs, or restore the inputs it" \
+           "was trained from" >&2
+      exit 1
+    fi
+    rm -f "$dir/.made_from_check"
     echo "$0: $dir/final.pt exists; skipping (--overwrite true to train again)" >&2
     exit 0
   fi

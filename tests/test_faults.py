@@ -648,12 +648,19 @@ def test_outputs_made_from_a_corpus_at_another_scale_are_redone(tmp_path):
     assert check(str(corpus / "dev"), "seed=0").returncode == 0
 
 
-def test_train_step_warns_when_final_pt_was_trained_from_other_inputs(tmp_path, shell_env):
+def test_train_step_refuses_a_final_pt_trained_from_other_inputs_or_damaged(tmp_path, shell_env):
+    """A final.pt of other inputs, or damaged (empty, unreadable), is never used: the step stops naming
+    what changed and the two ways out (issue 26 point 3); --overwrite true trains again."""
+    from utter.train.checkpoint import FORMAT_VERSION, REQUIRED_KEYS, save_checkpoint
+
     exp, data = tmp_path / "exp", tmp_path / "data"
     exp.mkdir()
     data.mkdir()
     (data / "utt2spk").write_text("a s1\nb s2\n")
-    (exp / "final.pt").write_bytes(b"model")
+    state = {k: {} for k in REQUIRED_KEYS}
+    state.update(format_version=FORMAT_VERSION, step=1)
+    save_checkpoint(exp / "final.pt", state)
+    model = (exp / "final.pt").read_bytes()
     (tmp_path / "conf").mkdir()
     conf = tmp_path / "conf" / "xvector.conf"
     conf.write_text("--max-steps=1\n")
@@ -664,8 +671,14 @@ def test_train_step_warns_when_final_pt_was_trained_from_other_inputs(tmp_path, 
                               cwd=tmp_path, capture_output=True, text=True)
 
     r = step()       # a final.pt from before records were kept: taken as it is, recorded
-    assert r.returncode == 0 and "skipping" in r.stderr and "warning" not in r.stderr, r.stderr
+    assert r.returncode == 0 and "skipping" in r.stderr and "other inputs" not in r.stderr, r.stderr
     conf.write_text("--max-steps=2\n")
     r = step()
-    assert r.returncode == 0 and "final.pt was trained from other inputs than these" in r.stderr, r.stderr
-    assert "config=" in r.stderr and (exp / "final.pt").read_bytes() == b"model"
+    assert r.returncode == 1 and "final.pt was trained from other inputs than these (above), so it is not used" \
+        in r.stderr, r.stderr
+    assert "config=" in r.stderr and "--overwrite true" in r.stderr and (exp / "final.pt").read_bytes() == model
+    for damaged in (b"", b"model"):
+        (exp / "final.pt").write_bytes(damaged)
+        r = step()
+        assert r.returncode == 1 and "final.pt is damaged (" in r.stderr and "other inputs" not in r.stderr, r.stderr
+        assert "delete it to finish the training from its last checkpoint" in r.stderr

@@ -12,7 +12,8 @@
 # that works from there); everything after it runs in the recipe directory.
 #
 # Common options (run.sh documents them): --stage N --stop-stage N --nj N --mini true|false
-# --mini-scale K --device cpu|cuda --ngpu N.
+# --mini-scale K --device cpu|cuda --ngpu N --overwrite true|false (the training steps train again
+# over a model of other inputs; what is made from a model is redone after it, being older).
 #
 # A new recipe (say a speaker corpus beside egs/voxceleb): egs/<name>/run.sh (its options and
 # stages, from a copy of the nearest recipe's; conf_base=../voxceleb/conf after recipe_enter),
@@ -77,6 +78,7 @@ mini=false
 mini_scale=1
 device=
 ngpu=0
+overwrite=false
 
 # ---------------------------------------------------------------- options and directory
 recipe_enter() {  # recipe_enter "$@": no local variables before the options are set

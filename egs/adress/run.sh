@@ -44,6 +44,8 @@
 #   --mini-scale K             simulator size multiplier (default 1; "small" for tests)
 #   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --overwrite true|false     redo the classifiers and fine-tuning runs even when complete (they are
+#                              redone anyway when older than the pretrained models)
 #   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
 #   --pretrain-seeds "S0 ..."  the VoxCeleb pretraining seeds whose models are used, every stage run on
 #                              each with its own draw of the cv speaker groups (default: pretrain_seeds
@@ -186,10 +188,10 @@ if run_stage 6; then
     for kind in $classifiers; do
       say "stage 6: $kind classifier on frozen $sys speaker embeddings: CV on train, and train -> test"
       emb=exp/$sys/emb
-      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
+      steps/train_classifier.sh --cmd "$cpu_cmd" --overwrite "$overwrite" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2label --folds-dir "$(folds_of adress_train_spk "$sys")" --max-folds "$max_folds" \
         $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/cv
-      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
+      steps/train_classifier.sh --cmd "$cpu_cmd" --overwrite "$overwrite" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2label --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
         $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/classifier/$kind/test
     done
@@ -208,7 +210,7 @@ if run_stage 7; then
       for proto in cv test; do
         split=(--folds-dir "$(folds_of adress_train "$sys")" --max-folds "$ft_max_folds")
         [ $proto = test ] && split=(--test-data data/adress_test)
-        steps/finetune.sh --cmd "$train_cmd_now" --train-config "$(conf finetune.conf)" --label-table utt2label \
+        steps/finetune.sh --cmd "$train_cmd_now" --overwrite "$overwrite" --train-config "$(conf finetune.conf)" --label-table utt2label \
           "${split[@]}" --seeds "$seed_list" --device "$device" --num-threads "$train_threads" \
           --max-jobs-run "$finetune_jobs" --strategy "$strategy" \
           exp/pretrained/$sys/final.pt data/adress_train exp/$sys/finetune/$strategy/$proto
@@ -243,11 +245,11 @@ if run_stage 10; then
   for sys in $systems; do
     say "stage 10: MMSE ridge regression on frozen $sys speaker embeddings: CV on train, and train -> test"
     emb=exp/$sys/emb
-    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf mmse.conf)" \
+    steps/train_classifier.sh --cmd "$cpu_cmd" --overwrite "$overwrite" --classifier-config "$(conf mmse.conf)" \
       --task regression --classifier ridge --label-table utt2mmse \
       --folds-dir "$(folds_of adress_train_spk "$sys")" --max-folds "$max_folds" \
       $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/cv
-    steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf mmse.conf)" \
+    steps/train_classifier.sh --cmd "$cpu_cmd" --overwrite "$overwrite" --classifier-config "$(conf mmse.conf)" \
       --task regression --classifier ridge --label-table utt2mmse \
       --test-emb $emb/adress_test/spk_xvector.scp --test-data data/adress_test_spk \
       $emb/adress_train/spk_xvector.scp data/adress_train_spk exp/$sys/mmse/test

@@ -31,6 +31,8 @@
 #   --mini-scale K             simulated corpus size multiplier (default 1; small = 0.3)
 #   --device cpu|cuda          device for training and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --overwrite true|false     train DINO again over a model of other inputs (a changed conf or corpus
+#                              stops stage 4 otherwise, naming what changed); later stages redo what is older
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true); what conf/ lacks
 # (fbank.conf, vad.conf, extract.conf, dino.conf) comes from egs/voxceleb/conf.
@@ -253,7 +255,7 @@ if run_stage 4; then
     aug=()
     [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
     say "stage 4: DINO training of exp/$sys ($cfg) on data/train${aug:+ and data/train_aug}, no labels"
-    steps/train_dino.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
+    steps/train_dino.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" --overwrite "$overwrite" \
       --num-threads "$train_threads" --num-workers "$train_workers" --train-config "$cfg" \
       --train-opts "$opts" "${aug[@]}" data/train "exp/$sys"
     [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -c 'import sys

@@ -38,6 +38,8 @@
 #   --mini-scale K             simulator size multiplier (default 1; "small" for tests)
 #   --device cpu|cuda          device for fine-tuning and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --overwrite true|false     redo the classifiers and fine-tuning runs even when complete (they are
+#                              redone anyway when older than the pretrained models)
 #   --seeds "S1 S2 ..."        fine-tuning seeds (default: seeds of conf/recipe.conf)
 #   --pretrain-seeds "S0 ..."  the VoxCeleb pretraining seeds whose models are used, every stage run on
 #                              each (default: pretrain_seeds of conf/recipe.conf; egs/voxceleb/run.sh
@@ -119,7 +121,7 @@ if run_stage 6; then
   for sys in $systems; do
     for kind in $classifiers; do
       say "stage 6: $kind classifier on frozen $sys embeddings, leave-one-session-out ($(conf classifier.conf))"
-      steps/train_classifier.sh --cmd "$cpu_cmd" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
+      steps/train_classifier.sh --cmd "$cpu_cmd" --overwrite "$overwrite" --classifier-config "$(conf classifier.conf)" --classifier "$kind" \
         --label-table utt2emo --folds-dir data/iemocap/folds --max-folds "$max_folds" \
         exp/$sys/emb/iemocap/xvector.scp data/iemocap exp/$sys/classifier/$kind
     done
@@ -133,7 +135,7 @@ fi
 finetune() {  # finetune SYS OUTDIR [steps/finetune.sh options]
   local sys=$1 out=$2
   shift 2
-  steps/finetune.sh --cmd "$train_cmd_now" --train-config "$(conf finetune.conf)" --folds-dir data/iemocap/folds \
+  steps/finetune.sh --cmd "$train_cmd_now" --overwrite "$overwrite" --train-config "$(conf finetune.conf)" --folds-dir data/iemocap/folds \
     --label-table utt2emo --max-folds "$ft_max_folds" --seeds "$seed_list" --device "$device" \
     --num-threads "$train_threads" --max-jobs-run "$finetune_jobs" "$@" exp/pretrained/$sys/final.pt data/iemocap "$out"
 }

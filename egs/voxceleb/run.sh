@@ -36,6 +36,9 @@
 #   --mini-scale K             simulator size multiplier (default 1)
 #   --device cpu|cuda          device for training and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
+#   --overwrite true|false     train again over models trained from other inputs (a changed conf or
+#                              corpus stops stage 4/5 otherwise, naming what changed); later stages redo
+#                              what is older than the new models
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
 #   --pretrain-seeds "S0 S1 ..." train every model once per seed (default: --seed): the first seed's in
 #                              exp/<sys>, each other's in exp/<sys>_p<S>, each evaluated in stages 6-8 (the
@@ -150,7 +153,7 @@ fi
 # Each system of each pretraining seed: exp/<sys>[_p<S>] from conf/<sys>.conf, training seed S.
 train() {  # train <dino|xvector> <system>
   steps/train_$1.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
-    --num-threads "$train_threads" --num-workers "$train_workers" \
+    --num-threads "$train_threads" --num-workers "$train_workers" --overwrite "$overwrite" \
     --train-config "$(conf "$(pretrain_base "$2").conf")" --train-opts "--seed $(pretrain_seed_of "$2")" \
     --aug-data data/voxceleb2_dev_aug data/voxceleb2_dev "exp/$2"
 }
