@@ -376,15 +376,23 @@ def wait_for(cond, timeout: float) -> bool:
     return cond()
 
 
-def start_sleepers(tmp_path: Path, shell_env: dict, *, session: bool) -> tuple[subprocess.Popen, list[int]]:
-    """utils/run.py with two tasks that sleep (each writes its pid), under a shell as a step would be
-    (its own session, like a terminal's, when ``session``); the runner and the tasks' pids."""
+SLEEPER = 'echo $$ > "$1"\nexec python -c "import time; time.sleep(120)"\n'
+
+
+def start_sleepers(tmp_path: Path, shell_env: dict, *, session: bool, script: str = SLEEPER,
+                   nohup: bool = False) -> tuple[subprocess.Popen, list[int]]:
+    """utils/run.py with two tasks running ``script`` (each writes its pid, its marker that it started;
+    the default sleeps 120 s), under a shell as a step would be (its own session, like a terminal's,
+    when ``session``; under ``nohup`` when asked); the shell and the tasks' pids, once both started."""
     pids = tmp_path / "pids"
     pids.mkdir()
     sleeper = tmp_path / "sleeper.sh"
-    sleeper.write_text('echo $$ > "$1"\nexec python -c "import time; time.sleep(120)"\n')
-    cmd = f"{ROOT}/utils/run.py JOB=1:2 {tmp_path}/log/t.JOB.log bash {sleeper} {pids}/JOB; echo runner ended"
-    proc = subprocess.Popen(["bash", "-c", cmd], cwd=tmp_path, env=shell_env, start_new_session=session)
+    sleeper.write_text(script)
+    cmd = (f"{ROOT}/utils/run.py JOB=1:2 {tmp_path}/log/t.JOB.log bash {sleeper} {pids}/JOB; "
+           f"echo runner ended $? > {tmp_path}/ended")
+    argv = ["nohup", "bash", "-c", cmd] if nohup else ["bash", "-c", cmd]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=shell_env, start_new_session=session,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: all((pids / str(j)).is_file() and (pids / str(j)).read_text().strip()
                                 for j in (1, 2)), 60), "the tasks did not start"
     tasks = [int((pids / str(j)).read_text()) for j in (1, 2)]
@@ -405,6 +413,33 @@ def runner_pid(shell: subprocess.Popen) -> int:
     raise AssertionError("no run.py under the shell")
 
 
+def group_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[2])
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live (not zombie) process is in process group ``pgid``."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_text().split(")")[-1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                return True
+    return False
+
+
+def kill_left(shell: subprocess.Popen, groups: list[int]) -> None:
+    """Clean up after a failed test: what is left of the tasks' groups, then the shell."""
+    for g in groups:
+        if group_alive(g):
+            os.killpg(g, signal.SIGKILL)
+    if shell.poll() is None:
+        os.killpg(shell.pid, signal.SIGKILL)
+    shell.wait()
+
+
 def test_tasks_die_with_a_killed_runner(tmp_path, shell_env):
     shell, tasks = start_sleepers(tmp_path, shell_env, session=False)
     try:
@@ -420,15 +455,71 @@ def test_tasks_die_with_a_killed_runner(tmp_path, shell_env):
 
 
 def test_tasks_die_when_the_terminal_hangs_up(tmp_path, shell_env):
+    """SIGHUP to the step's session (the terminal closed), once both tasks have started: run.py stops
+    them (their whole process groups) and exits; the step's shell dies of the SIGHUP."""
     shell, tasks = start_sleepers(tmp_path, shell_env, session=True)
+    runner, groups = runner_pid(shell), [group_of(p) for p in tasks]
     try:
         os.killpg(shell.pid, signal.SIGHUP)
-        assert wait_for(lambda: not any(alive(p) for p in tasks), 20), "tasks outlived SIGHUP of the step"
+        assert wait_for(lambda: not any(group_alive(g) for g in groups), 20), "tasks outlived SIGHUP of the step"
+        assert wait_for(lambda: not alive(runner), 10), "run.py did not exit after SIGHUP"
     finally:
-        for p in tasks:
-            if alive(p):
-                os.kill(p, signal.SIGKILL)
-        shell.wait()
+        kill_left(shell, groups)
+    for j in (1, 2):
+        assert "# Ended (code 143)" in (tmp_path / f"log/t.{j}.log").read_text()
+
+
+def test_signals_during_the_clean_up_leave_no_task_running(tmp_path, shell_env):
+    """A signal that comes while run.py stops its tasks (SIGHUP of the terminal, then SIGTERM as the
+    step's shell dies; any repeated) neither cuts the clean-up short nor makes run.py hang: the tasks
+    here take 1 s to stop, and the signals are sent once the first one has begun to stop."""
+    script = ('echo $$ > "$1"\n'
+              'trap \'touch "$1.stopping"; sleep 1; exit 143\' TERM\n'
+              'sleep 120 & wait\n')
+    shell, tasks = start_sleepers(tmp_path, shell_env, session=True, script=script)
+    runner, groups = runner_pid(shell), [group_of(p) for p in tasks]
+    pids = tmp_path / "pids"
+    try:
+        os.kill(runner, signal.SIGHUP)
+        os.kill(runner, signal.SIGTERM)
+        assert wait_for(lambda: any((pids / f"{j}.stopping").exists() for j in (1, 2)), 20), \
+            "run.py did not stop its tasks"
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT) * 3:
+            if alive(runner):
+                os.kill(runner, sig)
+        assert wait_for(lambda: not any(group_alive(g) for g in groups), 30), "tasks outlived the signals"
+        assert wait_for(lambda: not alive(runner), 10), "run.py hung after its tasks ended"
+        shell.wait(timeout=10)
+    finally:
+        kill_left(shell, groups)
+    assert (tmp_path / "ended").read_text().split() == ["runner", "ended", "130"]
+    for j in (1, 2):
+        assert (pids / f"{j}.stopping").exists()
+        assert "# Ended (code 143)" in (tmp_path / f"log/t.{j}.log").read_text()
+
+
+def test_nohup_keeps_a_run_going_when_the_terminal_hangs_up(tmp_path, shell_env):
+    """``nohup``: SIGHUP ignored by whoever started run.py stays ignored, so the run survives a SIGHUP
+    to its session (the terminal closed) and its tasks complete."""
+    script = 'echo $$ > "$1"\nwhile [ ! -e "$1.go" ]; do sleep 0.05; done\necho task done\n'
+    shell, tasks = start_sleepers(tmp_path, shell_env, session=True, script=script, nohup=True)
+    runner, groups = runner_pid(shell), [group_of(p) for p in tasks]
+    try:
+        sig_ign = int(next(line for line in Path(f"/proc/{runner}/status").read_text().splitlines()
+                           if line.startswith("SigIgn:")).split()[1], 16)
+        assert sig_ign & (1 << (signal.SIGHUP - 1)), "run.py does not ignore SIGHUP under nohup"
+        os.killpg(shell.pid, signal.SIGHUP)
+        time.sleep(0.5)             # (a runner that stopped on it would have within 0.1 s)
+        assert alive(runner) and all(alive(p) for p in tasks), "the run did not survive SIGHUP under nohup"
+        for j in (1, 2):
+            (tmp_path / "pids" / f"{j}.go").touch()
+        assert shell.wait(timeout=30) == 0
+    finally:
+        kill_left(shell, groups)
+    assert (tmp_path / "ended").read_text().split() == ["runner", "ended", "0"]
+    for j in (1, 2):
+        text = (tmp_path / f"log/t.{j}.log").read_text()
+        assert "task done" in text and "# Ended (code 0)" in text
 
 
 def test_a_second_trainer_in_the_same_exp_dir_is_refused(tmp_path):

@@ -8,7 +8,6 @@ local runner runs the tasks here; the cluster runners submit a job array whose t
 """
 from __future__ import annotations
 
-import concurrent.futures
 import ctypes
 import dataclasses
 import json
@@ -316,6 +315,8 @@ def _date() -> str:
 # group: bash, the stage program, torchrun's workers, data-loader workers.
 
 _PR_SET_PDEATHSIG = 1
+#: The signals that stop a runner (and its tasks): kill, terminal closed, Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> bool:
@@ -380,10 +381,18 @@ def guard_main(parent: int, argv: Sequence[str]) -> int:
     # (a handler, not SIG_IGN: an ignored signal would stay ignored in the task after exec)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    # run.py starts this guard from a worker thread that blocks these signals (they are the main
+    # thread's), and a blocked mask is inherited: unblock them here, where the handlers are in place
+    # (one that came in the meantime is delivered now); the task then starts with none blocked
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     die_with_parent(signal.SIGTERM)
     if os.getppid() != parent:               # the runner died before the line above
         print(f"utter.jobs: the job runner (pid {parent}) is gone; not starting the task", file=sys.stderr)
         return 1
+    if stopping:                             # stopped before it started
+        print(f"# utter.jobs: signal {signal.Signals(stopping[0]).name}: the task was not started",
+              file=sys.stderr, flush=True)
+        return 128 + stopping[0]
     child = subprocess.Popen(list(argv))
     while True:
         try:
@@ -415,11 +424,47 @@ def guarded(command: str) -> list[str]:
     return [sys.executable, os.path.abspath(__file__), "guard", str(os.getpid()), "--", "bash", "-c", command]
 
 
-def run_task(spec: JobSpec, task: int, procs: dict | None = None) -> int:
+class Running:
+    """The local runner's started tasks (guard processes, each its task's process group leader).
+
+    A task starts under the lock unless the runner is stopping, and :meth:`stop` marks the runner
+    stopping under the same lock before it signals the groups, so no task starts after a stop and
+    escapes it (the race of a worker thread between its check and its ``Popen``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self, task: int, argv: list[str], **popen) -> subprocess.Popen | None:
+        """``Popen(argv, **popen)`` for ``task``; None (nothing started) once the runner is stopping."""
+        with self.lock:
+            if self.stopping:
+                return None
+            proc = subprocess.Popen(argv, **popen)
+            self.procs[task] = proc
+            return proc
+
+    def stop(self, sig: int = signal.SIGTERM) -> list[subprocess.Popen]:
+        """Stop starting tasks and send ``sig`` to the process group of each started one; those signalled."""
+        with self.lock:
+            self.stopping = True
+            procs = [p for p in self.procs.values() if p.returncode is None]
+        signalled = []
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, sig)       # the guard leads its group: bash, the task, its workers
+                signalled.append(proc)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return signalled
+
+
+def run_task(spec: JobSpec, task: int, running: Running | None = None) -> int:
     """Run one task through bash, its output in its log between Kaldi's header and footer lines.
 
-    Returns the exit status (128 + N for a task killed by signal N). ``procs`` (task -> Popen),
-    when given, lets the caller kill running tasks on interruption.
+    Returns the exit status (128 + N for a task killed by signal N). ``running``, when given, starts
+    the task (so the caller can stop it on interruption); 130 without running it once that is stopping.
     """
     log = spec.log_for(task)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -427,12 +472,16 @@ def run_task(spec: JobSpec, task: int, procs: dict | None = None) -> int:
     with open(log, "w", encoding="utf-8") as f:
         f.write(f"# {cmd}\n# Started at {_date()}\n#\n")
     t0 = time.time()
+    popen = dict(stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=spec.cwd,
+                 env=thread_env(spec.num_threads), start_new_session=True)
     with open(log, "a", encoding="utf-8") as f:
-        proc = subprocess.Popen(guarded(cmd), stdout=f, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=spec.cwd, env=thread_env(spec.num_threads),
-                                start_new_session=True)
-        if procs is not None:
-            procs[task] = proc
+        if running is None:
+            proc = subprocess.Popen(guarded(cmd), stdout=f, **popen)
+        else:
+            proc = running.start(task, guarded(cmd), stdout=f, **popen)
+            if proc is None:
+                f.write("# Not started: the job runner was stopping\n")
+                return 130
         rc = proc.wait()
     if rc < 0:
         rc = 128 - rc
@@ -477,48 +526,118 @@ def gpu_count(prog: str) -> int:
     return max(n, 1)
 
 
+#: How often the local runner's main thread looks for a signal while it waits (seconds).
+_POLL = 0.1
+#: After a stop: how long the tasks get to end after SIGTERM (their guards SIGKILL what is left after
+#: 10 s) before the runner SIGKILLs their groups, and how long it then waits for them (seconds).
+_STOP_GRACE, _KILL_WAIT = 15.0, 5.0
+
+
+def _handled(sig: int) -> bool:
+    """Whether the local runner handles ``sig``: SIGTERM always (the kernel's word that its parent
+    died, see :func:`die_with_parent`); SIGHUP and SIGINT unless ignored by whoever started it
+    (``nohup``, ``cmd &`` in a script), as those ask: the run then goes on when the terminal closes."""
+    if sig == signal.SIGTERM:
+        return True
+    return signal.getsignal(sig) not in (signal.SIG_IGN, None)
+
+
 def run_local(spec: JobSpec, prog: str = "run.py") -> int:
-    """Run every task on this machine, at most ``max_jobs_run`` at once; 1 if any failed."""
+    """Run every task on this machine, at most ``max_jobs_run`` at once; 1 if any failed.
+
+    On SIGTERM, SIGHUP or SIGINT (those not ignored when it started), or when what started it dies,
+    it stops: no new task starts, the started ones' process groups get SIGTERM (SIGKILL after a
+    grace period), it waits for them and returns 130. Signals are handled in the main thread only
+    (the worker threads block them) by a handler that only records them, so the main thread, which
+    waits with a timeout, sees one within ``_POLL`` s and no signal can cut the clean-up short.
+    """
     workers = min(spec.max_jobs_run or (gpu_count(prog) if spec.gpu else default_max_jobs()), len(spec.tasks))
-    procs: dict[int, subprocess.Popen] = {}
-    status: dict[int, int] = {}
-    stop = threading.Event()
+    sigs = [sig for sig in STOP_SIGNALS if _handled(sig)]
+    received: list[int] = []
 
-    def one(task: int) -> None:
-        if not stop.is_set():
-            status[task] = run_task(spec, task, procs)
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    # SIGHUP (the terminal closed) stops the tasks as SIGTERM does; and when whatever started this
-    # runner dies (the step script, its progress line), the runner gets SIGTERM and stops them too.
+    # when whatever started this runner dies (the step script, its progress line), the kernel sends
+    # it SIGTERM, and it stops its tasks as on any other stop signal
     die_with_parent(signal.SIGTERM)
-    old_handler = signal.signal(signal.SIGTERM, on_term)
-    old_hup = signal.signal(signal.SIGHUP, on_term)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    old = {sig: signal.signal(sig, on_signal) for sig in sigs}
+    running = Running()
+    status: dict[int, int] = {}
+    errors: list[BaseException] = []
+    todo = list(spec.tasks)
+    todo_lock = threading.Lock()
+    left = [workers]
+    all_done = threading.Event()
+
+    def worker() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # inherited blocked already; to be sure
+        try:
+            while True:
+                with todo_lock:
+                    if not todo or running.stopping:
+                        return
+                    task = todo.pop(0)
+                try:
+                    status[task] = run_task(spec, task, running)
+                except Exception as e:          # noqa: BLE001 - raised again in the main thread
+                    errors.append(e)
+                    return
+        finally:
+            with todo_lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    all_done.set()
+
     try:
-        futures = [pool.submit(one, t) for t in spec.tasks]
-        for fut in futures:
-            fut.result()
-    except KeyboardInterrupt:
-        # a second signal (SIGHUP of the terminal, then SIGTERM as the step script dies) must not cut
-        # the clean-up short and leave tasks running: the runner is stopping already (a Python handler,
-        # not SIG_IGN, which a task started in the meantime would inherit through exec)
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, lambda signum, frame: None)
-        stop.set()
-        for proc in list(procs.values()):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        pool.shutdown(wait=False, cancel_futures=True)
-        print(f"{prog}: interrupted, running tasks killed", file=sys.stderr)
-        return 130
+        # the workers start with the stop signals blocked (a thread inherits the mask of the thread
+        # that starts it), so one is never delivered to a worker while the main thread sleeps on
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            # daemon threads: an interpreter that exits never waits for one (threading._shutdown)
+            threads = [threading.Thread(target=worker, name=f"{prog}-worker-{i}", daemon=True)
+                       for i in range(workers)]
+            for t in threads:
+                t.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        while not received and not all_done.wait(_POLL):
+            pass
+        if received:
+            _stop_tasks(running)
+            deadline = time.monotonic() + 2.0     # the workers write the killed tasks' last log lines
+            for t in threads:
+                t.join(timeout=max(deadline - time.monotonic(), 0.0))
+            name = signal.Signals(received[0]).name
+            try:
+                print(f"{prog}: interrupted ({name}), running tasks killed", file=sys.stderr, flush=True)
+            except OSError:                      # stderr was the closed terminal (EIO)
+                pass
+            return 130
     finally:
-        signal.signal(signal.SIGTERM, old_handler)
-        signal.signal(signal.SIGHUP, old_hup)
-    pool.shutdown()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if errors:
+        raise errors[0]
     return report(prog, spec, status)
+
+
+def _stop_tasks(running: Running) -> None:
+    """SIGTERM to the started tasks' groups, SIGKILL to those left after the grace period; wait (bounded)."""
+    procs = running.stop(signal.SIGTERM)
+    for sig, wait in ((signal.SIGKILL, _STOP_GRACE), (None, _KILL_WAIT)):
+        deadline = time.monotonic() + wait
+        # the worker threads reap the guards (Popen.wait): a returncode once each has ended
+        while any(p.returncode is None for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        procs = [p for p in procs if p.returncode is None]
+        if not procs or sig is None:
+            return
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def main_local(argv: Sequence[str] | None = None, prog: str = "run.py") -> int:
