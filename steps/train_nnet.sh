@@ -2,14 +2,14 @@
 # Train an embedding network with one of the training stage programs (python -m utter.bin.<program>),
 # as one job through $cmd; steps/train_dino.sh and steps/train_xvector.sh call this with --program.
 #
-# usage: steps/train_nnet.sh --program <train_dino|train_xvector> [options] <train-data-dir> <exp-dir>
+# usage: steps/train_nnet.sh --program train_<name> [options] <train-data-dir> <exp-dir>
 #  e.g.: steps/train_nnet.sh --program train_dino --train-config conf/dino.conf --ngpu 4 data/train exp/dino
 # Writes <exp-dir>/final.pt (plus ckpt-*.pt, train_log.tsv, loss.png, config.json, log/train.log) and
 # copies the training config there. Skips when <exp-dir>/final.pt exists unless --overwrite true
 # (which removes the earlier checkpoints and trains afresh); otherwise resumes from the latest
 # checkpoint in <exp-dir> (--resume true, the default).
 # options:
-#   --program NAME               stage program: train_dino or train_xvector (required)
+#   --program NAME               a training program utter.bin.train_<name>: train_dino, train_xvector ... (required)
 #   --train-config FILE          the program's --config file of --option=value lines (copied into <exp-dir>)
 #   --train-opts "OPTS"          more program options, winning over the config (e.g. "--max-steps 200")
 #   --cmd CMD                    job runner for the one training job (default run.py; slurm.py, queue.py)
@@ -55,10 +55,13 @@ if [ $# -ne 2 ] || [ -z "$program" ]; then usage; fi
 data=$1
 dir=$2
 
-case "$program" in
-  train_dino|train_xvector) ;;
-  *) echo "$0: unknown --program '$program' (train_dino or train_xvector)" >&2; exit 1 ;;
-esac
+# any training program of the package (utter.bin.train_<name>): a new objective needs no edit here
+if ! [[ $program =~ ^train_[a-z0-9_]+$ ]] || ! python -c 'import importlib.util, sys
+sys.exit(importlib.util.find_spec("utter.bin." + sys.argv[1]) is None)' "$program" 2> /dev/null; then
+  echo "$0: unknown --program '$program' (a training program utter.bin.train_<name>: train_dino," \
+       "train_xvector ...)" >&2
+  exit 1
+fi
 [ -d "$data" ] || { echo "$0: no such data dir $data" >&2; exit 1; }
 if [ -n "$train_config" ] && [ ! -f "$train_config" ]; then
   echo "$0: no such training config $train_config" >&2; exit 1
