@@ -19,9 +19,6 @@ import pytest
 from scipy import stats
 
 from utter.metrics.paired import (
-    REPRODUCED,
-    REVERSED,
-    UNDECIDED,
     Interval,
     crossed_interval,
     holm,
@@ -35,7 +32,6 @@ from utter.metrics.paired import (
     t_interval,
     tost_p,
     unweighted_accuracy,
-    verdict,
 )
 from utter.metrics.verification import compute_eer
 
@@ -125,16 +121,6 @@ def test_speaker_bootstrap_eer():
     assert iv.n == 30
     same = speaker_bootstrap_eer(lab, good, good, spk, test_spk, num_resamples=50)
     assert same.low == same.high == 0.0
-
-
-def test_verdicts():
-    assert verdict(Interval(2, 1, 3, "", 3), "greater") == REPRODUCED
-    assert verdict(Interval(-2, -3, -1, "", 3), "greater") == REVERSED
-    assert verdict(Interval(0.5, -1, 2, "", 3), "greater") == UNDECIDED
-    assert verdict(Interval(-2, -3, -1, "", 3), "less") == REPRODUCED
-    assert verdict(Interval(2, 1, 3, "", 3), "less") == REVERSED
-    with pytest.raises(ValueError):
-        verdict(Interval(0, 0, 0, "", 1), "better")
 
 
 # --- random-effects intervals -------------------------------------------------------------------

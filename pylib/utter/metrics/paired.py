@@ -21,9 +21,8 @@ Each interval says in its ``method`` string what variation it counts. What each 
 None of them covers a change of corpus, language or recording conditions, or the choices made
 while developing the systems (hyper-parameters tuned on the same data).
 
-A finding is "reproduced" when the whole interval lies on the side the paper claims,
-"reversed" when it lies on the other side, and "not decided at this size" otherwise.
-:func:`p_value`, :func:`tost_p`, :func:`noninferiority_p`, :func:`smallest_detectable_difference`
+What a finding's verdict says is decided in :mod:`utter.transfer.findings` (the declared test,
+Holm over the primary rows, the words); :func:`p_value`, :func:`tost_p`, :func:`noninferiority_p`, :func:`smallest_detectable_difference`
 and :func:`holm` (several findings at once) read an interval's ``se`` and ``df``.
 """
 from __future__ import annotations
@@ -37,7 +36,6 @@ from scipy.special import stdtr, stdtrit
 
 from utter.metrics.verification import compute_eer
 
-REPRODUCED, REVERSED, UNDECIDED = "reproduced", "reversed", "not decided at this size"
 ALTERNATIVES = ("two-sided", "greater", "less")
 
 
@@ -482,16 +480,6 @@ def pretrained_eer_interval(labels: np.ndarray, scores_a: Sequence[np.ndarray], 
                     f"resampled on both sides of the trials ({len(stats)} resamples), Satterthwaite df {df:.1f}",
                     n_spk, se=se, df=df, components={"pretraining": var_seed, "test speakers": var_boot},
                     p_value=_p(mean, se, df, 0.0, "two-sided"))
-
-
-def verdict(interval: Interval, claim: str) -> str:
-    """``claim`` 'greater' (the paper says A > B) or 'less' (A < B): reproduced / reversed / undecided."""
-    if claim not in ("greater", "less"):
-        raise ValueError(f"claim must be 'greater' or 'less', got {claim!r}")
-    above, below = interval.low > 0, interval.high < 0
-    if claim == "greater":
-        return REPRODUCED if above else REVERSED if below else UNDECIDED
-    return REPRODUCED if below else REVERSED if above else UNDECIDED
 
 
 def unweighted_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
