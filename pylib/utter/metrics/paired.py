@@ -22,8 +22,9 @@ None of them covers a change of corpus, language or recording conditions, or the
 while developing the systems (hyper-parameters tuned on the same data).
 
 What a finding's verdict says is decided in :mod:`utter.transfer.findings` (the declared test,
-Holm over the primary rows, the words); :func:`p_value`, :func:`tost_p`, :func:`noninferiority_p`, :func:`smallest_detectable_difference`
-and :func:`holm` (several findings at once) read an interval's ``se`` and ``df``.
+Holm over the primary rows, the words); :func:`p_value`, :func:`tost_p`, :func:`noninferiority_p`,
+:func:`smallest_detectable_difference` and :func:`holm` (several findings at once) read an
+interval's ``se`` and ``df``.
 """
 from __future__ import annotations
 
