@@ -38,6 +38,7 @@ from utter.metrics.paired import (
     crossed_interval,
     holm,
     nested_interval,
+    noninferiority_p,
     p_value,
     pretrained_eer_interval,
     smallest_detectable_difference,
@@ -296,9 +297,7 @@ def declared_p(iv: Interval, finding: Finding) -> float:
     dec = finding.declaration
     if dec.test == "superiority":
         return p_value(iv)
-    if finding.direction == "greater":   # H0: A - B <= -margin
-        return p_value(iv, null=-dec.margin, alternative="greater")
-    return p_value(iv, null=dec.margin, alternative="less")
+    return noninferiority_p(iv, dec.margin, finding.direction)
 
 
 def verdict_words(iv: Interval, finding: Finding, p: float) -> str:
