@@ -106,7 +106,7 @@ except Exception as e:
     exit 0
   fi
   echo "$0: --overwrite true: removing the earlier run's checkpoints in $dir" >&2
-  rm -f "$dir"/ckpt-*.pt "$dir/final.pt" "$dir/train_log.tsv"
+  rm -f "$dir"/ckpt-*.pt "$dir/final.pt" "$dir/best_dev.pt" "$dir/train_log.tsv"
 fi
 mkdir -p "$dir/log"
 

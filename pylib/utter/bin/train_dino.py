@@ -9,10 +9,20 @@ centre momentum 0.9, teacher momentum 0.996 -> 1, Adam (amsgrad, betas 0.9/0.95)
 decay 1e-4, lr 0.005 x batch/256 with 10 warm-up epochs and cosine decay to 1e-6, 70 epochs.
 Writes exp-dir/ckpt-*.pt, train_log.tsv, loss.png, config.json and final.pt (the teacher
 network is what extraction uses).
+
+Validation while it trains (off by default): --dev-data DIR --dev-trials FILE --dev-interval N
+scores a labelled trial list (enroll test target|nontarget) every N steps and after the last
+with the teacher's embeddings (eval mode; whole utterances, VAD and CMN as training reads them)
+and cosine scoring after subtracting the mean of the dev embeddings, and writes dev_eer (%) and
+dev_min_dcf (minDCF at p_target 0.01) to train_log.tsv, train.log, the progress line and
+loss.png; training takes the same steps with it on or off. --keep-best-dev true makes final.pt
+the teacher of the evaluation with the lowest dev EER (kept in best_dev.pt).
 """
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 
 from utter.bin.common import main_entry, make_parser, str2bool
 from utter.bin.train_common import (
@@ -68,10 +78,67 @@ def build_parser():
                    help="cancel the head's last-layer gradients for this many epochs")
     g.add_argument("--freeze-last-layer-steps", type=int, default=0,
                    help="... or steps (wins when not 0)")
+    v = p.add_argument_group(
+        "validation on a dev trial list (off unless --dev-interval > 0)",
+        "The teacher (eval mode, no gradients) embeds the utterances the trials name, whole, as extraction does; "
+        "trials are scored by cosine after subtracting the dev embeddings' mean; dev_eer (%) and dev_min_dcf "
+        "(p_target 0.01) go to train_log.tsv, train.log, the progress line and loss.png. Training takes the "
+        "same steps with it on or off. E.g. in egs/voxceleb: --dev-data data/voxceleb2_dev_heldout "
+        "--dev-trials data/calibration/trials (or a few thousand of them) --dev-interval 1000.")
+    v.add_argument("--dev-data", default="",
+                   help="dev data dir: feats.scp and vad.scp, or wav.scp with --from-audio (read as training "
+                        "reads it, without augmentation)")
+    v.add_argument("--dev-trials", default="",
+                   help="labelled trials 'enroll test target|nontarget' over utterances of --dev-data")
+    v.add_argument("--dev-interval", type=int, default=0,
+                   help="evaluate every this many steps and after the last (0: no validation)")
+    v.add_argument("--keep-best-dev", type=str2bool, default=False,
+                   help="final.pt is the teacher of the evaluation with the lowest dev EER (false: the average "
+                        "of the last checkpoints, as without validation)")
     g.add_argument("data_dir", help="training data dir (feats.scp and vad.scp, or wav.scp with --from-audio)")
     p.set_defaults(epochs=70, lr=0.005, min_lr=1e-6, warmup_epochs=10.0, optimizer="adam", betas=(0.9, 0.95),
                    amsgrad=True, weight_decay=1e-4, grad_clip=3.0, batch_size=48, lr_reference_batch=256)
     return p
+
+
+def dev_validation(args):
+    """The :class:`~utter.train.validation.DevValidation` of the --dev-* options (None when off); bad
+    options, unlabelled trials and utterances the dev dir lacks are errors here, before training."""
+    if args.dev_interval < 0:
+        raise ValueError(f"--dev-interval must be 0 (off) or a number of steps, got {args.dev_interval}")
+    if args.dev_interval == 0:
+        if args.keep_best_dev:
+            raise ValueError("--keep-best-dev true needs a validation: give --dev-interval N > 0 with "
+                             "--dev-data and --dev-trials")
+        if args.dev_trials or args.dev_data:
+            log.info("no validation (--dev-interval 0): --dev-data/--dev-trials unused")
+        return None
+    if not args.dev_trials:
+        raise ValueError(f"--dev-interval {args.dev_interval} needs --dev-trials FILE (labelled trials) and "
+                         "--dev-data DIR (the data dir of their utterances)")
+    if not args.dev_data:
+        raise ValueError("--dev-trials needs --dev-data DIR: the data dir of the trials' utterances")
+    if not os.path.isdir(args.dev_data):
+        raise OSError(f"--dev-data: data dir {args.dev_data} does not exist")
+    from utter.backend.cosine import CosineScorer
+    from utter.backend.io import read_trials
+    from utter.backend.scoring import score_trials
+    from utter.train.extract import ExtractOptions
+    from utter.train.validation import DevValidation
+
+    def cosine(trials, ids, x):
+        """The back-end's cosine scoring, after subtracting the mean of the dev embeddings."""
+        return score_trials(CosineScorer().fit(x, what="dev embeddings"), trials, ids, x, what=args.dev_trials)
+
+    audio = None
+    if args.from_audio:
+        opts = reader_options(argparse.Namespace(**{**vars(args), "aug_types": "", "musan_prefix": "",
+                                                    "rirs_data": ""}))
+        audio = {k: opts[k] for k in ("fbank_opts", "vad_opts") if k in opts}
+    return DevValidation(args.dev_data, read_trials(args.dev_trials, require_labels=True), cosine,
+                         interval=args.dev_interval, trials_path=args.dev_trials,
+                         opts=ExtractOptions(use_vad=args.apply_vad, cmn_window=args.cmn_window), audio=audio,
+                         keep_best=args.keep_best_dev, what="teacher")
 
 
 def main(args) -> None:
@@ -79,6 +146,7 @@ def main(args) -> None:
     from utter.train.objectives.dino import DINOObjective
     from utter.train.trainer import Trainer, check_resume
 
+    validation = dev_validation(args)
     dirs = data_dirs(args)
 
     def factory_of(batch_size: int):
@@ -107,7 +175,8 @@ def main(args) -> None:
         freeze_last_layer_epochs=args.freeze_last_layer_epochs, specaug=specaug_from_args(args))
     if args.resume:
         check_resume(objective, args.exp_dir)
-    final = Trainer(objective, factory, config, args.exp_dir, run_config=run_config(args)).train(resume=args.resume)
+    final = Trainer(objective, factory, config, args.exp_dir, run_config=run_config(args),
+                    validation=validation).train(resume=args.resume)
     if final is not None:
         log.info("DINO training done: %s (teacher network for extraction)", final)
 

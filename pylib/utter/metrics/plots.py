@@ -110,7 +110,8 @@ def loss_curve_title(exp_dir: str | os.PathLike) -> str:
 
 
 def plot_loss_curve(tsv: str | os.PathLike, png: str | os.PathLike, title: str | None = None) -> Path:
-    """Plot loss (raw and moving average), the learning rate and, when it changes, the AAM margin
+    """Plot loss (raw and moving average), the learning rate, when it changes the AAM margin, and when
+    a dev set was evaluated its EER (``dev_eer``, %, markers at the evaluated steps, its own outer axis)
     against step from ``train_log.tsv``; one legend names every line; the title (default
     :func:`loss_curve_title` of the tsv's directory) names the run and its data.
 
@@ -142,12 +143,22 @@ def plot_loss_curve(tsv: str | os.PathLike, png: str | os.PathLike, title: str |
         handles += ax2.plot(step, data["lr"], color="C1", linewidth=1, alpha=0.8, label="learning rate (right axis)")
         ax2.set_ylabel("learning rate", color="C1")
     margin = data.get("margin")
-    if margin is not None and np.nanmax(margin) > 0:
+    has_margin = margin is not None and np.nanmax(margin) > 0
+    if has_margin:
         ax3 = ax.twinx()
         ax3.spines["right"].set_position(("axes", 1.13))
         handles += ax3.plot(step, margin, color="C2", linewidth=1, linestyle="--",
                             label="AAM margin (outer axis)")
         ax3.set_ylabel("AAM margin", color="C2")
+    dev = data.get("dev_eer")
+    if dev is not None and np.isfinite(dev).any():
+        ok = np.isfinite(dev)
+        ax4 = ax.twinx()
+        ax4.spines["right"].set_position(("axes", 1.3 if has_margin else 1.13))
+        handles += ax4.plot(step[ok], dev[ok], color="C3", linewidth=1.2, marker="o", markersize=3.5,
+                            label="dev EER % (outer axis)")
+        ax4.set_ylabel("dev EER (%)", color="C3")
+        ax4.set_ylim(bottom=0)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(handles), 4),
               fontsize="small", frameon=False)
     ax.set_title(title if title is not None else loss_curve_title(Path(tsv).parent), fontsize="medium")

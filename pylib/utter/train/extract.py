@@ -9,6 +9,10 @@ embedding is the mean of the chunk embeddings, so memory stays bounded on long r
 
 An utterance whose VAD keeps fewer than ``min_voiced_frames`` frames is embedded whole,
 without VAD; such utterances are counted and named in the log, never dropped.
+
+With ``audio`` options the features are computed from ``wav.scp`` as the training loaders'
+``--from-audio`` path computes them (``utter.data.dataset.AudioFeatureReader``: fbank, CMN,
+VAD; no augmentation); whole utterances only, since VAD is known only once an utterance is read.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +30,7 @@ from tqdm import tqdm
 
 from utter.data.chunks import Crop
 from utter.data.datadir import DataDirError, read_list_table, sort_key, write_table
-from utter.data.dataset import Corpus, FeatureReader, LoaderFactory, UttPlan
+from utter.data.dataset import AudioFeatureReader, Corpus, FeatureReader, LoaderFactory, UttPlan
 from utter.data.kaldi_io import open_scp, write_vectors
 from utter.progress import bar as progress_bar
 from utter.train.checkpoint import load_embedder
@@ -106,7 +111,8 @@ class SegmentReader:
     VAD, or (for utterances with too few voiced frames) without it.
     """
 
-    def __init__(self, readers: Sequence[FeatureReader], items: Mapping[str, tuple[int, str, int, int]]):
+    def __init__(self, readers: Sequence[FeatureReader | AudioFeatureReader],
+                 items: Mapping[str, tuple[int, str, int, int]]):
         self.readers = list(readers)
         self.items = dict(items)  # item -> (reader index, utt, start, length)
         self.num_kept = {k: v[3] for k, v in self.items.items()}
@@ -121,11 +127,22 @@ def item_id(utt: str, k: int) -> str:
     return f"{utt} {k:06d}"
 
 
-def plan_items(data_dir: str | os.PathLike, opts: ExtractOptions,
-               utts: Sequence[str] | None = None) -> tuple[SegmentReader, dict[str, int], ExtractStats]:
-    """Readers and forward items of a data dir: returns the reader, utt -> number of items, stats."""
+def plan_items(data_dir: str | os.PathLike, opts: ExtractOptions, utts: Sequence[str] | None = None,
+               audio: Mapping[str, Any] | None = None) -> tuple[SegmentReader, dict[str, int], ExtractStats]:
+    """Readers and forward items of a data dir: returns the reader, utt -> number of items, stats.
+
+    ``audio``: keyword options of ``AudioFeatureReader`` (``fbank_opts``, ``vad_opts``) to read
+    ``wav.scp`` instead of ``feats.scp``; whole utterances only (no ``chunk_len``).
+    """
     corpus = Corpus(data_dir)
     utts = corpus.utts if utts is None else sorted(utts, key=sort_key)
+    if audio is not None:
+        if opts.chunk_len:
+            raise ValueError("chunked extraction needs stored features (feats.scp): use chunk_len 0 with audio")
+        areader = AudioFeatureReader(corpus, apply_vad=opts.use_vad, cmn_window=opts.cmn_window, cmn=opts.cmn,
+                                     utts=utts, **audio)
+        items = {item_id(u, 0): (0, u, 0, areader.num_kept[u]) for u in utts}
+        return SegmentReader([areader], items), {u: 1 for u in utts}, ExtractStats(chunks=len(items))
     feats = corpus.table("feats.scp", required=False)
     for utt in utts:
         if utt not in feats:
@@ -161,15 +178,17 @@ def plan_items(data_dir: str | os.PathLike, opts: ExtractOptions,
 
 def embed_data_dir(net: torch.nn.Module, data_dir: str | os.PathLike, opts: ExtractOptions | None = None, *,
                    device: str | torch.device = "cpu", utts: Sequence[str] | None = None,
-                   stats: ExtractStats | None = None, progress: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+                   stats: ExtractStats | None = None, progress: bool = True,
+                   audio: Mapping[str, Any] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(utt, embedding float32 [D])`` for every utterance of ``data_dir`` (as each completes).
 
     ``net`` maps ``(feats [B, T, F], lengths [B])`` to ``[B, D]`` and is used in eval mode;
-    with chunks, an utterance's embedding is the mean of its chunk embeddings.
+    with chunks, an utterance's embedding is the mean of its chunk embeddings. ``audio``: read
+    ``wav.scp`` with these ``AudioFeatureReader`` options (:func:`plan_items`).
     """
     opts = opts if opts is not None else ExtractOptions()
     device = torch.device(device)
-    reader, per_utt, st = plan_items(data_dir, opts, utts)
+    reader, per_utt, st = plan_items(data_dir, opts, utts, audio)
     if stats is not None:
         stats.__dict__.update(st.__dict__)
         st = stats

@@ -3,7 +3,9 @@
 An :class:`Objective` says what is trained and how the loss is computed; the :class:`Trainer`
 does the rest the same way for all of them: optimiser and per-step schedules, AMP on CUDA,
 gradient clipping, data parallelism under ``torchrun``, progress, logs, checkpoints with
-exact resume, the loss curve and ``final.pt`` (the average of the last checkpoints).
+exact resume, the loss curve and ``final.pt`` (the average of the last checkpoints), and an
+optional dev evaluation every N steps (:class:`~utter.train.validation.DevValidation`: its EER
+and minDCF in the log, the progress line and the loss curve; ``final.pt`` may be its best).
 
 Data parallelism: the trainer all-reduces (averages) gradients itself after ``backward``
 instead of wrapping modules in ``DistributedDataParallel``, so an objective may call its
@@ -52,6 +54,7 @@ from utter.train.checkpoint import (
     save_checkpoint,
 )
 from utter.train.schedules import cosine_schedule, schedule_steps
+from utter.train.validation import DevValidation
 
 log = logging.getLogger(__name__)
 
@@ -330,11 +333,19 @@ class Trainer:
     epoch for one rank, skipping the first ``start_batch`` (to resume mid-epoch). It must be a
     pure function of its arguments and the run's seed (give a torch DataLoader an explicitly
     seeded ``generator``), so a resumed run sees exactly the batches an uninterrupted one sees.
+
+    ``validation``: evaluate :meth:`Objective.model_for_export` on a dev trial list when it is due
+    (rank 0, eval mode, the RNG states preserved, so the training steps are the same without
+    it); every row of train_log.tsv has its columns (NaN between evaluations). With its
+    ``keep_best``, the network of the best evaluation is kept in ``best_dev.pt`` and becomes
+    ``final.pt``.
     """
 
     def __init__(self, objective: Objective, train_loader_factory: LoaderFactory, config: TrainConfig,
-                 exp_dir: str | os.PathLike, run_config: dict[str, Any] | None = None) -> None:
+                 exp_dir: str | os.PathLike, run_config: dict[str, Any] | None = None,
+                 validation: DevValidation | None = None) -> None:
         self.objective = objective
+        self.validation = validation
         self.factory = train_loader_factory
         self.config = config
         self.exp_dir = Path(exp_dir)
@@ -451,9 +462,21 @@ class Trainer:
             dist.all_gather_object(gathered, mine)
         else:
             gathered = [mine]
-        rng_all = [g[0] for g in gathered]
         if not self.is_main:
             return None
+        state = self._state(epoch, batch_in_epoch, gathered)
+        path = save_checkpoint(self.exp_dir / checkpoint_name(self.step), state)
+        for old in list_checkpoints(self.exp_dir)[:-self.config.keep_last]:
+            old.unlink()
+        self._flush_tsv()
+        self._plot()
+        log.info("wrote checkpoint %s (step %d; resumes at epoch %d batch %d)", path, self.step, epoch + 1,
+                 batch_in_epoch + 1)
+        return path
+
+    def _state(self, epoch: int, batch_in_epoch: int, gathered: list[Any]) -> dict[str, Any]:
+        """The checkpoint dict after ``self.step`` steps; ``gathered``: every rank's (RNG states, objective state)."""
+        rng_all = [g[0] for g in gathered]
         model, modules, export_name = self._module_states()
         state = {
             "format_version": FORMAT_VERSION,
@@ -471,14 +494,30 @@ class Trainer:
             "world_size": self.dist.world_size,
             "train_config": self.config.to_dict(),
         }
-        path = save_checkpoint(self.exp_dir / checkpoint_name(self.step), state)
-        for old in list_checkpoints(self.exp_dir)[:-self.config.keep_last]:
-            old.unlink()
-        self._flush_tsv()
-        self._plot()
-        log.info("wrote checkpoint %s (step %d; resumes at epoch %d batch %d)", path, self.step, epoch + 1,
-                 batch_in_epoch + 1)
-        return path
+        if self.validation is not None:  # the best dev evaluation so far (for a resumed run)
+            state["validation"] = self.validation.state_dict()
+        return state
+
+    @property
+    def best_dev_path(self) -> Path:
+        return self.exp_dir / "best_dev.pt"
+
+    def _validate(self, epoch: int, batch_in_epoch: int) -> dict[str, float]:
+        """The dev columns of this step's row: an evaluation when due (rank 0), else NaN."""
+        v = self.validation
+        if v is None:
+            return {}
+        if not (self.is_main and v.due(self.step, self.total_steps)):
+            return v.empty_metrics()
+        with preserved_rng():
+            result = v.evaluate(self.objective.model_for_export(), self.step, self.device)
+        self.objective.train_mode()  # extraction left the network in eval mode
+        if result.best and v.keep_best:
+            state = self._state(epoch, batch_in_epoch, [(capture_rng_state(), self.objective.state_dict())])
+            state.update(optimizer=None, scheduler=None,
+                         best_dev={"step": self.step, "eer": result.eer, "min_dcf": result.min_dcf})
+            save_checkpoint(self.best_dev_path, state)
+        return result.metrics()
 
     def _resume(self, path: Path) -> None:
         state = load_checkpoint(path, expected_arch=self.objective.arch_config(), map_location=self.device)
@@ -503,6 +542,8 @@ class Trainer:
             log.warning("checkpoint %s was written by %d processes, this run has %d: random streams differ",
                         path, len(rngs), self.dist.world_size)
         restore_rng_state(rngs[min(self.dist.rank, len(rngs) - 1)])
+        if self.validation is not None:
+            self.validation.load_state_dict(state.get("validation"))
         log.info("resumed from %s after step %d (at epoch %d batch %d)", path, self.step, self.epoch + 1,
                  self.batch_in_epoch + 1)
 
@@ -657,6 +698,7 @@ class Trainer:
                     loss, metrics = self._train_step(batch)
                     self.step += 1
                     n += 1
+                    metrics.update(self._validate(epoch, n))
                     row = {"step": self.step, "epoch": epoch + 1, "loss": loss,
                            "lr": float(self.lr_values[self.step - 1]), **metrics}
                     self._write_tsv(row)
@@ -664,13 +706,15 @@ class Trainer:
                     for k, v in metrics.items():
                         window_metrics.setdefault(k, []).append(v)
                     bar.update(1)
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{row['lr']:.3g}", refresh=False)
+                    dev = self.validation.last if self.validation is not None else None
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{row['lr']:.3g}", refresh=False,
+                                    **({"dev_eer": f"{dev.eer:.2f}%"} if dev is not None else {}))
                     if self.step % cfg.log_interval == 0 or self.step == self.total_steps:
                         now = time.perf_counter()
                         rate = (self.step - steps_last) / max(now - t_last, 1e-9)
                         mean_rate = (self.step - steps_start) / max(now - t_start, 1e-9)
                         if self.is_main:
-                            extra = " ".join(f"{k} {np.mean(v):.4g}" for k, v in window_metrics.items())
+                            extra = window_summary(window_metrics)
                             log.info("epoch %d step %d/%d loss %.4f lr %.3g %s%.2f steps/s, eta %s", epoch + 1,
                                      self.step, self.total_steps, float(np.mean(window)), row["lr"],
                                      extra + " " if extra else "", rate,
@@ -787,6 +831,22 @@ class Trainer:
         if not self.is_main:
             return None
         final = self.exp_dir / "final.pt"
+        v = self.validation
+        if v is not None and v.keep_best and not self.best_dev_path.exists():
+            log.warning("no %s (no dev evaluation in this exp dir yet): final.pt is the average of the last "
+                        "checkpoints", self.best_dev_path)
+        elif v is not None and v.keep_best:
+            state = load_checkpoint(self.best_dev_path)
+            best = state.get("best_dev") or {}
+            if best.get("step") == v.best_step:
+                save_checkpoint(final, state)
+                self._plot()
+                log.info("wrote %s (the network of step %d, the lowest dev EER %.2f%%, minDCF(0.01) %.3f; "
+                         "--keep-best-dev)", final, best["step"], best["eer"], best["min_dcf"])
+                return final
+            log.warning("%s is of step %s, but the best dev evaluation of this run is step %d: final.pt is the "
+                        "average of the last checkpoints instead", self.best_dev_path, best.get("step"),
+                        v.best_step)
         ckpts = list_checkpoints(self.exp_dir)
         last = ckpts[-self.config.average_last:]
         state = average_checkpoints(last)
@@ -810,6 +870,18 @@ def nonfinite_utterances(batch: Any) -> list[str]:
             rows = ~torch.isfinite(value.detach()).reshape(value.shape[0], -1).all(dim=1)
             bad.update(int(r) % len(utts) for r in torch.nonzero(rows).flatten().tolist())
     return [str(utts[i]) for i in sorted(bad)]
+
+
+def window_summary(window_metrics: dict[str, list[float]]) -> str:
+    """``name mean ...`` of the metrics of a log window: NaN values (a dev column between
+    evaluations) are skipped, and a metric with no finite value in the window is left out."""
+    parts = []
+    for k, v in window_metrics.items():
+        a = np.asarray(v, dtype=np.float64)
+        a = a[~np.isnan(a)]
+        if a.size:
+            parts.append(f"{k} {a.mean():.4g}")
+    return " ".join(parts)
 
 
 def _fmt(v: Any) -> str:

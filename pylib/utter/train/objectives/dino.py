@@ -4,7 +4,8 @@ A student (network + :class:`~utter.nnet.heads.DINOHead`) learns to match a teac
 exponential moving average (EMA) of itself, across multi-crop views of an utterance, without
 labels or negatives: :class:`DINOLoss` (cross-entropy against the centred, sharpened teacher,
 the centre an EMA of the teacher's outputs), :func:`ema_update` (the teacher), :func:`entropy_stats`
-(collapse diagnostics) and :class:`DINOObjective`, which the one trainer runs. Its batches come
+(collapse diagnostics), :class:`CollapseWatch` (a console warning when they reach a collapsed
+regime) and :class:`DINOObjective`, which the one trainer runs. Its batches come
 from ``utter.data.dataset.multi_crop_loader_factory``; its schedules (teacher momentum, teacher
 temperature warm-up, last-layer freezing) are built from ``utter.train.schedules``.
 
@@ -15,6 +16,7 @@ makes the method DINO (loss, centring, EMA, schedules) lives here.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -32,6 +34,8 @@ from utter.nnet.specaug import SpecAugment
 from utter.train.checkpoint import CheckpointError, load_checkpoint
 from utter.train.schedules import cosine_schedule, linear_value, schedule_steps
 from utter.train.trainer import Objective, weight_decay_groups
+
+log = logging.getLogger(__name__)
 
 
 def _distributed() -> bool:
@@ -82,6 +86,69 @@ def entropy_stats(probs: torch.Tensor) -> dict[str, torch.Tensor]:
     mean_p = p.mean(dim=0)
     batch = -(mean_p * torch.log(mean_p.clamp(min=1e-30))).sum()
     return {"entropy": per_sample, "batch_entropy": batch}
+
+
+class CollapseWatch:
+    """Warns on the console, once per regime entered, when the teacher's entropies (of
+    :func:`entropy_stats`, nats, over a step's teacher outputs) reach one of DINO's two collapses.
+
+    - one prototype for everything: the entropy of the batch-mean teacher distribution below
+      ``log 2``, i.e. its perplexity under 2: the whole batch sits on fewer than two prototypes in
+      effect (sharpening winning over centring). Left again above ``log 4``.
+    - uniform: the mean per-sample entropy above 0.99 ``log K`` (within 1 % of its maximum, each
+      teacher output nearly uniform over the K prototypes: centring winning over sharpening).
+      Left again below 0.97 ``log K``.
+
+    A regime is entered when the statistic stays past its entry threshold for ``patience``
+    consecutive steps (default 20: twice the 10-step time constant of the centre EMA at DINO's
+    momentum 0.9, the time centring takes to answer a new state; a randomly initialised teacher
+    often maps every input to one prototype until the centre has caught up). The exit thresholds
+    lie apart from the entry ones so that a statistic wobbling around a threshold warns once, not
+    every step; a regime left and entered again warns again.
+    """
+
+    ONE_PROTOTYPE_ENTER, ONE_PROTOTYPE_LEAVE = math.log(2.0), math.log(4.0)
+    UNIFORM_ENTER, UNIFORM_LEAVE = 0.99, 0.97
+
+    def __init__(self, out_dim: int, patience: int = 20) -> None:
+        if patience < 1:
+            raise ValueError(f"patience must be at least 1 step, got {patience}")
+        self.log_k = math.log(out_dim)
+        self.patience = patience
+        self.active: set[str] = set()
+        self.run: dict[str, int] = {"one-prototype": 0, "uniform": 0}  # consecutive steps past the entry
+        self.warnings: list[str] = []  # the regimes warned about, in order (for tests and reports)
+
+    def update(self, step: int, entropy: float, batch_entropy: float) -> list[str]:
+        """Check the statistics of step ``step`` (1-based); return the regimes entered at this step."""
+        entered = []
+        checks = (("one-prototype", batch_entropy < self.ONE_PROTOTYPE_ENTER,
+                   batch_entropy > self.ONE_PROTOTYPE_LEAVE),
+                  ("uniform", entropy > self.UNIFORM_ENTER * self.log_k,
+                   entropy < self.UNIFORM_LEAVE * self.log_k))
+        for regime, enter, leave in checks:
+            self.run[regime] = self.run[regime] + 1 if enter else 0
+            if regime in self.active:
+                if leave:
+                    self.active.discard(regime)
+            elif self.run[regime] >= self.patience:
+                self.active.add(regime)
+                entered.append(regime)
+        for regime in entered:
+            self.warnings.append(regime)
+            if _distributed() and dist.get_rank() != 0:
+                continue
+            if regime == "one-prototype":
+                log.warning("step %d: DINO collapse to one prototype? the batch-mean teacher distribution has "
+                            "entropy %.3g nats (< log 2: the whole batch on fewer than 2 of the %d prototypes); "
+                            "sharpening wins over centring: try a higher --teacher-temp or a lower "
+                            "--center-momentum", step, batch_entropy, round(math.exp(self.log_k)))
+            else:
+                log.warning("step %d: DINO collapse to uniform outputs? the teacher's per-sample entropy is "
+                            "%.4g nats, %.1f%% of its maximum log K = %.4g (> 99%%); centring wins over "
+                            "sharpening: try a lower --teacher-temp", step, entropy,
+                            100.0 * entropy / self.log_k, self.log_k)
+        return entered
 
 
 class DINOLoss(nn.Module):
@@ -222,6 +289,7 @@ class DINOObjective(Objective):
         self.momentum_values = np.array([momentum])
         self.freeze_last_layer_steps = 0
         self._step = 0
+        self.collapse_watch = CollapseWatch(out_dim)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"student": self.student, "student_head": self.student_head, "teacher": self.teacher,
@@ -265,6 +333,7 @@ class DINOObjective(Objective):
         metrics = {k: float(v) for k, v in stats.items()}
         metrics["entropy_ratio"] = metrics["entropy"] / math.log(self.dino_loss.out_dim)
         metrics["momentum"] = float(self.momentum_values[min(self._step, len(self.momentum_values) - 1)])
+        self.collapse_watch.update(self._step + 1, metrics["entropy"], metrics["batch_entropy"])
         return loss, metrics
 
     def after_backward(self, step: int) -> None:
