@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from utter.jobs import JobError, parse_args, quote_args
+from utter.jobs.spec import JobError, parse_args, quote_args
 
 ROOT = Path(__file__).resolve().parents[1]
 UTILS = ROOT / "utils"

@@ -15,7 +15,9 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "pylib" / "utter"
 
 #: The base floor: small stdlib-only helpers every room may use.
-BASE = {"utter", "utter.atomic", "utter.config", "utter.stage", "utter.jobs", "utter.progress"}
+BASE = {"utter", "utter.atomic", "utter.config", "utter.stage", "utter.progress",
+        "utter.jobs", "utter.jobs.__main__", "utter.jobs.spec", "utter.jobs.local", "utter.jobs.guard",
+        "utter.jobs.cluster"}
 
 #: room -> the rooms (besides itself and the base) it may import. ``None``: anything (bin/ only).
 MAY_IMPORT: dict[str, set[str] | None] = {

@@ -15,7 +15,7 @@ from pathlib import Path
 # utils/ must not shadow the standard library (utils/queue.py vs the queue module).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pylib"))
-from utter.jobs import main_local  # noqa: E402
+from utter.jobs.local import main_local  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main_local(prog="run.py"))

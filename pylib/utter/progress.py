@@ -34,7 +34,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from utter.jobs import die_with_parent
+from utter.jobs.guard import die_with_parent
+from utter.jobs.spec import JobError, JobSpec, parse_args
 
 ENV_MODE = "UTTER_PROGRESS"
 ENV_INTERVAL = "UTTER_PROGRESS_INTERVAL"
@@ -349,43 +350,19 @@ def summarise(step: str, states: Sequence[TaskState], elapsed: float, where: str
 # Around a job runner
 
 
-@dataclasses.dataclass
-class RunnerArgs:
-    """The Kaldi runner interface ``RUNNER [--opt val]... [VAR=a:b] LOG command...``."""
-
-    log: str
-    var: str | None
-    tasks: range
-
-    def logs(self, cwd: str | os.PathLike = ".") -> list[Path]:
-        out = []
-        for t in self.tasks:
-            p = Path(self.log.replace(self.var, str(t)) if self.var else self.log)
-            out.append(p if p.is_absolute() else Path(cwd) / p)
-        return out
-
-    def where(self) -> str:
-        return self.log.replace(self.var, "*") if self.var and len(self.tasks) > 1 else self.log
-
-
-def parse_runner(argv: Sequence[str]) -> RunnerArgs | None:
-    """The log and task range of a runner command line (None when it is not one).
-
-    Runners take options before and after ``JOB=1:N`` (``--opt val``, ``--opt=val``, and the
-    scheduler's own ``-V``, ``-pe smp 4`` ...), so the log is found as the first argument that is no
-    option and ends in ``.log``; the range is a ``VAR=a:b`` before it.
+def parse_runner(argv: Sequence[str]) -> JobSpec | None:
+    """The job spec of a runner command line ``RUNNER [options] [JOB=a:b] [options] LOG command...``
+    (its log and task range: ``logs()``, ``where()``), read with the runners' own parser, quietly
+    (its warnings and ``--help`` are the runner's to give); None when it is not a runner's line or
+    its LOG is no ``.log`` file: such a command is run as it is.
     """
-    var, tasks = None, range(1, 2)
-    for i, arg in enumerate(argv[1:], 1):
-        m = re.fullmatch(r"([A-Za-z_]\w*)=(\d+)(?::(\d+))?", arg)
-        if m:
-            var = m.group(1)
-            tasks = range(int(m.group(2)), int(m.group(3) or m.group(2)) + 1)
-        elif not arg.startswith("-") and arg.endswith(".log"):
-            if i + 1 >= len(argv) or not tasks or (var is not None and var not in arg and len(tasks) > 1):
-                return None
-            return RunnerArgs(arg, var, tasks)
-    return None
+    if not argv:
+        return None
+    try:
+        spec = parse_args(argv[1:], os.path.basename(argv[0]), quiet=True)
+    except JobError:
+        return None
+    return spec if spec.log.endswith(".log") else None
 
 
 def _interval() -> float:
