@@ -85,10 +85,12 @@ has_backend_audio() { [ -n "${backend_audio[*]:-}" ]; }
 has_backend() { [ -s data/backend_train/utt2spk ]; }         # stage 1 made it: PLDA and AS-norm run
 has_calibration() { [ -s data/calibration/trials ]; }        # stage 1 made it: calibration runs
 labelled_trials() { [ -s "$trials" ] && awk 'NF != 3 { exit 1 }' "$trials"; }
+# AS-norm without labels: a cohort of the unlabelled training recordings (each its own cohort speaker)
+unlabelled_asnorm() { ! has_backend && [ "$asnorm_unlabelled" = true ]; }
 backend_sets() {  # the data dirs that get embeddings (backend holds backend_train and backend_heldout)
   echo eval
   has_backend && echo backend
-  [ "$cosine_subtract_mean" = true ] && echo train
+  if [ "$cosine_subtract_mean" = true ] || unlabelled_asnorm; then echo train; fi
   return 0
 }
 say "mini=$mini nj=$nj device=$device ngpu=$ngpu seed=$seed systems=$systems stages $stage..$stop_stage"
@@ -178,8 +180,14 @@ if run_stage 1; then
       fi
     fi
   else
-    echo "PLDA, AS-norm and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
-         "cosine scoring needs none" > data/backend_skipped
+    if [ "$asnorm_unlabelled" = true ]; then
+      echo "PLDA and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
+           "cosine scoring needs none, and AS-norm takes its cohort from the unlabelled training audio" \
+           "(asnorm_unlabelled in conf/backend.conf)" > data/backend_skipped
+    else
+      echo "PLDA, AS-norm and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
+           "cosine scoring needs none" > data/backend_skipped
+    fi
     rm -rf data/backend data/backend_train data/backend_heldout data/calibration
   fi
   [ -s data/backend_skipped ] && say "$(cat data/backend_skipped)"
@@ -283,7 +291,9 @@ fi
 sys_backends() {  # sys_backends SYS: the back-ends whose scores of the main trials stage 6 wrote
   local b
   for b in cosine plda asnorm; do
-    if [ "$b" = cosine ] || has_backend; then [ -s "exp/$1/scores/main/scores_$b" ] && echo "$b"; fi
+    if [ "$b" = cosine ] || has_backend || { [ "$b" = asnorm ] && unlabelled_asnorm; }; then
+      [ -s "exp/$1/scores/main/scores_$b" ] && echo "$b"
+    fi
   done
   return 0
 }
@@ -326,6 +336,11 @@ if run_stage 6; then
             --backend-model "$model" "exp/$sys/emb/backend" data/backend_train "$emb" "$tl" \
             "$dir/scores_$asnorm_backend" "$dir/scores_asnorm"
         fi
+      elif unlabelled_asnorm && [ "$list" = main ]; then
+        say "stage 6: $sys: AS-norm (cosine, top $asnorm_top_n, cohort: the unlabelled data/train recordings) scores of $tl"
+        steps/score_norm.sh --cmd "$cpu_cmd" --evaluate false --method asnorm --top-n "$asnorm_top_n" \
+          --backend-model "$dir/cosine.npz" "exp/$sys/emb/train" data/train "$emb" "$tl" \
+          "$dir/scores_cosine" "$dir/scores_asnorm"
       fi
     done
     if has_calibration; then
