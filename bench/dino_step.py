@@ -65,11 +65,13 @@ CONFIGS = {
         net=dict(arch="resnet", base_channels=32, blocks=[3, 4, 6, 3], strides=[1, 2, 2, 2], embed_dim=256,
                  feat_dim=80),
         head=dict(out_dim=65536, hidden=2048, bottleneck=256, head_layers=3, head_bn=False),
-        num_global=2, global_frames=300, num_local=4, local_frames=200, momentum=0.996, momentum_final=1.0),
+        num_global=2, global_frames=300, num_local=4, local_frames=200,
+        teacher_momentum=0.996, teacher_momentum_final=1.0),
     "tdnn-mini": dict(
         net=dict(arch="tdnn", channels=[128, 128, 128, 128, 384], embed_dim=128, feat_dim=80),
         head=dict(out_dim=1024, hidden=256, bottleneck=64, head_layers=3, head_bn=True),
-        num_global=2, global_frames=300, num_local=2, local_frames=150, momentum=0.99, momentum_final=0.99),
+        num_global=2, global_frames=300, num_local=2, local_frames=150,
+        teacher_momentum=0.99, teacher_momentum_final=0.99),
 }
 OPTIM = dict(lr=0.005, betas=(0.9, 0.95), eps=1e-8, weight_decay=1e-4, grad_clip=3.0, student_temp=0.1,
              teacher_temp=0.04, center_momentum=0.9)
@@ -206,7 +208,7 @@ class Reference:
                                            {"params": no_decay, "weight_decay": 0.0}],
                                           lr=OPTIM["lr"] * batch / 256 if net["arch"] == "resnet" else OPTIM["lr"],
                                           betas=OPTIM["betas"], eps=OPTIM["eps"], amsgrad=True)
-        m0, m1 = cfg["momentum"], cfg["momentum_final"]
+        m0, m1 = cfg["teacher_momentum"], cfg["teacher_momentum_final"]
         self.momentum = [m1 + 0.5 * (m0 - m1) * (1 + math.cos(math.pi * i / max(total_steps - 1, 1)))
                          for i in range(total_steps)]
         self.momentum[-1] = m1
@@ -249,8 +251,8 @@ def make_objective(cfg: dict, seed: int = 0) -> DINOObjective:
     net = build_network(dict(cfg["net"]))
     return DINOObjective(net, num_global=cfg["num_global"], num_local=cfg["num_local"], **cfg["head"],
                          student_temp=OPTIM["student_temp"], teacher_temp=OPTIM["teacher_temp"],
-                         center_momentum=OPTIM["center_momentum"], momentum=cfg["momentum"],
-                         momentum_final=cfg["momentum_final"], freeze_last_layer_steps=0,
+                         center_momentum=OPTIM["center_momentum"], teacher_momentum=cfg["teacher_momentum"],
+                         teacher_momentum_final=cfg["teacher_momentum_final"], freeze_last_layer_steps=0,
                          freeze_last_layer_epochs=0.0)
 
 

@@ -85,7 +85,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     objective = RecordingDINO(TinyNet(), num_global=G, num_local=L, out_dim=64, hidden=32, bottleneck=16,
-                              momentum=0.9, momentum_final=1.0, freeze_last_layer_steps=1,
+                              teacher_momentum=0.9, teacher_momentum_final=1.0, freeze_last_layer_steps=1,
                               freeze_last_layer_epochs=0.0)
 
     def factory(epoch, rank, world, start):

@@ -20,11 +20,13 @@ TINY = {
     "resnet": dict(
         net=dict(arch="resnet", base_channels=4, blocks=[1, 2], strides=[1, 2], embed_dim=16, feat_dim=20),
         head=dict(out_dim=64, hidden=32, bottleneck=16, head_layers=3, head_bn=False),
-        num_global=2, global_frames=24, num_local=3, local_frames=12, momentum=0.996, momentum_final=1.0),
+        num_global=2, global_frames=24, num_local=3, local_frames=12,
+        teacher_momentum=0.996, teacher_momentum_final=1.0),
     "tdnn": dict(
         net=dict(arch="tdnn", channels=[16, 16, 16, 16, 32], embed_dim=16, feat_dim=20),
         head=dict(out_dim=64, hidden=32, bottleneck=16, head_layers=3, head_bn=True),
-        num_global=2, global_frames=24, num_local=2, local_frames=12, momentum=0.99, momentum_final=0.99),
+        num_global=2, global_frames=24, num_local=2, local_frames=12,
+        teacher_momentum=0.99, teacher_momentum_final=0.99),
 }
 
 

@@ -5,6 +5,7 @@ bad input gets a clear error.
 """
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -156,7 +157,7 @@ def test_dino_collapse_diagnostics_logged(dino_runs):
         assert r["entropy_ratio"] == pytest.approx(r["entropy"] / log_k, rel=1e-3)
         assert r["teacher_temp"] == pytest.approx(0.04)
     # teacher momentum follows the cosine schedule 0.996 -> 1 over the 6 steps
-    mom = [r["momentum"] for r in rows]
+    mom = [r["teacher_momentum"] for r in rows]
     assert mom[0] == pytest.approx(0.996) and mom[-1] == pytest.approx(1.0)
     assert all(a <= b for a, b in zip(mom, mom[1:]))
 
@@ -193,10 +194,16 @@ def test_dino_resume_rejects_other_architecture(dino_runs, feats_dir, tmp_path, 
 
 
 def test_dino_too_short_training_set(feats_dir, tmp_path, capsys):
-    args = TINY_DINO + ["--global-frames", "400", "--max-steps", "2", "--exp-dir", str(tmp_path / "e"), str(feats_dir)]
-    assert dino(args) == 1
+    """Every utterance shorter than the 400-frame crop: with --min-frames 0 (every crop full length)
+    an empty training set, said clearly; by default (a 50-frame floor) trained on, crops capped."""
+    n = NUM_SPK * UTTS_PER_SPK
+    args = TINY_DINO + ["--global-frames", "400", "--max-steps", "2", str(feats_dir)]
+    assert dino(args + ["--min-frames", "0", "--exp-dir", str(tmp_path / "e")]) == 1
     err = capsys.readouterr().err
-    assert f"{NUM_SPK * UTTS_PER_SPK} of {NUM_SPK * UTTS_PER_SPK} utterances" in err and "400" in err
+    assert f"{n} of {n} utterances" in err and "400" in err
+    assert dino(args + ["--exp-dir", str(tmp_path / "f")]) == 0
+    plan = json.loads((tmp_path / "f" / "train_plan.json").read_text())["data"]
+    assert (plan["used"], plan["left_out"], plan["shorter_than_global_crop"]) == (n, 0, n)
 
 
 def test_dino_missing_feats_entry(feats_dir, tmp_path, capsys):

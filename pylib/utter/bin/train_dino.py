@@ -170,7 +170,7 @@ def main(args) -> None:
         student_temp=args.student_temp, teacher_temp=args.teacher_temp,
         teacher_temp_final=args.teacher_temp_final, teacher_temp_warmup_steps=args.teacher_temp_warmup_steps,
         teacher_temp_warmup_epochs=args.teacher_temp_warmup_epochs, center_momentum=args.center_momentum,
-        momentum=args.teacher_momentum, momentum_final=args.teacher_momentum_final,
+        teacher_momentum=args.teacher_momentum, teacher_momentum_final=args.teacher_momentum_final,
         freeze_last_layer_steps=args.freeze_last_layer_steps,
         freeze_last_layer_epochs=args.freeze_last_layer_epochs, specaug=specaug_from_args(args))
     if args.resume:

@@ -47,9 +47,9 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def ema_update(teacher: nn.Module, student: nn.Module, momentum: float,
+def ema_update(teacher: nn.Module, student: nn.Module, teacher_momentum: float,
                buffers: str = "ema") -> None:
-    """teacher <- momentum * teacher + (1 - momentum) * student, in place, for parameters.
+    """teacher <- teacher_momentum * teacher + (1 - teacher_momentum) * student, in place, for parameters.
 
     Buffers (BatchNorm running statistics): ``"ema"`` averages floating buffers the same
     way (the teacher's statistics follow its averaged weights, as timm's ModelEma) and
@@ -63,7 +63,7 @@ def ema_update(teacher: nn.Module, student: nn.Module, momentum: float,
     if tp.keys() != sp.keys():
         raise ValueError(f"teacher and student parameters differ: "
                          f"{sorted(set(tp) ^ set(sp))[:5]}")
-    w = 1.0 - momentum
+    w = 1.0 - teacher_momentum
     for name, t in tp.items():
         t.lerp_(sp[name].detach(), w)
     if buffers == "keep":
@@ -259,14 +259,16 @@ class DINOObjective(Objective):
                  head_bn: bool = False, norm_last_layer: bool = True, student_temp: float = 0.1,
                  teacher_temp: float = 0.04, teacher_temp_final: float | None = None,
                  teacher_temp_warmup_steps: int = 0, teacher_temp_warmup_epochs: float = 0.0,
-                 center_momentum: float = 0.9, momentum: float = 0.996, momentum_final: float = 1.0,
+                 center_momentum: float = 0.9, teacher_momentum: float = 0.996,
+                 teacher_momentum_final: float = 1.0,
                  freeze_last_layer_steps: int = 0, freeze_last_layer_epochs: float = 1.0,
                  specaug: SpecAugment | None = None) -> None:
         if num_global < 1 or num_local < 0:
             raise ValueError(f"need at least one global crop and no negative local crops, got "
                              f"{num_global} and {num_local}")
-        if not 0.0 <= momentum <= momentum_final <= 1.0:
-            raise ValueError(f"teacher momentum must rise within [0, 1], got {momentum} -> {momentum_final}")
+        if not 0.0 <= teacher_momentum <= teacher_momentum_final <= 1.0:
+            raise ValueError(f"teacher momentum must rise within [0, 1], got {teacher_momentum} -> "
+                             f"{teacher_momentum_final}")
         self.student = network
         self.student_head = DINOHead(network.embed_dim, out_dim=out_dim, hidden=hidden, bottleneck=bottleneck,
                                      nlayers=head_layers, norm_last_layer=norm_last_layer, use_bn=head_bn)
@@ -285,8 +287,8 @@ class DINOObjective(Objective):
         self.specaug = specaug
         self._temp_warmup = (teacher_temp_warmup_steps, teacher_temp_warmup_epochs)
         self._freeze = (freeze_last_layer_steps, freeze_last_layer_epochs)
-        self._momentum = (momentum, momentum_final)
-        self.momentum_values = np.array([momentum])
+        self._teacher_momentum = (teacher_momentum, teacher_momentum_final)
+        self.teacher_momentum_values = np.array([teacher_momentum])
         self.freeze_last_layer_steps = 0
         self._step = 0
         self.collapse_watch = CollapseWatch(out_dim)
@@ -310,7 +312,7 @@ class DINOObjective(Objective):
         return self.teacher
 
     def begin_training(self, total_steps: int, steps_per_epoch: int) -> None:
-        self.momentum_values = cosine_schedule(self._momentum[0], self._momentum[1], total_steps)
+        self.teacher_momentum_values = cosine_schedule(*self._teacher_momentum, total_steps)
         self.dino_loss.warmup_steps = schedule_steps(*self._temp_warmup, steps_per_epoch, total_steps)
         self.freeze_last_layer_steps = schedule_steps(*self._freeze, steps_per_epoch, total_steps)
 
@@ -332,7 +334,8 @@ class DINOObjective(Objective):
         loss, stats = self.dino_loss(torch.cat(student_out), teacher_out, self._step, return_stats=True)
         metrics = {k: float(v) for k, v in stats.items()}
         metrics["entropy_ratio"] = metrics["entropy"] / math.log(self.dino_loss.out_dim)
-        metrics["momentum"] = float(self.momentum_values[min(self._step, len(self.momentum_values) - 1)])
+        values = self.teacher_momentum_values
+        metrics["teacher_momentum"] = float(values[min(self._step, len(values) - 1)])
         self.collapse_watch.update(self._step + 1, metrics["entropy"], metrics["batch_entropy"])
         return loss, metrics
 
@@ -342,7 +345,7 @@ class DINOObjective(Objective):
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
-        m = float(self.momentum_values[min(step, len(self.momentum_values) - 1)])
+        m = float(self.teacher_momentum_values[min(step, len(self.teacher_momentum_values) - 1)])
         ema_update(self.teacher, self.student, m)
         ema_update(self.teacher_head, self.student_head, m)
 
