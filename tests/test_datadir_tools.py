@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from utter.data.dirtools import shuffle_list, split_scp, subset_scp
+from utter.data.dirtools.split import split_scp
+from utter.data.dirtools.subset import shuffle_list, subset_scp
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -661,7 +661,7 @@ def test_an_id_with_a_space_is_not_only_reported_unsorted(tmp_path):
 
 def test_next_write_removes_what_an_interrupted_write_left(tmp_path):
     from utter.atomic import atomic_open
-    from utter.data.dirtools import write_lines
+    from utter.data.dirtools.tables import write_lines
 
     code = ("import os, signal, sys\nfrom utter.atomic import atomic_open\n"
             "with atomic_open(sys.argv[1]) as f:\n"

@@ -14,8 +14,10 @@ import shutil
 
 import pytest
 
-from utter.data import dirtools, validate
+from utter.data import validate
 from utter.data.datadir import DataDirError
+from utter.data.dirtools import tables
+from utter.data.dirtools.copy import copy_data_dir
 
 _DEFECTS = ("unsorted", "dup", "blank", "tab", "cr", "double", "trailing", "noeol", "number", "spk2utt", "ctl",
             "tilde", "leading", "extra_line", "missing_line", "empty_field", "nul")
@@ -156,7 +158,7 @@ def test_quick_validation_agrees_with_the_full_checks(tmp_path, seed):
 def _copy(src: str, dest: str, quick: bool, affixes: dict) -> tuple:
     said: list[str] = []
     try:
-        written = dirtools.copy_data_dir(src, dest, say=said.append, quick=quick, **affixes)
+        written = copy_data_dir(src, dest, say=said.append, quick=quick, **affixes)
     except DataDirError as e:
         return f"error: {e}", said, None
     files = {}
@@ -198,7 +200,7 @@ def test_quick_copy_writes_the_same_bytes(tmp_path, seed):
 
 def test_quick_blocks_split_lines_across_reads(tmp_path, monkeypatch):
     """Blocks of a few bytes: lines cross block ends; the answers stay the same."""
-    monkeypatch.setattr(dirtools, "_BLOCK_LINES", 7)
+    monkeypatch.setattr(tables, "_BLOCK_LINES", 7)
     for _rng, d, _ in _cases(tmp_path, 60, 99):
         quick = validate._quick(d, True, False, True)
         if quick is not None:

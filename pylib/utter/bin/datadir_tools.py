@@ -2,7 +2,7 @@
 
 Tools: fix, split, subset, combine, copy (then validates the copy), filter-scp.
 The utils/*.sh wrappers parse Kaldi-style options (utils/parse_options.sh) and pass them here as
-``--name=value`` (so a value may start with ``-``); the logic is in :mod:`utter.data.dirtools`.
+``--name=value`` (so a value may start with ``-``); the logic is in :mod:`utter.data.dirtools` (a module per tool).
 Errors: one line ``PROG: error: ...`` on stderr, exit status 1. SIGTERM/SIGINT/SIGHUP remove
 the temporary files of the table being written, so no table is left half-written.
 """
@@ -78,7 +78,7 @@ def _int_arg(value, what: str) -> int:
 
 
 def _read_inputs(inputs: list[str]):
-    from utter.data.dirtools import Table
+    from utter.data.dirtools.tables import Table
     if not inputs:
         data = sys.stdin.buffer.read()
         t = Table("stdin", [], on_disk=False)
@@ -106,25 +106,29 @@ def main(argv=None) -> int:
         signal.signal(sig, _stop)
     a = build_parser().parse_args(argv)
     prog = a.prog or a.tool
-    from utter.data import dirtools as dt
     from utter.data.datadir import DataDirError
     try:
         if a.tool == "split":
+            from utter.data.dirtools.split import split_data
             n = _int_arg(a.num, "<num-to-split>")
-            dt.split_data(a.data, n, a.per_utt, prog=prog)
+            split_data(a.data, n, a.per_utt, prog=prog)
         elif a.tool == "subset":
+            from utter.data.dirtools.subset import subset_data_dir
             num = None if a.num is None else _int_arg(a.num, "<num-utt>")
-            dt.subset_data_dir(a.src, a.dest, num=num, mode=a.mode, id_list=a.id_list, prog=prog,
-                               feat_lengths=_feat_lengths)
+            subset_data_dir(a.src, a.dest, num=num, mode=a.mode, id_list=a.id_list, prog=prog,
+                            feat_lengths=_feat_lengths)
         elif a.tool == "fix":
-            dt.fix_data_dir(a.data, utt_extra_files=a.utt_extra_files.split(),
-                            spk_extra_files=a.spk_extra_files.split(), prog=prog)
+            from utter.data.dirtools.fix import fix_data_dir
+            fix_data_dir(a.data, utt_extra_files=a.utt_extra_files.split(),
+                         spk_extra_files=a.spk_extra_files.split(), prog=prog)
         elif a.tool == "combine":
-            dt.combine_data(a.dest, a.srcs, extra_files=a.extra_files.split(), skip_fix=a.skip_fix == "true",
-                            prog=prog, durations=_durations)
+            from utter.data.dirtools.combine import combine_data
+            combine_data(a.dest, a.srcs, extra_files=a.extra_files.split(), skip_fix=a.skip_fix == "true",
+                         prog=prog, durations=_durations)
         elif a.tool == "copy":
-            written = dt.copy_data_dir(a.src, a.dest, utt_prefix=a.utt_prefix, utt_suffix=a.utt_suffix,
-                                       spk_prefix=a.spk_prefix, spk_suffix=a.spk_suffix, prog=prog)
+            from utter.data.dirtools.copy import copy_data_dir
+            written = copy_data_dir(a.src, a.dest, utt_prefix=a.utt_prefix, utt_suffix=a.utt_suffix,
+                                    spk_prefix=a.spk_prefix, spk_suffix=a.spk_suffix, prog=prog)
             from utter.bin.validate_data_dir import run_validate
             opts = a.validate_opts.split()
             import os
@@ -134,16 +138,17 @@ def main(argv=None) -> int:
                 opts.append("--no-text")
             return run_validate(opts + [a.dest], prog="utils/validate_data_dir.sh", tables=written)
         elif a.tool == "filter-scp":
+            from utter.data.dirtools.filter_scp import filter_lines, read_ids
             n = _int_arg(a.field, "-f")
             if n < 1:
                 raise DataDirError(f"-f must be a positive field number, got {n}")
-            ids = set(dt.read_ids(a.id_list))
+            ids = set(read_ids(a.id_list))
             for t in _read_inputs(a.inputs):
                 if n == 1:
                     _out([line for line, k in zip(t.lines, t.keys) if (k in ids) != a.exclude])
                 else:
-                    _out(dt.filter_lines([x for x in t.lines if x.strip()], ids, exclude=a.exclude, n=n,
-                                         path=t.path))
+                    _out(filter_lines([x for x in t.lines if x.strip()], ids, exclude=a.exclude, n=n,
+                                      path=t.path))
     except (DataDirError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 1

@@ -24,22 +24,19 @@ from itertools import chain, islice, repeat
 from operator import itemgetter
 
 from utter.data.datadir import DataDirError
-from utter.data.dirtools import (
+from utter.data.dirtools.speakers import expanded_spk2utt, spk2utt_groups, utt2spk_from_spk2utt, utt2spk_pairs
+from utter.data.dirtools.tables import (
     LABEL_FILES,
     Table,
-    _name,
-    _show,
-    expanded_spk2utt,
     first_unsorted,
     is_sorted_unique,
     keys_are,
     line_blocks,
     no_control,
+    show_id,
+    show_line,
     sort_from_field2_key,
     sorted_by_speaker,
-    spk2utt_groups,
-    utt2spk_from_spk2utt,
-    utt2spk_pairs,
 )
 
 #: Segment end times may pass the recording's duration by this much (frame rounding).
@@ -67,7 +64,7 @@ def check_sorted_and_uniq(t: Table) -> list[bytes]:
         n, m = len(t.lines[i].split()), len(t.lines[i - 1].split())
         hint = (f"; or an id with a space in it: a key ends at the first space, and lines {i} and {i + 1} have "
                 f"{m} and {n} fields" if n != m else "")
-        raise DataDirError(f"{t.path}:{i + 1}: {what} '{_name(keys[i])}' after '{_name(keys[i - 1])}' "
+        raise DataDirError(f"{t.path}:{i + 1}: {what} '{show_id(keys[i])}' after '{show_id(keys[i - 1])}' "
                            f"(LC_ALL=C sort; utils/fix_data_dir.sh fixes this{hint})")
     if keys and not keys[0]:
         raise DataDirError(f"{t.path}:1: empty line")
@@ -82,11 +79,11 @@ def _same_keys(t: Table, expected: Sequence[bytes], what: str) -> None:
     exp = set(expected)
     for i, k in enumerate(keys, 1):
         if k not in exp:
-            raise DataDirError(f"{t.path}:{i}: '{_name(k)}' is not in {what}")
+            raise DataDirError(f"{t.path}:{i}: '{show_id(k)}' is not in {what}")
     have = set(keys)
     missing = [k for k in expected if k not in have]
     raise DataDirError(f"{t.path}: {len(missing)} of the {len(expected)} entries of {what} are missing, "
-                       f"first '{_name(missing[0])}' (utils/fix_data_dir.sh keeps the common ones)")
+                       f"first '{show_id(missing[0])}' (utils/fix_data_dir.sh keeps the common ones)")
 
 
 def _values(t: Table, kind: type, what: str, check, need: bool = True) -> dict[bytes, float] | None:
@@ -109,9 +106,9 @@ def _values(t: Table, kind: type, what: str, check, need: bool = True) -> dict[b
                 raise ValueError
             v = kind(f[1])
         except ValueError:
-            raise DataDirError(f"{t.path}:{i}: expected 'key {what}', got '{_show(line)}'") from None
+            raise DataDirError(f"{t.path}:{i}: expected 'key {what}', got '{show_line(line)}'") from None
         if not check(v):
-            raise DataDirError(f"{t.path}:{i}: bad {what} '{_name(f[1])}' for '{_name(f[0])}'")
+            raise DataDirError(f"{t.path}:{i}: bad {what} '{show_id(f[1])}' for '{show_id(f[0])}'")
         out[f[0]] = v
     return out
 
@@ -139,7 +136,7 @@ def check_text(t: Table, non_print: bool) -> None:
             m = pat.search(text)
             if m:
                 i = text.count("\n", 0, m.start()) + 1
-                raise DataDirError(f"{t.path}:{i}: the line for utterance '{_name(t.keys[i - 1])}' {what}")
+                raise DataDirError(f"{t.path}:{i}: the line for utterance '{show_id(t.keys[i - 1])}' {what}")
     if not non_print:
         m = _CTRL.search(data) if text is None or text.isascii() else _CTRL_U.search(text)
         if m:
@@ -147,7 +144,7 @@ def check_text(t: Table, non_print: bool) -> None:
             nl = b"\n" if isinstance(src, bytes) else "\n"
             i = src.count(nl, 0, m.start()) + 1
             raise DataDirError(f"{t.path}:{i}: non-printable character {m.group()!r} in the text of "
-                               f"'{_name(t.keys[i - 1])}' (--non-print allows them)")
+                               f"'{show_id(t.keys[i - 1])}' (--non-print allows them)")
     for sym in _ILLEGAL:
         if sym in data:
             for i, line in enumerate(t.lines, 1):
@@ -165,7 +162,7 @@ def _check_r2fc(t: Table, expected: Sequence[bytes], what: str, notes: list[str]
                 warn = True
             else:
                 raise DataDirError(f"{t.path}:{i}: expected 'reco file channel' with channel A or B, got "
-                                   f"'{_show(line)}'")
+                                   f"'{show_line(line)}'")
     if warn:
         notes.append(f"{t.path}: the channel should be marked as A or B, not 1")
     _same_keys(t, expected, what)
@@ -282,194 +279,280 @@ def validate_data_dir(data: str | os.PathLike, *, no_feats: bool = False, no_wav
     reading those files again. ``quick``: first try the whole-file path (False: the full checks
     only; the two agree, which the tests check)."""
     d = os.fspath(data)
-    notes: list[str] = []
     if not os.path.isdir(d):
         raise DataDirError(f"{d}: no such directory")
     if quick:
         quick_notes = _quick(d, no_feats, no_wav, no_text)
         if quick_notes is not None:
             return quick_notes
+    v = _Checks(d, tables)
+    v.check_speaker_maps(no_spk_sort)
+    v.check_text(no_text, non_print)
+    v.check_recordings(no_wav)
+    v.check_feats(no_feats)
+    v.check_speaker_tables()
+    v.check_utterance_tables()
+    v.check_reco2dur()
+    v.check_durations()
+    v.check_labels()
+    return v.notes
 
-    def path(name: str) -> str:
-        return os.path.join(d, name)
 
-    def has(name: str) -> bool:
-        return os.path.isfile(path(name))
+class _Checks:
+    """The full checks of one data dir, file by file in Kaldi's order; what a check learns (the
+    utterances, speakers, recordings, segments) is kept for the checks after it."""
 
-    def read_t(p: str) -> Table:
-        t = (tables or {}).get(os.path.basename(p))
-        return t if t is not None else Table.read(p)
+    def __init__(self, d: str, tables: dict[str, Table] | None):
+        self.d = d
+        self.tables = tables or {}
+        self.notes: list[str] = []
+        self.utts: list[bytes] = []
+        self.utts_sp: list[bytes] = []
+        self.speakers: list[bytes] = []
+        self.recordings: list[bytes] | None = None    # those of segments
+        self.wav_keys: list[bytes] | None = None
+        self.segments_path = ""
+        self.spans: list[tuple[int, bytes, bytes, float, float]] = []   # (line, utt, reco, start, end) of segments
+        self.durs: dict[bytes, float] | None = None                       # utt2dur's, where segments need them
 
-    for name in ("utt2spk", "spk2utt"):
-        if not has(name):
-            raise DataDirError(f"{d}/{name}: no such file" + (" (utils/utt2spk_to_spk2utt.py makes it)"
-                                                              if name == "spk2utt" else ""))
-    u2s = read_t(path("utt2spk"))
-    if not u2s.lines:
-        raise DataDirError(f"{d}: no utterances (utt2spk is empty)")
-    s2u = read_t(path("spk2utt"))
-    if not s2u.lines:
-        raise DataDirError(f"{d}/spk2utt: empty file (utt2spk is not)")
-    pairs = utt2spk_pairs(u2s)
-    if len(s2u) == 1:
-        notes.append(_ONE_SPEAKER)
-    utts = check_sorted_and_uniq(u2s)
-    utts_sp = [u + b" " for u in utts]
+    def path(self, name: str) -> str:
+        return os.path.join(self.d, name)
 
-    def utt_keyed(t: Table) -> None:
+    def has(self, name: str) -> bool:
+        return os.path.isfile(self.path(name))
+
+    def read(self, name: str) -> Table:
+        t = self.tables.get(name)
+        return t if t is not None else Table.read(self.path(name))
+
+    def utt_keyed(self, t: Table) -> None:
         """Sorted, unique, exactly the utterances of utt2spk (fast when the keys are utt2spk's)."""
-        if t.unterminated or not keys_are(t, utts_sp):
+        if t.unterminated or not keys_are(t, self.utts_sp):
             check_sorted_and_uniq(t)
-            _same_keys(t, utts, "utt2spk")
-    if not no_spk_sort and not sorted_by_speaker(u2s.lines, pairs if u2s.single else None):
-        # the first line out of ``sort -k2`` order, by the key sorted_by_speaker compared
-        keys = [s for _, s in pairs] if u2s.single else [sort_from_field2_key(x) for x in u2s.lines]
-        i = next((i for i in range(1, len(keys)) if keys[i] < keys[i - 1]), 1)
-        raise DataDirError(f"{u2s.path}:{i + 1}: not in sorted order when sorted first on speaker-id "
-                           f"('{_show(u2s.lines[i])}' after '{_show(u2s.lines[i - 1])}'); make speaker ids "
-                           f"prefixes of utterance ids (or --no-spk-sort)")
-    speakers = check_sorted_and_uniq(s2u)
-    groups = spk2utt_groups(s2u)
+            _same_keys(t, self.utts, "utt2spk")
+
+    # ------------------------------------------------------------------------- utt2spk, spk2utt
+
+    def check_speaker_maps(self, no_spk_sort: bool) -> None:
+        """utt2spk and spk2utt: present, non-empty, sorted, unique, agreeing; utt2spk sorted by speaker."""
+        d = self.d
+        for name in ("utt2spk", "spk2utt"):
+            if not self.has(name):
+                raise DataDirError(f"{d}/{name}: no such file" + (" (utils/utt2spk_to_spk2utt.py makes it)"
+                                                                  if name == "spk2utt" else ""))
+        u2s = self.read("utt2spk")
+        if not u2s.lines:
+            raise DataDirError(f"{d}: no utterances (utt2spk is empty)")
+        s2u = self.read("spk2utt")
+        if not s2u.lines:
+            raise DataDirError(f"{d}/spk2utt: empty file (utt2spk is not)")
+        pairs = utt2spk_pairs(u2s)
+        if len(s2u) == 1:
+            self.notes.append(_ONE_SPEAKER)
+        self.utts = check_sorted_and_uniq(u2s)
+        self.utts_sp = [u + b" " for u in self.utts]
+        if not no_spk_sort:
+            _check_speaker_order(u2s, pairs)
+        self.speakers = check_sorted_and_uniq(s2u)
+        _check_spk2utt_matches(s2u, spk2utt_groups(s2u), pairs, self.utts)
+
+    # ------------------------------------------------------------------------- text
+
+    def check_text(self, no_text: bool, non_print: bool) -> None:
+        if not self.has("text") and not no_text:
+            raise DataDirError(f"{self.d}/text: no such file (if this is by design, specify --no-text)")
+        if self.has("text"):
+            t = self.read("text")
+            check_text(t, non_print)
+            self.utt_keyed(t)
+
+    # ------------------------------------------------------------------------- recordings
+
+    def check_recordings(self, no_wav: bool) -> None:
+        """wav.scp (no ``~`` paths), segments and reco2file_and_channel."""
+        d = self.d
+        if self.has("segments") and not self.has("wav.scp"):
+            raise DataDirError(f"{d}: segments file exists but no wav.scp")
+        if not self.has("wav.scp") and not no_wav:
+            raise DataDirError(f"{d}/wav.scp: no such file (if this is by design, specify --no-wav)")
+        if not self.has("wav.scp"):
+            return
+        wav = self.read("wav.scp")
+        if self.has("segments"):
+            self.wav_keys = check_sorted_and_uniq(wav)
+        else:
+            self.utt_keyed(wav)
+            self.wav_keys = self.utts
+        _check_no_tilde(wav)
+        if self.has("segments"):
+            self.check_segments(wav)
+        elif self.has("reco2file_and_channel"):
+            _check_r2fc(self.read("reco2file_and_channel"), self.utts, "utt2spk", self.notes)
+
+    def check_segments(self, wav: Table) -> None:
+        """segments: sorted, four fields, ending after they start, exactly the utterances; their
+        recordings exactly wav.scp's (and reco2file_and_channel's)."""
+        segments = self.read("segments")
+        self.segments_path = segments.path
+        check_sorted_and_uniq(segments)
+        self.spans = segment_spans(segments)
+        _same_keys(segments, self.utts, "utt2spk")
+        self.recordings = sorted({reco for _, _, reco, _, _ in self.spans})
+        _same_keys(wav, self.recordings, "the recordings of segments")
+        if self.has("reco2file_and_channel"):
+            _check_r2fc(self.read("reco2file_and_channel"), self.recordings, "the recordings of segments",
+                        self.notes)
+
+    # ------------------------------------------------------------------------- features, speakers, utterances
+
+    def check_feats(self, no_feats: bool) -> None:
+        if not self.has("feats.scp") and not no_feats:
+            raise DataDirError(f"{self.d}/feats.scp: no such file (if this is by design, specify --no-feats)")
+        if self.has("feats.scp"):
+            self.utt_keyed(self.read("feats.scp"))
+
+    def check_speaker_tables(self) -> None:
+        """cmvn.scp, spk2gender (m or f) and spk2warp: exactly the speakers."""
+        for name, check, what in (("cmvn.scp", None, None),
+                                  ("spk2gender", lambda v: v in (b"m", b"f"), "gender (m or f)"),
+                                  ("spk2warp", lambda v: 0.5 < float(v) < 1.5, "warp factor (0.5 < w < 1.5)")):
+            if self.has(name):
+                t = self.read(name)
+                check_sorted_and_uniq(t)
+                if check is not None:
+                    _values(t, bytes, what, _safe(check))
+                _same_keys(t, self.speakers, "the speakers of spk2utt")
+
+    def check_utterance_tables(self) -> None:
+        """utt2warp, vad.scp, utt2lang, utt2uniq, utt2dur (positive) and utt2num_frames (positive
+        integers): exactly the utterances."""
+        if self.has("utt2warp"):
+            t = self.read("utt2warp")
+            check_sorted_and_uniq(t)
+            _values(t, bytes, "warp factor (0.5 < w < 1.5)", _safe(lambda v: 0.5 < float(v) < 1.5))
+            _same_keys(t, self.utts, "utt2spk")
+        for name in ("vad.scp", "utt2lang", "utt2uniq"):
+            if self.has(name):
+                self.utt_keyed(self.read(name))
+        if self.has("utt2dur"):
+            t = self.read("utt2dur")
+            self.utt_keyed(t)
+            self.durs = _values(t, float, "duration (> 0)", _positive, need=bool(self.spans))
+        if self.has("utt2num_frames"):
+            t = self.read("utt2num_frames")
+            self.utt_keyed(t)
+            _values(t, float, "number of frames (a positive integer)", _positive_int)
+
+    # ------------------------------------------------------------------------- durations
+
+    def check_reco2dur(self) -> None:
+        """reco2dur: exactly the recordings, positive, and no segment ending after its recording."""
+        if not self.has("reco2dur"):
+            return
+        t = self.read("reco2dur")
+        check_sorted_and_uniq(t)
+        if self.recordings is not None:
+            _same_keys(t, self.recordings, "the recordings of segments")
+        else:
+            _same_keys(t, self.wav_keys if self.wav_keys is not None else self.utts, "wav.scp")
+        reco_durs = _values(t, float, "duration (> 0)", _positive)
+        for i, _utt, reco, _start, end in self.spans:
+            if end > reco_durs[reco] + DUR_TOLERANCE:
+                raise DataDirError(f"{self.segments_path}:{i}: segment ends at {end} s, after the end of recording "
+                                   f"'{show_id(reco)}' ({reco_durs[reco]} s in reco2dur)")
+
+    def check_durations(self) -> None:
+        """utt2dur agreeing with segments."""
+        if self.durs is None:
+            return
+        durs = self.durs
+        for i, utt, _reco, start, end in self.spans:
+            if end != -1 and abs(end - start - durs[utt]) > DUR_TOLERANCE:
+                raise DataDirError(f"{self.d}/utt2dur: '{show_id(utt)}' lasts {durs[utt]} s but "
+                                   f"{self.segments_path}:{i} spans {end - start:.3f} s")
+
+    # ------------------------------------------------------------------------- this toolkit's labels
+
+    def check_labels(self) -> None:
+        """The label tables: sorted, unique, naming only utterances of utt2spk (fewer is a note)."""
+        known = set(self.utts)
+        for name in LABEL_FILES:
+            if name in ("utt2warp",) or not self.has(name):
+                continue
+            t = self.read(name)
+            keys = check_sorted_and_uniq(t)
+            for i, k in enumerate(keys, 1):
+                if k not in known:
+                    raise DataDirError(f"{t.path}:{i}: '{show_id(k)}' is not in utt2spk")
+            if len(keys) < len(self.utts):
+                self.notes.append(f"{t.path}: covers {len(keys)} of {len(self.utts)} utterances")
+
+
+def _check_speaker_order(u2s: Table, pairs: list[tuple[bytes, bytes]]) -> None:
+    """utt2spk in ``sort -k2`` order too (speaker ids prefixes of utterance ids)."""
+    if sorted_by_speaker(u2s.lines, pairs if u2s.single else None):
+        return
+    # the first line out of ``sort -k2`` order, by the key sorted_by_speaker compared
+    keys = [s for _, s in pairs] if u2s.single else [sort_from_field2_key(x) for x in u2s.lines]
+    i = next((i for i in range(1, len(keys)) if keys[i] < keys[i - 1]), 1)
+    raise DataDirError(f"{u2s.path}:{i + 1}: not in sorted order when sorted first on speaker-id "
+                       f"('{show_line(u2s.lines[i])}' after '{show_line(u2s.lines[i - 1])}'); make speaker ids "
+                       f"prefixes of utterance ids (or --no-spk-sort)")
+
+
+def _check_spk2utt_matches(s2u: Table, groups: list[list[bytes]], pairs: list[tuple[bytes, bytes]],
+                           utts: list[bytes]) -> None:
+    """spk2utt is utt2spk's (spk2utt_to_utt2spk.pl | sort gives utt2spk); else name the first
+    spk2utt line that differs."""
     exp_utts = list(chain.from_iterable(islice(g, 1, None) for g in groups))
     exp_spks = list(chain.from_iterable(repeat(g[0], len(g) - 1) for g in groups))
-    if exp_utts != utts or exp_spks != list(map(itemgetter(1), pairs)):
-        expected = sorted(utt2spk_from_spk2utt(groups))   # spk2utt_to_utt2spk.pl | sort
-        have = [u + b" " + s for u, s in pairs]
-    else:
-        expected = have = None
-    if expected != have:
-        j = next((i for i, (a, b) in enumerate(zip(have, expected)) if a != b), min(len(have), len(expected)))
-        line, n = len(groups), 0
-        for k, g in enumerate(groups, 1):     # the spk2utt line that gives expected[j] ...
-            n += len(g) - 1
-            if n > j:
-                line = k
-                break
-        if j < len(pairs):                     # ... or, better, the line of utt2spk's speaker there
-            line = next((k for k, g in enumerate(groups, 1) if g[0] == pairs[j][1]), line)
-        raise DataDirError(f"{s2u.path}:{line}: '{_show(s2u.lines[line - 1])}' does not match utt2spk (whose line "
-                           f"{j + 1} is '{_show(have[j]) if j < len(have) else '(end of file)'}'); "
-                           f"utils/utt2spk_to_spk2utt.py makes spk2utt")
+    if exp_utts == utts and exp_spks == list(map(itemgetter(1), pairs)):
+        return
     del exp_utts, exp_spks
+    expected = sorted(utt2spk_from_spk2utt(groups))   # spk2utt_to_utt2spk.pl | sort
+    have = [u + b" " + s for u, s in pairs]
+    if expected == have:
+        return
+    j = next((i for i, (a, b) in enumerate(zip(have, expected)) if a != b), min(len(have), len(expected)))
+    line, n = len(groups), 0
+    for k, g in enumerate(groups, 1):     # the spk2utt line that gives expected[j] ...
+        n += len(g) - 1
+        if n > j:
+            line = k
+            break
+    if j < len(pairs):                     # ... or, better, the line of utt2spk's speaker there
+        line = next((k for k, g in enumerate(groups, 1) if g[0] == pairs[j][1]), line)
+    raise DataDirError(f"{s2u.path}:{line}: '{show_line(s2u.lines[line - 1])}' does not match utt2spk (whose line "
+                       f"{j + 1} is '{show_line(have[j]) if j < len(have) else '(end of file)'}'); "
+                       f"utils/utt2spk_to_spk2utt.py makes spk2utt")
 
-    if not has("text") and not no_text:
-        raise DataDirError(f"{d}/text: no such file (if this is by design, specify --no-text)")
-    if has("text"):
-        t = read_t(path("text"))
-        check_text(t, non_print)
-        utt_keyed(t)
 
-    segments = None
-    if has("segments") and not has("wav.scp"):
-        raise DataDirError(f"{d}: segments file exists but no wav.scp")
-    if not has("wav.scp") and not no_wav:
-        raise DataDirError(f"{d}/wav.scp: no such file (if this is by design, specify --no-wav)")
-    recordings: list[bytes] | None = None
-    spans: list[tuple[int, bytes, bytes, float, float]] = []
-    if has("wav.scp"):
-        wav = read_t(path("wav.scp"))
-        if has("segments"):
-            wav_keys = check_sorted_and_uniq(wav)
-        else:
-            utt_keyed(wav)
-            wav_keys = utts
-        if b"~" in b"\n".join(wav.lines):
-            for i, line in enumerate(wav.lines, 1):
-                f = line.split(None, 1)
-                if len(f) == 2 and f[1].startswith(b"~"):
-                    raise DataDirError(f"{wav.path}:{i}: please do not use tilde (~) in your wav.scp")
-        if has("segments"):
-            segments = read_t(path("segments"))
-            check_sorted_and_uniq(segments)
-            recos = set()
-            for i, line in enumerate(segments.lines, 1):
-                f = line.split()
-                try:
-                    if len(f) != 4:
-                        raise ValueError
-                    start, end = float(f[2]), float(f[3])
-                except ValueError:
-                    raise DataDirError(f"{segments.path}:{i}: bad line in segments file '{_show(line)}' "
-                                       f"(expected 'utt reco start end')") from None
-                if start < 0 or (end <= start and end != -1):
-                    raise DataDirError(f"{segments.path}:{i}: bad line in segments file '{_show(line)}' "
-                                       f"(the end must be after the start)")
-                recos.add(f[1])
-                spans.append((i, f[0], f[1], start, end))
-            _same_keys(segments, utts, "utt2spk")
-            recordings = sorted(recos)
-            _same_keys(wav, recordings, "the recordings of segments")
-            if has("reco2file_and_channel"):
-                _check_r2fc(read_t(path("reco2file_and_channel")), recordings, "the recordings of segments",
-                            notes)
-        else:
-            if has("reco2file_and_channel"):
-                _check_r2fc(read_t(path("reco2file_and_channel")), utts, "utt2spk", notes)
-        del wav
-    else:
-        wav_keys = None
+def _check_no_tilde(wav: Table) -> None:
+    if b"~" in b"\n".join(wav.lines):
+        for i, line in enumerate(wav.lines, 1):
+            f = line.split(None, 1)
+            if len(f) == 2 and f[1].startswith(b"~"):
+                raise DataDirError(f"{wav.path}:{i}: please do not use tilde (~) in your wav.scp")
 
-    if not has("feats.scp") and not no_feats:
-        raise DataDirError(f"{d}/feats.scp: no such file (if this is by design, specify --no-feats)")
-    if has("feats.scp"):
-        t = read_t(path("feats.scp"))
-        utt_keyed(t)
-    for name, check, what in (("cmvn.scp", None, None),
-                              ("spk2gender", lambda v: v in (b"m", b"f"), "gender (m or f)"),
-                              ("spk2warp", lambda v: 0.5 < float(v) < 1.5, "warp factor (0.5 < w < 1.5)")):
-        if has(name):
-            t = read_t(path(name))
-            check_sorted_and_uniq(t)
-            if check is not None:
-                _values(t, bytes, what, _safe(check))
-            _same_keys(t, speakers, "the speakers of spk2utt")
-    if has("utt2warp"):
-        t = read_t(path("utt2warp"))
-        check_sorted_and_uniq(t)
-        _values(t, bytes, "warp factor (0.5 < w < 1.5)", _safe(lambda v: 0.5 < float(v) < 1.5))
-        _same_keys(t, utts, "utt2spk")
-    for name in ("vad.scp", "utt2lang", "utt2uniq"):
-        if has(name):
-            t = read_t(path(name))
-            utt_keyed(t)
-    durs = None
-    if has("utt2dur"):
-        t = read_t(path("utt2dur"))
-        utt_keyed(t)
-        durs = _values(t, float, "duration (> 0)", _positive, need=bool(spans))
-    if has("utt2num_frames"):
-        t = read_t(path("utt2num_frames"))
-        utt_keyed(t)
-        _values(t, float, "number of frames (a positive integer)", _positive_int)
-    if has("reco2dur"):
-        t = read_t(path("reco2dur"))
-        check_sorted_and_uniq(t)
-        if recordings is not None:
-            _same_keys(t, recordings, "the recordings of segments")
-        else:
-            _same_keys(t, wav_keys if wav_keys is not None else utts, "wav.scp")
-        reco_durs = _values(t, float, "duration (> 0)", _positive)
-        for i, _utt, reco, _start, end in spans:
-            if end > reco_durs[reco] + DUR_TOLERANCE:
-                raise DataDirError(f"{segments.path}:{i}: segment ends at {end} s, after the end of recording "
-                                   f"'{_name(reco)}' ({reco_durs[reco]} s in reco2dur)")
-    if durs is not None:
-        for i, utt, _reco, start, end in spans:
-            if end != -1 and abs(end - start - durs[utt]) > DUR_TOLERANCE:
-                raise DataDirError(f"{d}/utt2dur: '{_name(utt)}' lasts {durs[utt]} s but {segments.path}:{i} "
-                                   f"spans {end - start:.3f} s")
-    known = set(utts)
-    for name in LABEL_FILES:
-        if name in ("utt2warp",) or not has(name):
-            continue
-        t = read_t(path(name))
-        keys = check_sorted_and_uniq(t)
-        for i, k in enumerate(keys, 1):
-            if k not in known:
-                raise DataDirError(f"{t.path}:{i}: '{_name(k)}' is not in utt2spk")
-        if len(keys) < len(utts):
-            notes.append(f"{t.path}: covers {len(keys)} of {len(utts)} utterances")
-    return notes
+
+def segment_spans(segments: Table) -> list[tuple[int, bytes, bytes, float, float]]:
+    """(line, utt, reco, start, end) of each line of segments: four fields, the end after the start
+    (or -1, "to the end of the recording"); else an error naming the line."""
+    spans = []
+    for i, line in enumerate(segments.lines, 1):
+        f = line.split()
+        try:
+            if len(f) != 4:
+                raise ValueError
+            start, end = float(f[2]), float(f[3])
+        except ValueError:
+            raise DataDirError(f"{segments.path}:{i}: bad line in segments file '{show_line(line)}' "
+                               f"(expected 'utt reco start end')") from None
+        if start < 0 or (end <= start and end != -1):
+            raise DataDirError(f"{segments.path}:{i}: bad line in segments file '{show_line(line)}' "
+                               f"(the end must be after the start)")
+        spans.append((i, f[0], f[1], start, end))
+    return spans
 
 
 def _safe(check):

@@ -33,7 +33,7 @@ from torch import nn
 from utter.atomic import atomic_path
 from utter.data.datadir import DataDir, read_table, sort_key
 from utter.data.dataset import chunk_loader_factory, utterance_loader_factory
-from utter.data.dirtools import subset_data_dir
+from utter.data.dirtools.subset import subset_data_dir
 from utter.metrics.classification import classification_report
 from utter.nnet.heads import ClassifierHead
 from utter.train.checkpoint import load_embedder
