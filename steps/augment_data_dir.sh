@@ -86,7 +86,7 @@ fi
 
 num_utts=$(wc -l < "$src/utt2spk")
 need_utts "$num_utts" "$src/utt2spk"
-if [ "$nj" -gt "$num_utts" ]; then nj=$num_utts; fi
+nj=$(jobs_for "$src" "$nj")
 split_data.sh "$src" "$nj"
 rm -rf "$out/jobs"
 if ! $cmd JOB=1:"$nj" "$out/log/augment.JOB.log" \

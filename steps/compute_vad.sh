@@ -59,7 +59,7 @@ if [ -f "$vad_config" ]; then cp "$vad_config" "$logdir/vad.conf"; fi  # the exa
 vaddir=$(cd "$vaddir" && pwd)
 rm -f "$data/vad.scp"
 
-if [ "$nj" -gt "$num_utts" ]; then nj=$num_utts; fi
+nj=$(jobs_for "$data" "$nj")
 split_data.sh "$data" "$nj"
 sdata=$data/split$nj
 

@@ -65,7 +65,7 @@ mkdir -p "$dir/log"
 rm -f "$dir/xvector.scp" "$dir/spk_xvector.scp" "$dir/num_utts.ark"
 rm -f "$dir"/xvector.*.ark "$dir"/xvector.*.scp
 
-if [ "$nj" -gt "$num_utts" ]; then nj=$num_utts; fi
+nj=$(jobs_for "$data" "$nj")
 split_data.sh "$data" "$nj"
 sdata=$data/split$nj
 adir=$(cd "$dir" && pwd)

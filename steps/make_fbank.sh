@@ -59,9 +59,7 @@ if [ -f "$fbank_config" ]; then cp "$fbank_config" "$logdir/fbank.conf"; fi  # t
 featdir=$(cd "$featdir" && pwd)
 rm -f "${outputs[@]}"
 
-if [ "$nj" -gt "$num_utts" ]; then
-  echo "$0: reducing --nj $nj to the $num_utts utterances" >&2; nj=$num_utts
-fi
+nj=$(jobs_for "$data" "$nj")
 split_data.sh "$data" "$nj"
 sdata=$data/split$nj
 

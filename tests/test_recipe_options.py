@@ -58,3 +58,15 @@ def test_a_second_run_in_the_same_recipe_dir_is_refused(voxceleb_copy):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_steps_lower_nj_to_the_speakers(tmp_path):
+    """utils/step_lib.sh jobs_for: a data dir of 2 speakers (3 utterances) split for --nj 8 gets 2
+    jobs, said on stderr (split_data.sh keeps each speaker in one job and refuses more parts)."""
+    from recipes import ROOT
+
+    (tmp_path / "utt2spk").write_text("a-1 a\na-2 a\nb-1 b\n")
+    script = f'nj=8; . "{ROOT}/utils/step_lib.sh"; jobs_for "$1" 8; jobs_for "$1" 1'
+    done = subprocess.run(["bash", "-c", script, "step", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.split() == ["2", "1"]
+    assert f"{tmp_path} has 2 speaker(s): 2 job(s) instead of --nj 8" in done.stderr

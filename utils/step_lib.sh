@@ -59,6 +59,17 @@ need_utts() {
   [ "$1" -gt 0 ] || { echo "$0: no utterances in $2 (an empty data dir?)" >&2; exit 1; }
 }
 
+jobs_for() {  # jobs_for DATA NJ: NJ lowered to the speakers of DATA (split_data.sh splits by speaker), said
+  local nspk
+  nspk=$(cut -d' ' -f2 "$1/utt2spk" | sort -u | wc -l | tr -d ' ')
+  if [ "$2" -gt "$nspk" ] && [ "$nspk" -gt 0 ]; then
+    echo "$0: $1 has $nspk speaker(s): $nspk job(s) instead of --nj $2 (the split keeps a speaker in one job)" >&2
+    echo "$nspk"
+  else
+    echo "$2"
+  fi
+}
+
 need_inputs() {
   need_files "$@"
   inputs="$*"
