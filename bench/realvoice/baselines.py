@@ -9,9 +9,10 @@ EER and minDCF(0.01) come from the toolkit's utter.metrics.verification; wall-cl
 embedding and scoring. Results go to OUT/<half>_<system>.json (run_custom.sh prints them beside DINO).
 
 The resemblyzer venv is made on first use (python3 -m venv; pip install resemblyzer; it builds
-webrtcvad, so a C compiler and python3-dev are needed). A .pth file there puts tools/venv's
-site-packages after its own, so torch, numpy and scipy come from the toolkit's venv rather than a
-second multi-GB torch download; resemblyzer, librosa and webrtcvad are the venv's own.
+webrtcvad, so a C compiler and python3-dev are needed, and setuptools < 81 for its pkg_resources).
+A .pth file there puts tools/venv's site-packages after its own, so torch, numpy and scipy come
+from the toolkit's venv rather than a second multi-GB torch download; resemblyzer, librosa and
+webrtcvad are the venv's own.
 
 usage: tools/venv/bin/python bench/realvoice/baselines.py [--half dev] [--systems trivial,resemblyzer]
                                                          [--out bench/out/realvoice_baselines] CORPUS
@@ -71,7 +72,8 @@ def ensure_resemblyzer_venv() -> Path:
     site = next((ROOT / "tools" / "venv" / "lib").glob("python3*/site-packages"))
     own = next((RZ_VENV / "lib").glob("python3*/site-packages"))
     (own / "zz_utter_venv.pth").write_text(f"{site}\n")
-    subprocess.run([RZ_VENV / "bin" / "pip", "install", "resemblyzer"], check=True)
+    # webrtcvad imports pkg_resources, which setuptools 81 and later no longer ship
+    subprocess.run([RZ_VENV / "bin" / "pip", "install", "-q", "resemblyzer", "setuptools<81"], check=True)
     return py
 
 

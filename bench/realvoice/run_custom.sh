@@ -87,7 +87,7 @@ for f in sorted(work.glob("exp/*/scores/main/scores_cosine.json")):
     fig = r.get("figures", r)
     eer = fig.get("EER", fig.get("eer"))
     dcf = fig.get("minDCF@0.01", fig.get("min_dcf_0.01"))
-    rows.append((f"egs/custom {f.parts[-5]} (cosine)", eer, dcf, f"{wall} (whole run.sh)"))
+    rows.append((f"egs/custom {f.parts[-4]} (cosine)", eer, dcf, f"{wall} (whole run.sh)"))
 print(f"{half} half: system | EER % | minDCF(0.01) | wall s")
 for name, eer, dcf, w in rows:
     e = "-" if eer is None else f"{eer:.2f}"
