@@ -271,7 +271,11 @@ def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike,
     if missing:
         raise ValueError(f"augmentation '{missing[0]}' has no signals")
     src, out = DataDir(src_dir), DataDir(out_dir)
-    reader = AudioReader(src.path)
+    fbank_opts = fbank_opts if fbank_opts is not None else FbankOptions()
+    # features are computed at the fbank rate: other rates (8 kHz telephone audio) are resampled first,
+    # as make_fbank --allow-resample does for the clean copies
+    reader = (AudioReader(src.path, sample_rate=int(fbank_opts.sample_frequency), resampler=resample)
+              if feats_ark is not None else AudioReader(src.path))
     src_orig = src.read("utt2orig") if src.has("utt2orig") else {}
     carried = {name: src.read(name) for name in CARRIED_TABLES if src.has(name)}
     tables: dict[str, dict[str, str]] = {name: {} for name in carried}
@@ -279,7 +283,6 @@ def augment_data_dir_job(src_dir: str | os.PathLike, out_dir: str | os.PathLike,
     wav_scp: dict[str, str] = {}
     num_frames: dict[str, int] = {}
     count = 0
-    fbank_opts = fbank_opts if fbank_opts is not None else FbankOptions()
     with contextlib.ExitStack() as stack:
         feats_w = (stack.enter_context(ArkScpWriter.open(feats_ark, compression_method, out.file("feats.scp")))
                    if feats_ark is not None else None)
