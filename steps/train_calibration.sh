@@ -34,8 +34,8 @@ if ! up_to_date "$dir" "$calib_scores $calib_trials $utt2dur" "$dir/calibration.
       ${utt2dur:+--utt2dur "$utt2dur"} "$calib_scores" "$calib_trials" "$dir/calibration.npz"; then
     echo "$0: calibration failed; see $dir/log/train_calibration.log" >&2; exit 1
   fi
+  echo "$0: wrote $dir/calibration.npz"
 fi
-echo "$0: wrote $dir/calibration.npz"
 [ $# -ge 5 ] || exit 0
 
 scores_in=$4; scores_out=$5; trials=${6:-}
@@ -47,5 +47,5 @@ if ! up_to_date "$scores_out" "$dir/calibration.npz $scores_in" "$scores_out"; t
   if [ -n "$trials" ]; then
     python -m utter.bin.evaluate_verification --name "$(basename "$scores_out")" "$scores_out" "$trials"
   fi
+  echo "$0: wrote $scores_out"
 fi
-echo "$0: wrote $scores_out"

@@ -204,3 +204,13 @@ def test_multi_crop_plan_keeps_short_utterances_above_the_floor():
     spec = plan.batch(0, plan.prepare(0), 0)
     for crop in spec.groups["global"]:
         assert crop.length == min(300, num_kept[crop.utt])
+
+
+def test_no_utterance_at_all_is_not_called_too_short():
+    """An empty training set with no utterance at all: the message says so, instead of '0 of 0
+    utterances have fewer than N voiced frames' and a fix about the crop length (issue 26 point 9)."""
+    from utter.data.dataset import report_short_utterances
+
+    with pytest.raises(ValueError, match="hold no utterance to train on") as err:
+        report_short_utterances(0, 0, 300, "crops of 150/300 frames")
+    assert "fewer than" not in str(err.value)

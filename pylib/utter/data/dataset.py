@@ -297,6 +297,9 @@ class Plan:
 def report_short_utterances(total: int, kept: int, min_frames: int, crops: str) -> None:
     """Log how many utterances were too short; raise when none is left."""
     short = total - kept
+    if not total:
+        raise ValueError("empty training set: the data dir(s) hold no utterance to train on (check utt2spk, "
+                         "feats.scp or wav.scp, and --aug-data)")
     if short:
         log.info("%d of %d utterances have fewer than %d voiced frames and are left out", short, total, min_frames)
     if not kept:
