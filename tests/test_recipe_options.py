@@ -70,3 +70,38 @@ def test_steps_lower_nj_to_the_speakers(tmp_path):
     done = subprocess.run(["bash", "-c", script, "step", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.split() == ["2", "1"]
     assert f"{tmp_path} has 2 speaker(s): 2 job(s) instead of --nj 8" in done.stderr
+
+
+def test_ctrl_c_in_a_step_is_said_as_such(tmp_path):
+    """Ctrl-C (SIGINT to the step's process group) while its jobs run: 'interrupted', exit 130, not
+    '<step> failed' with exit 1 (issue 26 point 9); no job left running."""
+    import os
+    import signal
+    import time
+
+    from recipes import ROOT, recipe_env
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "utt2spk").write_text("a-1 a\n")
+    (data / "spk2utt").write_text("a a-1\n")
+    (data / "wav.scp").write_text("a-1 /nowhere.wav\n")
+    started = tmp_path / "started"
+    slow = tmp_path / "slow.sh"   # stands in for the job runner: a job that takes long
+    slow.write_text(f"#!/bin/bash\ntouch {started}\nsleep 30\n")
+    slow.chmod(0o755)
+    proc = subprocess.Popen(["bash", str(ROOT / "steps/make_fbank.sh"), "--cmd", str(slow), "data"], cwd=tmp_path,
+                            env=recipe_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while not started.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), "the job never started"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out
+    assert "interrupted (Ctrl-C or a stop signal)" in out and "fbank failed" not in out

@@ -39,6 +39,9 @@ if [ -n "${nj+x}" ] && ! [[ $nj =~ ^[1-9][0-9]*$ ]]; then
 fi
 PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd):$PATH"
 export PATH
+# Ctrl-C or a stop signal is said as such (not as the step's failure) and exits 130; the trap runs once
+# the job runner has stopped its tasks. A signal ignored on entry (nohup's SIGHUP) stays ignored.
+trap 'echo "$0: interrupted (Ctrl-C or a stop signal): its jobs were stopped; finished outputs are kept, rerun to go on" >&2; exit 130' INT TERM
 # The step's live progress line (python -m utter.progress, in front of the job runner): jobs
 # done/total, utterances or training steps, rate, ETA and loss, read from the job logs; redrawn in
 # place on a terminal, a line a minute otherwise (UTTER_PROGRESS_INTERVAL=S; UTTER_PROGRESS=off).
