@@ -98,7 +98,9 @@ recipe_enter() {  # recipe_enter "$@": no local variables before the options are
   cd "$(dirname "$0")"
   _rl_lock
   # a failed stage says which, and how to resume (set -e ends the script through this trap)
-  trap '_rl_rc=$?; if [ "$_rl_rc" -ne 0 ] && [ -n "${_rl_stage:-}" ]; then
+  trap '_rl_rc=$?; if [ "$_rl_rc" -eq 130 ] && [ -n "${_rl_stage:-}" ]; then
+    echo "$0: stage $_rl_stage interrupted; rerun with --stage $_rl_stage to go on" >&2
+  elif [ "$_rl_rc" -ne 0 ] && [ -n "${_rl_stage:-}" ]; then
     echo "$0: stage $_rl_stage failed (exit $_rl_rc); fix the cause and rerun with --stage $_rl_stage" >&2; fi' EXIT
   # shellcheck disable=SC1091
   . ./path.sh
