@@ -32,8 +32,11 @@ def test_multi_crop_counts_lengths_and_views():
     for _ in range(200):
         g, loc = multi_crop(views, kept, rng, global_frames=400, num_global=2, local_frames=200, num_local=4)
         assert len(g) == 2 and len(loc) == 4
+        for c in g:
+            assert c.length == min(400, kept[c.utt])
+        for c in loc:   # a view shorter than the global crop: local crops in proportion (300 -> 150)
+            assert c.length == (200 if kept[c.utt] >= 400 else round(200 * kept[c.utt] / 400))
         for c in g + loc:
-            assert c.length == min(400 if c in g else 200, kept[c.utt])
             assert 0 <= c.start and c.start + c.length <= kept[c.utt]
             seen.add(c.utt)
     assert seen == set(views)  # every clean and augmented view gets drawn

@@ -85,19 +85,25 @@ def multi_crop(views: Sequence[str], num_kept: Mapping[str, int], rng: np.random
 
     Each crop first draws its view uniformly from ``views`` (the clean utterance and its
     augmented copies), then its position within that view's kept frames, its length capped
-    at the view's length. With ``aug_types`` (audio path) each crop also draws an on-the-fly
-    augmentation type from ``("clean",) + aug_types`` and a seed for it.
+    at the view's length. A view shorter than the global crop keeps the multi-crop structure:
+    its global crops are the whole view and its local crops shrink in proportion
+    (``local_frames * length / global_frames``), so they stay parts of it rather than copies of
+    the whole. With ``aug_types`` (audio path) each crop also draws an on-the-fly augmentation
+    type from ``("clean",) + aug_types`` and a seed for it.
     """
     if not views:
         raise ValueError("multi_crop needs at least one view")
 
-    def one(frames: int) -> Crop:
+    def one(frames: int, local: bool = False) -> Crop:
         utt = views[int(rng.integers(len(views)))]
-        start, length = sample_chunk(num_kept[utt], frames, rng)
+        n = num_kept[utt]
+        if local and n < global_frames:
+            frames = max(1, min(frames, round(frames * n / global_frames)))
+        start, length = sample_chunk(n, frames, rng)
         if aug_types:
             kinds = ("clean",) + tuple(aug_types)
             aug = kinds[int(rng.integers(len(kinds)))]
             return Crop(utt, start, length, aug, int(rng.integers(0, 2**63 - 1)))
         return Crop(utt, start, length)
 
-    return [one(global_frames) for _ in range(num_global)], [one(local_frames) for _ in range(num_local)]
+    return [one(global_frames) for _ in range(num_global)], [one(local_frames, True) for _ in range(num_local)]
