@@ -55,6 +55,7 @@ det_p_target=0.01
 def corpus_conf(c: Path, backend: bool = True) -> str:
     return (f"train_audio=({c / 'train'})\ntrain_segments=\neval_audio={c / 'eval'}\n"
             f"eval_trials={c / 'eval' / 'veri.txt'}\neval_trials_format=auto\neval_speaker=dir:1\neval_segments=\n"
+            f"dev_trials={c / 'eval' / 'dev.txt'}\n"
             f"backend_audio={c / 'backend' if backend else ''}\nbackend_speaker='regex:^([^_]+)_'\n"
             "backend_segments=\nmusan_root=\nrirs_root=\n")
 
@@ -69,6 +70,8 @@ def _build(r: BackgroundRuns) -> tuple[Path, Path]:
                 durations=(1.0, 2.5), prefix="b")
     # the trial list names .wav files (as VoxCeleb's do); the corpus holds .flac
     (c / "eval" / "veri.txt").write_text((c / "eval" / "trials.txt").read_text().replace(".flac", ".wav"))
+    # dev trials scored while DINO trains (a test's shortcut: real ones hold other speakers)
+    (c / "eval" / "dev.txt").write_text("".join((c / "eval" / "veri.txt").read_text().splitlines(True)[:40]))
     recipe_copy("voxceleb", tmp)   # egs/custom takes what its conf/ lacks from ../voxceleb/conf
     rdir = recipe_copy("custom", tmp)
     conf = rdir / "conf"

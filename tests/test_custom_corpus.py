@@ -32,6 +32,10 @@ def test_custom_recipe_end_to_end_on_foreign_layouts(custom_run):
                      r"with fewer than 50 voiced frames left out; (\d+) shorter than the 120-frame global crop, "
                      r"cropped whole\)", log)
     assert plan and int(plan.group(1)) + int(plan.group(2)) == 24 and int(plan.group(3)) > 0, log[-3000:]
+    # the dev trials scored by the teacher while DINO trained (after its last step)
+    assert "stage 4: dino_small: the dev trials (dev_trials, 40) scored every 200 steps" in log
+    assert re.search(r"step 2: dev EER [\d.]+% minDCF\(0\.01\) [\d.]+ on 40 trials \(teacher, cosine\)",
+                     (rdir / "exp/dino_small/log/train.log").read_text())
     results = (rdir / "RESULTS.md").read_text()
     assert "| DINO (TDNN, conf/dino_small.conf) |" in results
     assert "cosine EER%" in results and "AS-norm EER%" in results

@@ -67,6 +67,9 @@ check_custom() {  # the paths of conf/corpus.conf
   if [ -z "${eval_trials:-}" ] || [ ! -f "$eval_trials" ]; then
     echo "$0: eval_trials=${eval_trials:-} (conf/corpus.conf): no such trial list" >&2; exit 1
   fi
+  if [ -n "${dev_trials:-}" ] && [ ! -f "$dev_trials" ]; then
+    echo "$0: dev_trials=$dev_trials (conf/corpus.conf): no such trial list" >&2; exit 1
+  fi
   for d in ${backend_audio[@]+"${backend_audio[@]}"}; do
     [ -d "$d" ] || { echo "$0: backend_audio: $d (conf/corpus.conf): no such directory" >&2; exit 1; }
   done
@@ -86,7 +89,7 @@ has_backend() { [ -s data/backend_train/utt2spk ]; }         # stage 1 made it: 
 has_calibration() { [ -s data/calibration/trials ]; }        # stage 1 made it: calibration runs
 labelled_trials() { [ -s "$trials" ] && awk 'NF != 3 { exit 1 }' "$trials"; }
 # AS-norm without labels: a cohort of the unlabelled training recordings (each its own cohort speaker)
-unlabelled_asnorm() { ! has_backend && [ "$asnorm_unlabelled" = true ]; }
+unlabelled_asnorm() { ! has_backend && [ "${asnorm_unlabelled:-false}" = true ]; }
 backend_sets() {  # the data dirs that get embeddings (backend holds backend_train and backend_heldout)
   echo eval
   has_backend && echo backend
@@ -145,6 +148,11 @@ if run_stage 1; then
     local/plain/convert_trials.sh --format "$eval_trials_format" "$eval_trials" data/eval "$trials"
   fi
   labelled_trials || say "$trials has no target/nontarget labels: scores are written, EER and minDCF are not"
+  if [ -n "${dev_trials:-}" ]; then   # scored while DINO trains (stage 4)
+    local/plain/convert_trials.sh --format "$eval_trials_format" "$dev_trials" data/eval data/dev_trials/main
+  else
+    rm -rf data/dev_trials
+  fi
 
   rm -f data/backend_skipped
   if has_backend_audio; then
@@ -180,7 +188,7 @@ if run_stage 1; then
       fi
     fi
   else
-    if [ "$asnorm_unlabelled" = true ]; then
+    if [ "${asnorm_unlabelled:-false}" = true ]; then
       echo "PLDA and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
            "cosine scoring needs none, and AS-norm takes its cohort from the unlabelled training audio" \
            "(asnorm_unlabelled in conf/backend.conf)" > data/backend_skipped
@@ -260,6 +268,11 @@ if run_stage 4; then
     # crops capped at the utterance, the batch lowered for a tiny corpus) and writes it to train_plan.json
     opts="--seed $seed"
     [ -n "$dino_min_frames" ] && opts+=" --min-frames $dino_min_frames"
+    if [ -s data/dev_trials/main ] && [ "${dino_dev_interval:-0}" -gt 0 ]; then
+      opts+=" --dev-data data/eval --dev-trials data/dev_trials/main --dev-interval $dino_dev_interval"
+      say "stage 4: $sys: the dev trials (dev_trials, $(num_lines data/dev_trials/main)) scored every" \
+          "$dino_dev_interval steps with the teacher (log/train.log, loss.png)"
+    fi
     aug=()
     [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
     say "stage 4: DINO training of exp/$sys ($cfg) on data/train${aug:+ and data/train_aug}, no labels"
