@@ -57,8 +57,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from utter.nnet import build_network
+from utter.train.config import TrainConfig
 from utter.train.objectives.dino import DINOObjective
-from utter.train.trainer import TrainConfig, Trainer
+from utter.train.trainer import Trainer
 
 CONFIGS = {
     "resnet34": dict(

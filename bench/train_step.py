@@ -21,8 +21,10 @@ import torch
 from torch import nn
 
 from utter.nnet import build_network
+from utter.train.config import TrainConfig
+from utter.train.objectives.base import Objective
 from utter.train.schedules import cosine_schedule
-from utter.train.trainer import Objective, TrainConfig, Trainer
+from utter.train.trainer import Trainer
 
 ARCH = {"arch": "tdnn", "feat_dim": 40, "channels": [128, 128, 128, 128, 384], "embed_dim": 128}
 BATCH, FRAMES, CLASSES = 32, 200, 50

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from utter.nnet.pooling import StatsPool
+from utter.train.config import TrainConfig
 from utter.train.objectives.dino import DINOObjective
-from utter.train.trainer import TrainConfig, Trainer
+from utter.train.trainer import Trainer
 
 FEAT_DIM, G, L, TG, TL = 12, 2, 2, 24, 12
 

@@ -192,7 +192,7 @@ def test_errors_name_the_problem(tmp_path, data):
 def test_multi_crop_plan_keeps_short_utterances_above_the_floor():
     """Sources under ``min_frames`` voiced frames are left out; the others are used, those shorter
     than the global crop with crops capped at their length; the counts are the plan's facts."""
-    from utter.data.dataset import MultiCropPlan
+    from utter.data.plans import MultiCropPlan
 
     num_kept = {"a": 500, "b": 120, "b-noise": 400, "c": 30, "d": 60}
     sources = {"a": ["a"], "b": ["b", "b-noise"], "c": ["c"], "d": ["d"]}
@@ -209,7 +209,7 @@ def test_multi_crop_plan_keeps_short_utterances_above_the_floor():
 def test_no_utterance_at_all_is_not_called_too_short():
     """An empty training set with no utterance at all: the message says so, instead of '0 of 0
     utterances have fewer than N voiced frames' and a fix about the crop length (issue 26 point 9)."""
-    from utter.data.dataset import report_short_utterances
+    from utter.data.plans import report_short_utterances
 
     with pytest.raises(ValueError, match="hold no utterance to train on") as err:
         report_short_utterances(0, 0, 300, "crops of 150/300 frames")

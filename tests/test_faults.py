@@ -605,7 +605,7 @@ def test_training_refuses_an_exp_dir_in_use(feats_dir, tmp_path, capsys):
 def test_non_finite_loss_names_the_utterances_with_non_finite_inputs():
     import torch
 
-    from utter.train.trainer import nonfinite_utterances
+    from utter.train.batches import nonfinite_utterances
 
     g = torch.zeros(3 * 2, 5, 4)     # two views of three utterances, view-major
     g[4, 2, 1] = float("nan")        # view 1 of utterance 1

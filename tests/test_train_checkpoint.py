@@ -12,7 +12,9 @@ from train_toy import ToyNet
 
 import utter.nnet
 from utter.train import checkpoint as ck
-from utter.train.trainer import Objective, TrainConfig, Trainer
+from utter.train.config import TrainConfig
+from utter.train.objectives.base import Objective
+from utter.train.trainer import Trainer
 
 
 def _state(arch: dict, model: dict, step: int = 1) -> dict:

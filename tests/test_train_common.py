@@ -6,7 +6,7 @@ import argparse
 import pytest
 
 from utter.bin.train_common import add_train_arguments, train_config_from_args
-from utter.train.trainer import TrainConfig
+from utter.train.config import TrainConfig
 
 
 def test_command_line_options_build_the_config():

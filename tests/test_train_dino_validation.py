@@ -22,7 +22,7 @@ from utter.backend.scoring import score_trials
 from utter.metrics.verification import compute_eer, compute_min_dcf
 from utter.train.checkpoint import load_checkpoint, load_embedder
 from utter.train.objectives.dino import CollapseWatch
-from utter.train.trainer import window_summary
+from utter.train.steplog import window_summary
 from utter.train.validation import DevValidation
 
 STEPS, INTERVAL = 5, 2

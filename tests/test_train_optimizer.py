@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from utter.train.trainer import Objective, TrainConfig, Trainer
+from utter.train.config import TrainConfig
+from utter.train.objectives.base import Objective
+from utter.train.trainer import Trainer
 
 
 class Regress(Objective):

@@ -11,7 +11,9 @@ from train_toy import ToyNet, ToyObjective, make_trainer
 from utter.nnet import build_network
 from utter.nnet.heads import DINOHead
 from utter.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from utter.train.trainer import TrainConfig, Trainer, weight_decay_groups
+from utter.train.config import TrainConfig
+from utter.train.objectives.base import weight_decay_groups
+from utter.train.trainer import Trainer
 
 
 def _read_tsv(path):

@@ -11,8 +11,9 @@ from transfer_synth import feature_data, tiny_pretrained
 
 from utter.data.dataset import chunk_loader_factory
 from utter.train.checkpoint import load_embedder
+from utter.train.config import TrainConfig
 from utter.train.objectives.classification import ClassificationObjective
-from utter.train.trainer import TrainConfig, Trainer
+from utter.train.trainer import Trainer
 from utter.transfer.finetune import FinetuneOptions, run_finetune
 
 

@@ -25,7 +25,9 @@ import torch
 from torch import nn
 
 from utter.train.checkpoint import numpy_generator_state, set_numpy_generator_state
-from utter.train.trainer import Objective, TrainConfig, Trainer
+from utter.train.config import TrainConfig
+from utter.train.objectives.base import Objective
+from utter.train.trainer import Trainer
 
 IN_DIM, OUT_DIM = 6, 3
 

@@ -1,6 +1,6 @@
 """Options and run-up shared by the training stage programs (train_dino, train_xvector, ...).
 
-Trainer options are one ``--option`` per :class:`~utter.train.trainer.TrainConfig` field
+Trainer options are one ``--option`` per :class:`~utter.train.config.TrainConfig` field
 (:func:`add_train_arguments`, :func:`train_config_from_args`). Network options are Kaldi-style
 (``--arch=lresnet34 --base-channels=8 --blocks=1,1,1,1``), one per option of any registered
 architecture, typed by the chosen architecture's default; ``--arch-config`` (a JSON object) is
@@ -19,7 +19,8 @@ from typing import Any
 
 from utter.bin.common import str2bool
 from utter.nnet import ARCHS, build_network, network_options
-from utter.train.trainer import TrainConfig, seed_everything
+from utter.train.config import TrainConfig
+from utter.train.rng import seed_everything
 
 log = logging.getLogger("utter")
 

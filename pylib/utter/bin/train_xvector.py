@@ -63,7 +63,8 @@ def build_parser():
 def main(args) -> None:
     from utter.data.dataset import chunk_loader_factory
     from utter.train.objectives.speaker import SpeakerClassificationObjective
-    from utter.train.trainer import Trainer, check_resume, seed_everything
+    from utter.train.rng import seed_everything
+    from utter.train.trainer import Trainer, check_resume
     from utter.train.warmstart import init_from_checkpoint, network_from_checkpoint, saved_label_map, train_only
 
     dirs = data_dirs(args)

@@ -6,7 +6,7 @@ have one (so the space learns the class rather than the voice), else another utt
 the same class and speaker, else another crop of the anchor itself; its negative is an
 utterance of a different class (the class drawn uniformly among the others, then the
 utterance), never of the anchor's class. Everything is drawn from a numpy Generator seeded
-by ``(seed, epoch, batch)`` as the other plans of ``utter.data.dataset``, so batches do not
+by ``(seed, epoch, batch)`` as the other plans of ``utter.data.plans``, so batches do not
 depend on workers and a resumed run sees the same ones.
 """
 from __future__ import annotations
@@ -17,16 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from utter.data.chunks import Crop, build_orig2copies, sample_chunk
-from utter.data.dataset import (
-    BatchSpec,
-    Corpus,
-    FeatureReader,
-    LoaderFactory,
-    Plan,
-    UttPlan,
-    label_map,
-    report_short_utterances,
-)
+from utter.data.dataset import Corpus, FeatureReader, LoaderFactory, label_map
+from utter.data.plans import BatchSpec, Plan, UttPlan, report_short_utterances
 from utter.data.waveform import WaveformReader
 
 GROUPS = ("anchor", "positive", "negative")

@@ -2,7 +2,7 @@
 
 Features are prepared exactly as in training (``utter.data.dataset.FeatureReader``: sliding
 CMN over the whole utterance, then VAD). Whole utterances are batched by length (the
-loader's :class:`~utter.data.dataset.UttPlan`; padding goes to the network through
+loader's :class:`~utter.data.plans.UttPlan`; padding goes to the network through
 ``lengths``). With ``chunk_len`` an utterance's voiced frames are cut into consecutive,
 non-overlapping chunks of ``chunk_len`` frames (see :func:`chunk_bounds`), and its
 embedding is the mean of the chunk embeddings, so memory stays bounded on long recordings.
@@ -30,8 +30,9 @@ from tqdm import tqdm
 
 from utter.data.chunks import Crop
 from utter.data.datadir import DataDirError, read_list_table, sort_key, write_table
-from utter.data.dataset import AudioFeatureReader, Corpus, FeatureReader, LoaderFactory, UttPlan
+from utter.data.dataset import AudioFeatureReader, Corpus, FeatureReader, LoaderFactory
 from utter.data.kaldi_io import open_scp, write_vectors
+from utter.data.plans import UttPlan
 from utter.progress import bar as progress_bar
 from utter.train.checkpoint import load_embedder
 

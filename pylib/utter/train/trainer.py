@@ -1,45 +1,45 @@
 """The one training loop: every objective (DINO, AAM-softmax, fine-tuning, triplet + Barlow Twins) runs here.
 
-An :class:`Objective` says what is trained and how the loss is computed; the :class:`Trainer`
-does the rest the same way for all of them: optimiser and per-step schedules, AMP on CUDA,
-gradient clipping, data parallelism under ``torchrun``, progress, logs, checkpoints with
-exact resume, the loss curve and ``final.pt`` (the average of the last checkpoints), and an
-optional dev evaluation every N steps (:class:`~utter.train.validation.DevValidation`: its EER
-and minDCF in the log, the progress line and the loss curve; ``final.pt`` may be its best).
+An :class:`~utter.train.objectives.base.Objective` says what is trained and how the loss is
+computed; the :class:`Trainer` does the rest the same way for all of them: optimiser and
+per-step schedules, AMP on CUDA, gradient clipping, data parallelism under ``torchrun``,
+progress, logs, checkpoints with exact resume, the loss curve and ``final.pt`` (the average
+of the last checkpoints), and an optional dev evaluation every N steps
+(:class:`~utter.train.validation.DevValidation`: its EER and minDCF in the log, the progress
+line and the loss curve; ``final.pt`` may be its best).
 
 Data parallelism: the trainer all-reduces (averages) gradients itself after ``backward``
 instead of wrapping modules in ``DistributedDataParallel``, so an objective may call its
 networks any number of times per step, run a no-grad teacher, or leave parameters unused,
 and ``loss(batch)`` keeps working unchanged under ``torchrun``. Buffers (batch-norm
-statistics) are broadcast from rank 0 before each step, as DDP does.
+statistics) are broadcast from rank 0 before each step, as DDP does
+(:mod:`utter.train.distributed`).
+
+Beside it: :mod:`utter.train.config` (:class:`~utter.train.config.TrainConfig`),
+:mod:`utter.train.rng` (seeding, preserved RNG states), :mod:`utter.train.batches` (batches to the
+device, non-finite inputs named) and :mod:`utter.train.steplog` (train_log.tsv, the log window, the
+progress bar).
 """
 from __future__ import annotations
 
-import abc
-import contextlib
-import dataclasses
 import json
 import logging
 import math
 import os
-import random
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
-from tqdm import tqdm
 
 from utter.atomic import atomic_open
 from utter.metrics.plots import plot_loss_curve
-from utter.progress import bar as progress_bar
 from utter.progress import hms
 from utter.stage import DirLock
+from utter.train.batches import move_to, nonfinite_utterances
 from utter.train.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
@@ -53,7 +53,12 @@ from utter.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from utter.train.config import TrainConfig
+from utter.train.distributed import allreduce_grads, broadcast_states, init_distributed
+from utter.train.objectives.base import Objective
+from utter.train.rng import preserved_rng, seed_everything
 from utter.train.schedules import cosine_schedule, schedule_steps
+from utter.train.steplog import StepLog, progress, window_summary
 from utter.train.validation import DevValidation
 
 log = logging.getLogger(__name__)
@@ -61,244 +66,6 @@ log = logging.getLogger(__name__)
 #: ``train_loader_factory(epoch, rank, world_size, start_batch) -> iterable of batches``.
 LoaderFactory = Callable[[int, int, int, int], Iterable[Any]]
 
-
-# ---------------------------------------------------------------- objective
-
-def weight_decay_groups(modules: Iterable[nn.Module], *, include_frozen: bool = True) -> list[dict[str, Any]]:
-    """The optimiser groups of ``modules``: ``decay`` (weights, ``wd_scale`` 1) and ``no_decay``
-    (biases and other 1-D parameters such as norm gains, ``wd_scale`` 0), as DINO's
-    get_params_groups; empty groups are left out, a parameter shared by two modules counts once.
-
-    ``include_frozen=False`` leaves out the parameters that do not require a gradient now (a
-    frozen DINO last-layer gain); with it, they stay in the groups, so unfreezing them later
-    trains them without a new optimiser. The one decay split: the trainer's default
-    :meth:`Objective.param_groups` and an objective's own groups are built with it.
-    """
-    decay, no_decay = [], []
-    seen: set[int] = set()
-    for module in modules:
-        for name, p in module.named_parameters():
-            if id(p) in seen or not (include_frozen or p.requires_grad):
-                continue
-            seen.add(id(p))
-            (no_decay if name.endswith(".bias") or p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "lr_scale": 1.0, "wd_scale": 1.0, "name": "decay"},
-              {"params": no_decay, "lr_scale": 1.0, "wd_scale": 0.0, "name": "no_decay"}]
-    return [g for g in groups if g["params"]]
-
-
-class Objective(abc.ABC):
-    """What a training run optimises. Subclasses implement :meth:`modules` and :meth:`loss`.
-
-    The trainer moves :meth:`modules` to the device, builds the optimiser from
-    :meth:`param_groups`, calls ``before_epoch``, then per step ``loss`` -> backward ->
-    (gradient all-reduce, unscale, clip) -> ``after_backward`` -> optimiser step ->
-    ``after_step``; checkpoints hold every module's state plus :meth:`state_dict`.
-    """
-
-    @abc.abstractmethod
-    def modules(self) -> dict[str, nn.Module]:
-        """Every module with state, by a stable name, e.g. ``{'model': student, 'teacher': t, 'head': h}``."""
-
-    @abc.abstractmethod
-    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-        """The scalar loss of one (device-resident) batch, and metrics (floats) to log."""
-
-    def trainable(self) -> list[str]:
-        """Names of the modules the optimiser trains (default: all; a DINO teacher is left out)."""
-        return list(self.modules())
-
-    def param_groups(self) -> list[dict[str, Any]]:
-        """Optimiser parameter groups: dicts with ``params`` and optional ``lr_scale`` / ``wd_scale``.
-
-        Default: :func:`weight_decay_groups` of the trainable modules with their frozen
-        parameters too (so a freezing schedule may unfreeze them later: a parameter without
-        a gradient is not updated).
-        """
-        mods = self.modules()
-        return weight_decay_groups([mods[name] for name in self.trainable()])
-
-    def to(self, device: torch.device) -> None:
-        """Move everything with state to ``device`` (override to move tensors kept outside modules)."""
-        for m in self.modules().values():
-            m.to(device)
-
-    def train_mode(self) -> None:
-        """Set train/eval modes: trainable modules train, the others (e.g. a teacher) eval."""
-        trainable = set(self.trainable())
-        for name, m in self.modules().items():
-            m.train(name in trainable)
-
-    def begin_training(self, total_steps: int, steps_per_epoch: int) -> None:  # noqa: B027 (optional hook)
-        """Hook once the run's length is known, before any checkpoint is loaded (build schedules here)."""
-
-    def before_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
-        """Hook at the start of each epoch (0-based), e.g. a freezing schedule."""
-
-    def before_step(self, step: int) -> None:  # noqa: B027 (optional hook)
-        """Hook before ``loss`` of step ``step`` (0-based), e.g. to pick this step's temperature."""
-
-    def after_backward(self, step: int) -> None:  # noqa: B027 (optional hook)
-        """Hook after gradients are averaged, unscaled and clipped, before the optimiser step."""
-
-    def after_step(self, step: int) -> None:  # noqa: B027 (optional hook)
-        """Hook after the optimiser step ``step`` (0-based), e.g. a teacher EMA or a centre update."""
-
-    def should_stop(self) -> bool:
-        """True to end training before ``total_steps`` (early stopping on a dev set); asked after each
-        step and when a run resumes, so it must follow from :meth:`state_dict`. Default: never."""
-        return False
-
-    def state_dict(self) -> dict[str, Any]:
-        """The objective's own state outside its modules (plain types and tensors only)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
-        if state:
-            raise CheckpointError(f"{type(self).__name__} keeps no state but the checkpoint has {sorted(state)}")
-
-    def model_for_export(self) -> nn.Module:
-        """The network whose weights become the checkpoint's ``model`` (default ``modules()['model']``)."""
-        mods = self.modules()
-        if "model" not in mods:
-            raise NotImplementedError(f"{type(self).__name__} has no module named 'model': "
-                                      "override model_for_export()")
-        return mods["model"]
-
-    def arch_config(self) -> dict[str, Any]:
-        """The config dict that rebuilds :meth:`model_for_export` via ``utter.nnet.build_network``."""
-        config = getattr(self.model_for_export(), "config", None)
-        if not isinstance(config, dict):
-            raise NotImplementedError(f"{type(self).__name__}: the exported network has no .config dict: "
-                                      "override arch_config()")
-        return dict(config)
-
-
-# ---------------------------------------------------------------- configuration
-
-@dataclass
-class TrainConfig:
-    """Everything the loop needs; schedules are per optimiser step so a resumed run is exact.
-
-    Length: ``total_steps`` if set, else ``epochs * steps_per_epoch``; ``steps_per_epoch``
-    defaults to ``len()`` of epoch 0's loader. Warm-up: ``warmup_steps``, or
-    ``warmup_epochs`` (times steps per epoch) when that is 0. The stage programs' options
-    for these fields are ``utter.bin.train_common.add_train_arguments``.
-    """
-
-    epochs: int = 1
-    total_steps: int = 0
-    steps_per_epoch: int = 0
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    min_lr: float = 0.0
-    warmup_steps: int = 0
-    warmup_epochs: float = 0.0
-    warmup_start_lr: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    amsgrad: bool = False
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    weight_decay_end: float | None = None
-    grad_clip: float = 0.0
-    amp: str = "none"
-    device: str = "cpu"
-    num_threads: int = 0
-    checkpoint_interval: int = 0
-    keep_last: int = 3
-    average_last: int = 1
-    seed: int = 0
-    log_interval: int = 50
-
-    def __post_init__(self) -> None:
-        self.betas = tuple(float(b) for b in self.betas)
-        checks = [
-            (self.optimizer in ("adam", "adamw", "sgd"),
-             f"optimizer must be adam, adamw or sgd, got '{self.optimizer}'"),
-            (self.amp in ("none", "bf16", "fp16"), f"amp must be none, bf16 or fp16, got '{self.amp}'"),
-            (self.epochs >= 1 or self.total_steps >= 1, "need epochs >= 1 or total_steps >= 1"),
-            (self.total_steps >= 0 and self.steps_per_epoch >= 0, "steps must not be negative"),
-            (self.lr > 0, f"lr must be positive, got {self.lr}"),
-            (self.warmup_steps >= 0 and self.warmup_epochs >= 0, "warm-up steps and epochs must not be negative"),
-            (self.keep_last >= 1, f"keep_last must be at least 1, got {self.keep_last}"),
-            (1 <= self.average_last <= self.keep_last,
-             f"average_last ({self.average_last}) must be between 1 and keep_last ({self.keep_last})"),
-            (len(self.betas) == 2, f"betas must be two numbers, got {self.betas}"),
-            (self.log_interval >= 1, "log_interval must be at least 1"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(msg)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-
-# ---------------------------------------------------------------- distributed
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    initialised_here: bool = False
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed(device: str) -> DistInfo:
-    """Join the ``torchrun`` process group from RANK/WORLD_SIZE/LOCAL_RANK (NCCL on GPU, gloo on CPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), local, False)
-    backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(local)
-    dist.init_process_group(backend=backend, init_method="env://")
-    return DistInfo(rank, world, local, True)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA), python ``random`` and numpy's global generator."""
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def preserved_rng() -> Iterator[None]:
-    """Run a block without disturbing the global RNG states (a loader built here cannot shift them)."""
-    state = capture_rng_state()
-    try:
-        yield
-    finally:
-        restore_rng_state(state)
-
-
-def move_to(batch: Any, device: torch.device) -> Any:
-    """Move every tensor in a (nested) batch to ``device``."""
-    if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: move_to(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
-        return type(batch)(move_to(v, device) for v in batch)
-    if isinstance(batch, tuple):  # namedtuple
-        return type(batch)(*(move_to(v, device) for v in batch))
-    return batch
-
-
-# ---------------------------------------------------------------- trainer
 
 def check_resume(objective: Objective, exp_dir: str | os.PathLike) -> None:
     """Before resuming in ``exp_dir``: its latest checkpoint must hold this objective's architecture,
@@ -353,7 +120,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
-        self._tsv_columns: list[str] | None = None
+        self.steplog = StepLog(self.exp_dir / "train_log.tsv")
 
     # -- setup
 
@@ -468,7 +235,7 @@ class Trainer:
         path = save_checkpoint(self.exp_dir / checkpoint_name(self.step), state)
         for old in list_checkpoints(self.exp_dir)[:-self.config.keep_last]:
             old.unlink()
-        self._flush_tsv()
+        self.steplog.flush()
         self._plot()
         log.info("wrote checkpoint %s (step %d; resumes at epoch %d batch %d)", path, self.step, epoch + 1,
                  batch_in_epoch + 1)
@@ -551,40 +318,7 @@ class Trainer:
 
     @property
     def tsv_path(self) -> Path:
-        return self.exp_dir / "train_log.tsv"
-
-    def _open_tsv(self) -> None:
-        """Open train_log.tsv for appending, keeping only rows up to the current step."""
-        self._tsv = None
-        if not self.is_main:
-            return
-        rows: list[str] = []
-        if self.tsv_path.exists() and self.step > 0:
-            lines = self.tsv_path.read_text(encoding="utf-8").splitlines()
-            if lines:
-                self._tsv_columns = lines[0].split("\t")
-                for line in lines[1:]:
-                    fields = line.split("\t")
-                    if len(fields) == len(self._tsv_columns) and fields[0].isdigit() and int(fields[0]) <= self.step:
-                        rows.append(line)
-        with atomic_open(self.tsv_path) as f:
-            if self._tsv_columns:
-                f.write("\t".join(self._tsv_columns) + "\n")
-            for line in rows:
-                f.write(line + "\n")
-        self._tsv = open(self.tsv_path, "a", encoding="utf-8")
-
-    def _write_tsv(self, row: dict[str, float]) -> None:
-        if self._tsv is None:
-            return
-        if self._tsv_columns is None:
-            self._tsv_columns = list(row)
-            self._tsv.write("\t".join(self._tsv_columns) + "\n")
-        self._tsv.write("\t".join(_fmt(row.get(c, "")) for c in self._tsv_columns) + "\n")
-
-    def _flush_tsv(self) -> None:
-        if getattr(self, "_tsv", None) is not None:
-            self._tsv.flush()
+        return self.steplog.path
 
     def _plot(self) -> None:
         if self.is_main and self.tsv_path.exists():
@@ -658,15 +392,15 @@ class Trainer:
         else:
             seed_everything(self.config.seed + self.dist.rank)
         if self.dist.active:
-            self._broadcast(params=True)
+            broadcast_states(self.objective.modules().values(), params=True)
         self._write_config()
         self._write_plan()
-        self._open_tsv()
+        if self.is_main:
+            self.steplog.open(self.step)
         try:
             self._loop()
         finally:
-            if self._tsv is not None:
-                self._tsv.close()
+            self.steplog.close()
         final = self._finish()
         if self.dist.initialised_here:
             dist.barrier()
@@ -677,7 +411,7 @@ class Trainer:
         cfg = self.config
         objective = self.objective
         objective.train_mode()
-        bar = _progress(self.total_steps, self.step, disable=not self.is_main)
+        bar = progress(self.total_steps, self.step, disable=not self.is_main)
         window: list[float] = []
         window_metrics: dict[str, list[float]] = {}
         t_last, steps_last = time.perf_counter(), self.step
@@ -701,7 +435,7 @@ class Trainer:
                     metrics.update(self._validate(epoch, n))
                     row = {"step": self.step, "epoch": epoch + 1, "loss": loss,
                            "lr": float(self.lr_values[self.step - 1]), **metrics}
-                    self._write_tsv(row)
+                    self.steplog.write(row)
                     window.append(loss)
                     for k, v in metrics.items():
                         window_metrics.setdefault(k, []).append(v)
@@ -721,7 +455,7 @@ class Trainer:
                                      hms((self.total_steps - self.step) / max(mean_rate, 1e-9)))
                         window, window_metrics = [], {}
                         t_last, steps_last = now, self.step
-                        self._flush_tsv()
+                        self.steplog.flush()
                     stopped = objective.should_stop()
                     if stopped and self.is_main:
                         log.info("stopping early at step %d of %d (the objective's criterion)", self.step,
@@ -762,7 +496,7 @@ class Trainer:
             g["weight_decay"] = wd * g["wd_scale"]
         batch = move_to(batch, self.device)
         if self.dist.active:
-            self._broadcast(params=False)
+            broadcast_states(self.objective.modules().values(), params=False)
         self.objective.before_step(i)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             loss, metrics = self.objective.loss(batch)
@@ -777,7 +511,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if self.dist.active:
-            self._allreduce_grads()
+            allreduce_grads(self.params, self.dist.world_size, self.device)
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         out = {k: float(v) for k, v in metrics.items()}
@@ -792,40 +526,6 @@ class Trainer:
             self.optimizer.step()
         self.objective.after_step(i)
         return loss_value, out
-
-    def _allreduce_grads(self) -> None:
-        """Average gradients over ranks; a parameter gets a gradient when any rank produced one."""
-        has = torch.tensor([p.grad is not None for p in self.params], dtype=torch.float32, device=self.device)
-        dist.all_reduce(has)
-        by_dtype: dict[torch.dtype, list[nn.Parameter]] = {}
-        for p, h in zip(self.params, has.tolist()):
-            if h > 0:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-                by_dtype.setdefault(p.grad.dtype, []).append(p)
-        for ps in by_dtype.values():
-            flat = torch.cat([p.grad.reshape(-1) for p in ps])
-            dist.all_reduce(flat)
-            flat /= self.dist.world_size
-            offset = 0
-            for p in ps:
-                k = p.grad.numel()
-                p.grad.copy_(flat[offset:offset + k].view_as(p.grad))
-                offset += k
-
-    def _broadcast(self, params: bool) -> None:
-        """Copy rank 0's buffers (and parameters when ``params``) to every rank, one message per dtype."""
-        by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
-        for m in self.objective.modules().values():
-            for t in [*m.buffers(), *(p.data for p in m.parameters() if params)]:
-                by_dtype.setdefault(t.dtype, []).append(t)
-        for ts in by_dtype.values():
-            flat = torch.cat([t.reshape(-1) for t in ts])
-            dist.broadcast(flat, src=0)
-            offset = 0
-            for t in ts:
-                t.copy_(flat[offset:offset + t.numel()].view_as(t))
-                offset += t.numel()
 
     def _finish(self) -> Path | None:
         if not self.is_main:
@@ -854,43 +554,3 @@ class Trainer:
         self._plot()
         log.info("wrote %s (average of %s)", final, ", ".join(p.name for p in last))
         return final
-
-
-def nonfinite_utterances(batch: Any) -> list[str]:
-    """The utterances (``batch['utts']``) whose rows of a float tensor of the batch are not finite:
-    row r of a ``[V * B, ...]`` tensor (views stacked view-major, as multi-crop batches are) is utterance
-    ``r % B``."""
-    if not isinstance(batch, dict) or not batch.get("utts"):
-        return []
-    utts = list(batch["utts"])
-    bad: set[int] = set()
-    for value in batch.values():
-        if torch.is_tensor(value) and value.is_floating_point() and value.dim() >= 1 and \
-                value.shape[0] % len(utts) == 0:
-            rows = ~torch.isfinite(value.detach()).reshape(value.shape[0], -1).all(dim=1)
-            bad.update(int(r) % len(utts) for r in torch.nonzero(rows).flatten().tolist())
-    return [str(utts[i]) for i in sorted(bad)]
-
-
-def window_summary(window_metrics: dict[str, list[float]]) -> str:
-    """``name mean ...`` of the metrics of a log window: NaN values (a dev column between
-    evaluations) are skipped, and a metric with no finite value in the window is left out."""
-    parts = []
-    for k, v in window_metrics.items():
-        a = np.asarray(v, dtype=np.float64)
-        a = a[~np.isnan(a)]
-        if a.size:
-            parts.append(f"{k} {a.mean():.4g}")
-    return " ".join(parts)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
-def _progress(total: int, initial: int, disable: bool):
-    """A tqdm bar on a terminal; in train.log a progress line now and then (every 2 s at first, a
-    minute later on), so a watcher sees the step, rate, ETA and loss between --log-interval lines."""
-    return progress_bar(total=total, initial=initial, desc="train", unit="step", tty=tqdm, disable=disable)

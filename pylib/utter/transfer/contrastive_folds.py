@@ -24,8 +24,10 @@ from utter.metrics.embedding_space import embedding_space_report
 from utter.metrics.results import read_results_json, write_results_json
 from utter.nnet.ssl_frontends import input_kind
 from utter.train.checkpoint import load_embedder
+from utter.train.config import TrainConfig
 from utter.train.objectives.contrastive import ContrastiveObjective
-from utter.train.trainer import TrainConfig, Trainer, seed_everything
+from utter.train.rng import seed_everything
+from utter.train.trainer import Trainer
 from utter.transfer.folds import Split, read_labels
 from utter.transfer.pretrained import PretrainedSpec, embed_utterances
 from utter.transfer.runs import fold_dir_name, mean_std

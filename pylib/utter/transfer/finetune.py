@@ -37,8 +37,10 @@ from utter.data.dirtools.subset import subset_data_dir
 from utter.metrics.classification import classification_report
 from utter.nnet.heads import ClassifierHead
 from utter.train.checkpoint import load_embedder
+from utter.train.config import TrainConfig
 from utter.train.objectives.classification import ClassificationObjective, predict_utterances
-from utter.train.trainer import TrainConfig, Trainer, seed_everything
+from utter.train.rng import seed_everything
+from utter.train.trainer import Trainer
 from utter.transfer.folds import Split, read_targets, splits_from_args
 from utter.transfer.runs import (
     completed_run,

@@ -22,7 +22,8 @@ from torch import nn
 
 from utter.nnet.heads import ClassifierHead
 from utter.train.checkpoint import CheckpointError
-from utter.train.trainer import Objective, preserved_rng, weight_decay_groups
+from utter.train.objectives.base import Objective, weight_decay_groups
+from utter.train.rng import preserved_rng
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from utter.data.triplets import GROUPS
 from utter.nnet.heads import Projector
 from utter.nnet.specaug import SpecAugment
 from utter.nnet.ssl_frontends import input_kind
-from utter.train.trainer import Objective
+from utter.train.objectives.base import Objective
 
 
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -32,8 +32,8 @@ from utter.nnet import build_network
 from utter.nnet.heads import DINOHead
 from utter.nnet.specaug import SpecAugment
 from utter.train.checkpoint import CheckpointError, load_checkpoint
+from utter.train.objectives.base import Objective, weight_decay_groups
 from utter.train.schedules import cosine_schedule, linear_value, schedule_steps
-from utter.train.trainer import Objective, weight_decay_groups
 
 log = logging.getLogger(__name__)
 

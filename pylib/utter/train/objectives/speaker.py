@@ -15,8 +15,8 @@ from torch import nn
 from utter.nnet.heads import AAMSoftmax
 from utter.nnet.specaug import SpecAugment
 from utter.train.checkpoint import CheckpointError
+from utter.train.objectives.base import Objective, weight_decay_groups
 from utter.train.schedules import linear_value, schedule_steps
-from utter.train.trainer import Objective, weight_decay_groups
 
 
 class SpeakerClassificationObjective(Objective):
