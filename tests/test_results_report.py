@@ -142,3 +142,11 @@ def test_det_legend_says_when_the_min_dcf_point_is_off_the_axes(tmp_path):
     assert x0 <= ex <= x1 and y0 <= ey <= y1 and (np.isclose(ex, [x0, x1]).any() or np.isclose(ey, [y0, y1]).any())
     assert edge.get_markerfacecolor() == "none" and not edge.get_clip_on()
     assert inside.get_markerfacecolor() != "none"
+
+
+def test_min_dcf_note_names_three_cells_and_counts_the_rest():
+    from utter.bin.make_results_table import high_min_dcf_note
+
+    note = high_min_dcf_note([f"sys{k} cosine minDCF(0.01) 0.99{k}" for k in range(7)])
+    assert note.startswith("minDCF >= 0.95 (sys0 cosine minDCF(0.01) 0.990; sys1 cosine minDCF(0.01) 0.991; "
+                           "sys2 cosine minDCF(0.01) 0.992; and 4 more cells):")

@@ -158,7 +158,8 @@ def high_min_dcf_note(high: Sequence[str]) -> str:
     """The note under a table whose shown minDCFs (``high``, each named) reach :data:`HIGH_MIN_DCF`."""
     if not high:
         return ""
-    return (f"minDCF >= {HIGH_MIN_DCF:g} ({'; '.join(high)}): a normalised minDCF of 1 is the cost of the "
+    named = "; ".join(high[:3]) + (f"; and {len(high) - 3} more cells" if len(high) > 3 else "")
+    return (f"minDCF >= {HIGH_MIN_DCF:g} ({named}): a normalised minDCF of 1 is the cost of the "
             "trivial system that ignores the scores and rejects every trial (at a target prior above 0.5, accepts "
             "every trial); at that prior no threshold on these scores does much better, so no operating point "
             "there is of use.")
