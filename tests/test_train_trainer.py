@@ -181,3 +181,16 @@ def test_weight_decay_groups():
     # with the frozen ones (the trainer's default), and a module given twice counts once
     every = weight_decay_groups([model, model["head"]])
     assert sum(len(g["params"]) for g in every) == len(list(model.parameters()))
+
+
+def test_every_checkpoint_damaged_stops_instead_of_starting_over(tmp_path):
+    """Resume when no checkpoint is usable: a clear stop listing what was tried (issue 26 point 4),
+    not a silent start from step 1 that writes over them."""
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "ckpt-00000004.pt").write_bytes(b"")
+    (exp / "ckpt-00000008.pt").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(RuntimeError, match=r"no usable checkpoint to resume from \(tried ckpt-00000004.pt \(.+\), "
+                                           r"ckpt-00000008.pt \(.+\)\); to train again from step 1, remove them"):
+        make_trainer(exp).train(resume=True)
+    assert (exp / "ckpt-00000004.pt").read_bytes() == b"" and not (exp / "final.pt").exists()

@@ -46,6 +46,7 @@ from utter.train.checkpoint import (
     average_checkpoints,
     capture_rng_state,
     checkpoint_name,
+    checkpoint_problem,
     describe_arch,
     latest_checkpoint,
     list_checkpoints,
@@ -384,6 +385,12 @@ class Trainer:
     def _train(self, resume: bool) -> Path | None:
         self.objective.begin_training(self.total_steps, self.steps_per_epoch)
         latest = latest_checkpoint(self.exp_dir)
+        if resume and latest is None and list_checkpoints(self.exp_dir):
+            # every checkpoint damaged: never start over silently, writing over days of progress
+            tried = ", ".join(f"{p.name} ({checkpoint_problem(p)})" for p in list_checkpoints(self.exp_dir))
+            raise RuntimeError(f"{self.exp_dir}: no usable checkpoint to resume from (tried {tried}); to train "
+                               "again from step 1, remove them (steps/train_*.sh --overwrite true, run.sh "
+                               "--overwrite true) and rerun")
         if resume and latest is not None:
             self._resume(latest)
         elif latest is not None:
