@@ -81,7 +81,9 @@ def iteration(work: Path, tasks: int, deadline: float, how: str) -> tuple[int, b
     cmd = (f"{sys.executable} {ROOT}/utils/run.py JOB=1:{tasks} {work}/log/t.JOB.log "
            f"bash {work}/sleeper.sh {pids}/JOB; echo ended $?")
     argv = (["nohup"] if how == "nohup" else []) + ["bash", "-c", cmd]
+    # SIGHUP at its default in the step's shell even when this bench runs under nohup (argv adds nohup itself)
     shell = subprocess.Popen(argv, cwd=work, start_new_session=True, stdin=subprocess.DEVNULL,
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     files = [pids / str(j) for j in range(1, tasks + 1)]
     runner: int | None = None

@@ -391,7 +391,10 @@ def start_sleepers(tmp_path: Path, shell_env: dict, *, session: bool, script: st
     cmd = (f"{ROOT}/utils/run.py JOB=1:2 {tmp_path}/log/t.JOB.log bash {sleeper} {pids}/JOB; "
            f"echo runner ended $? > {tmp_path}/ended")
     argv = ["nohup", "bash", "-c", cmd] if nohup else ["bash", "-c", cmd]
+    # the step's shell as a terminal would start it: SIGHUP at its default even when the test suite
+    # itself runs under nohup (an inherited ignored SIGHUP is kept by run.py, as nohup asks)
     proc = subprocess.Popen(argv, cwd=tmp_path, env=shell_env, start_new_session=session,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: all((pids / str(j)).is_file() and (pids / str(j)).read_text().strip()
                                 for j in (1, 2)), 60), "the tasks did not start"

@@ -233,10 +233,12 @@ class Trainer:
         if not self.is_main:
             return None
         state = self._state(epoch, batch_in_epoch, gathered)
+        # the log rows first: a checkpoint never exists without the train_log.tsv rows up to its step
+        # (a kill right after the checkpoint's rename would otherwise lose them for the resumed run)
+        self.steplog.flush()
         path = save_checkpoint(self.exp_dir / checkpoint_name(self.step), state)
         for old in list_checkpoints(self.exp_dir)[:-self.config.keep_last]:
             old.unlink()
-        self.steplog.flush()
         self._plot()
         log.info("wrote checkpoint %s (step %d; resumes at epoch %d batch %d)", path, self.step, epoch + 1,
                  batch_in_epoch + 1)
