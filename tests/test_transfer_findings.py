@@ -198,7 +198,7 @@ def test_table(tmp_path):
     head, rule, row = [line for line in table.splitlines() if line.startswith("|")][:3]
     assert head.startswith("| finding | row |") and rule.count("|") == 9
     assert row.startswith("| F2: affine first") and "| primary (superiority, δ 2) |" in row
-    assert "| 3 pretraining x 4 folds x 1 seeds |" in row and "[+" in row and "UA" in row
+    assert "| 3 pretraining x 4 folds x 1 seed |" in row and "[+" in row and "UA" in row
 
 
 def test_make_findings_program(tmp_path):

@@ -115,7 +115,8 @@ class Design:
     def words(self) -> str:
         if self.folds == 0:
             return f"{self.pretrain_seeds} pretraining"
-        return f"{self.pretrain_seeds} pretraining x {self.folds} folds x {self.seeds} seeds"
+        return (f"{self.pretrain_seeds} pretraining x {self.folds} folds x {self.seeds} "
+                f"seed{'s' if self.seeds != 1 else ''}")
 
 
 @dataclass(frozen=True)
