@@ -40,7 +40,7 @@ from utter.metrics.verification import compute_eer
 ALTERNATIVES = ("two-sided", "greater", "less")
 
 
-def _json_number(x: float) -> float | None:
+def json_number(x: float) -> float | None:
     """``x`` as a float, or None for NaN and inf, which JSON cannot hold."""
     x = float(x)
     return x if math.isfinite(x) else None
@@ -69,10 +69,10 @@ class Interval:
 
     def as_dict(self) -> dict:
         """JSON-ready: every number a float or None (NaN and inf become None)."""
-        return {"mean": _json_number(self.mean), "low": _json_number(self.low), "high": _json_number(self.high),
-                "method": self.method, "n": self.n, "se": _json_number(self.se), "df": _json_number(self.df),
-                "components": {k: _json_number(v) for k, v in self.components.items()},
-                "p_value": _json_number(self.p_value)}
+        return {"mean": json_number(self.mean), "low": json_number(self.low), "high": json_number(self.high),
+                "method": self.method, "n": self.n, "se": json_number(self.se), "df": json_number(self.df),
+                "components": {k: json_number(v) for k, v in self.components.items()},
+                "p_value": json_number(self.p_value)}
 
 
 def _check_level(level: float) -> None:

@@ -37,6 +37,7 @@ from utter.metrics.paired import (
     Interval,
     crossed_interval,
     holm,
+    json_number,
     nested_interval,
     noninferiority_p,
     p_value,
@@ -138,12 +139,8 @@ class FindingResult:
                 "design": None if d is None else {"pretrain_seeds": d.pretrain_seeds, "folds": d.folds,
                                                   "seeds": d.seeds, "runs": d.runs},
                 "verdict": self.verdict, "no_verdict": self.no_verdict or None,
-                "p_raw": _json_number(self.p_raw), "p_adjusted": _json_number(self.p_adjusted),
+                "p_raw": json_number(self.p_raw), "p_adjusted": json_number(self.p_adjusted),
                 "interval": self.interval.as_dict() if self.interval else None}
-
-
-def _json_number(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 # ---------------------------------------------------------------- pairing
