@@ -67,3 +67,31 @@ def test_on_the_fly_types_keep_those_whose_signals_are_given(tmp_path):
     opts = reader_options(p.parse_args(["--from-audio", "true", "--rirs-data", str(tmp_path / "rirs"),
                                         "--aug-types", "reverb,music,colour"]))
     assert opts["aug_types"] == ["reverb", "colour"]
+
+
+def test_audio_at_another_rate_is_resampled_only_when_allowed(tmp_path):
+    """An 8 kHz file on the audio path: an error naming the utterance by default; with allow_resample its
+    crops are those of the by-hand route (torchaudio resampling to 16 kHz, then fbank, CMN and VAD)."""
+    import pytest
+    import torch
+    import torchaudio.functional as F
+
+    from utter.data.dataset import utterance_loader_factory
+    from utter.data.features import FeatureError
+
+    rng = np.random.default_rng(1)
+    n = 8000 * 2
+    x = rng.normal(0, 3000, n) * (np.sin(np.arange(n) / 1000.0) > -0.3)
+    path = tmp_path / "u8k.wav"
+    sf.write(path, np.rint(x).astype(np.int16), 8000, subtype="PCM_16")
+    write_table(tmp_path / "wav.scp", {"spk-u8k": str(path)})
+    write_table(tmp_path / "utt2spk", {"spk-u8k": "spk"})
+    write_table(tmp_path / "utt2dur", {"spk-u8k": "2.0"})
+    with pytest.raises(FeatureError, match="spk-u8k: sample rate 8000"):
+        list(utterance_loader_factory(tmp_path, audio=True)(0))
+    got = next(iter(utterance_loader_factory(tmp_path, audio=True, allow_resample=True)(0)))["feats"][0]
+    y, _ = sf.read(path, dtype="int16")
+    y16 = F.resample(torch.from_numpy(y.astype(np.float32)), 8000, RATE).numpy()
+    feats, energy = compute_fbank(y16, RATE, FbankOptions(), "spk-u8k")
+    ref = sliding_cmn(feats, window=300, center=True)[compute_vad(energy, VadOptions()) > 0.5]
+    assert got.shape[0] == ref.shape[0] and np.allclose(got.numpy(), ref, atol=1e-4)

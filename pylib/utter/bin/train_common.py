@@ -216,6 +216,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         "(each view draws clean or one of them)")
     g.add_argument("--fbank-config", default="", help="with --from-audio: fbank options file (default built-in)")
     g.add_argument("--vad-config", default="", help="with --from-audio: VAD options file (default built-in)")
+    g.add_argument("--allow-resample", type=str2bool, default=False,
+                   help="with --from-audio: resample audio at another rate than the fbank config's (as "
+                        "make_fbank.sh --allow-resample), before augmentation; false: such a file is an error")
     g.add_argument("--apply-vad", type=str2bool, default=True, help="drop unvoiced frames (vad.scp)")
     g.add_argument("--cmn-window", type=int, default=300, help="sliding CMN window (frames)")
     g.add_argument("--num-workers", type=int, default=0, help="data-loader worker processes")
@@ -254,6 +257,7 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.from_audio:
         from utter.data.options import FbankOptions, VadOptions
 
+        opts["allow_resample"] = args.allow_resample
         if args.fbank_config:
             opts["fbank_opts"] = FbankOptions.from_conf(args.fbank_config)
         if args.vad_config:

@@ -134,7 +134,7 @@ def dev_validation(args):
     if args.from_audio:
         opts = reader_options(argparse.Namespace(**{**vars(args), "aug_types": "", "musan_prefix": "",
                                                     "rirs_data": ""}))
-        audio = {k: opts[k] for k in ("fbank_opts", "vad_opts") if k in opts}
+        audio = {k: opts[k] for k in ("fbank_opts", "vad_opts", "allow_resample") if k in opts}
     return DevValidation(args.dev_data, read_trials(args.dev_trials, require_labels=True), cosine,
                          interval=args.dev_interval, trials_path=args.dev_trials,
                          opts=ExtractOptions(use_vad=args.apply_vad, cmn_window=args.cmn_window), audio=audio,

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from utter.data.audio import AudioReader
 from utter.data.chunks import AUG_TYPES, Crop, build_orig2copies, derive_seed
 from utter.data.datadir import DataDir, DataDirError, sort_key
-from utter.data.features import compute_fbank, compute_vad, sliding_cmn
+from utter.data.features import compute_fbank, compute_vad, resample, sliding_cmn
 from utter.data.kaldi_io import ArkError, ArkReader, read_in_ark_order
 from utter.data.options import FbankOptions, VadOptions
 from utter.data.plans import BatchSpec, ChunkPlan, MultiCropPlan, Plan, PlanSampler, UttPlan
@@ -207,7 +207,8 @@ class AudioFeatureReader:
 
     def __init__(self, corpus: Corpus, *, fbank_opts: FbankOptions | None = None, vad_opts: VadOptions | None = None,
                  apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, augmenter: Augmenter | None = None,
-                 utts: Sequence[str] | None = None):
+                 utts: Sequence[str] | None = None, allow_resample: bool = False):
+        self.allow_resample = allow_resample
         self.fbank_opts = fbank_opts if fbank_opts is not None else FbankOptions()
         self.vad_opts = vad_opts if vad_opts is not None else VadOptions()
         self.apply_vad, self.cmn, self.cmn_window = apply_vad, cmn, int(cmn_window)
@@ -232,6 +233,9 @@ class AudioFeatureReader:
 
     def _features(self, utt: str, aug: str | None, aug_seed: int) -> np.ndarray:
         samples, rate = self.readers[self.corpus.utt2dir[utt]].read(utt)
+        target = int(self.fbank_opts.sample_frequency)
+        if self.allow_resample and int(rate) != target:  # as make_fbank --allow-resample: before any augmentation
+            samples, rate = resample(samples, int(rate), target), target
         feats, log_energy = compute_fbank(samples, rate, self.fbank_opts, utt)
         vad = compute_vad(log_energy, self.vad_opts) if self.apply_vad else None
         if aug not in (None, "clean"):
@@ -342,10 +346,11 @@ def _identity(x):
 
 
 def _make_reader(corpus: Corpus, *, audio: bool, apply_vad: bool, cmn_window: int, cmn: bool,
-                 augmenter=None, fbank_opts=None, vad_opts=None, utts=None):
+                 augmenter=None, fbank_opts=None, vad_opts=None, utts=None, allow_resample=False):
     if audio:
         return AudioFeatureReader(corpus, fbank_opts=fbank_opts, vad_opts=vad_opts, apply_vad=apply_vad,
-                                  cmn_window=cmn_window, cmn=cmn, augmenter=augmenter, utts=utts)
+                                  cmn_window=cmn_window, cmn=cmn, augmenter=augmenter, utts=utts,
+                                  allow_resample=allow_resample)
     return FeatureReader(corpus, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn, utts=utts)
 
 
@@ -386,17 +391,19 @@ def multi_crop_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.P
                               apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, audio: bool = False,
                               augmenter: Augmenter | None = None, aug_types: Sequence[str] = AUG_TYPES,
                               fbank_opts: FbankOptions | None = None, vad_opts: VadOptions | None = None,
-                              pin_memory: bool = False) -> LoaderFactory:
+                              pin_memory: bool = False, allow_resample: bool = False) -> LoaderFactory:
     """Multi-crop loaders (DINO's student and teacher views). Batches: ``global`` ``[B*num_global, T_g, F]``, ``local``
     ``[B*num_local, T_l, F]`` (view-major), ``*_lengths``, ``utts`` (the B sources).
 
     From features (default): views are the source and its augmented copies (``utt2orig``).
     With ``audio=True``: ``wav.scp``, each view augmented on the fly by ``augmenter``
-    (an :class:`utter.data.augment.Augmenter`) with a type drawn from clean + ``aug_types``.
+    (an :class:`utter.data.augment.Augmenter`) with a type drawn from clean + ``aug_types``; audio at
+    another rate than ``fbank_opts`` is resampled with ``allow_resample``, else an error.
     """
     corpus = Corpus(data_dirs)
     reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
-                          augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts)
+                          augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts,
+                          allow_resample=allow_resample)
     types = tuple(aug_types) if (audio and augmenter is not None) else ()
     plan = MultiCropPlan(_sources(corpus), reader.num_kept, batch_size=batch_size, seed=seed,
                     global_frames=global_frames, num_global=num_global, local_frames=local_frames,
@@ -430,7 +437,7 @@ def chunk_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLi
                          balanced: bool = True, num_batches: int | None = None, min_frames: int = 100,
                          apply_vad: bool = True, cmn_window: int = 300, cmn: bool = True, audio: bool = False,
                          augmenter=None, aug_types: Sequence[str] = AUG_TYPES, fbank_opts=None,
-                         vad_opts=None, pin_memory: bool = False) -> LoaderFactory:
+                         vad_opts=None, pin_memory: bool = False, allow_resample: bool = False) -> LoaderFactory:
     """Labelled chunk loaders (speaker classification, emotion/label fine-tuning).
 
     Batches: ``feats`` ``[B, T, F]`` (zero-padded), ``feats_lengths``, ``labels`` ``[B]``,
@@ -441,7 +448,8 @@ def chunk_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.PathLi
     """
     corpus = Corpus(data_dirs)
     reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
-                          augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts)
+                          augmenter=augmenter, fbank_opts=fbank_opts, vad_opts=vad_opts,
+                          allow_resample=allow_resample)
     sources = _sources(corpus)
     src_labels, lmap = _labels_for(corpus, sources, label_table, labels)
     types = tuple(aug_types) if (audio and augmenter is not None) else ()
@@ -456,13 +464,13 @@ def utterance_loader_factory(data_dirs: str | os.PathLike | Sequence[str | os.Pa
                              label_table: str | None = None, labels: Sequence[str] | None = None,
                              utts: Sequence[str] | None = None, apply_vad: bool = True,
                              cmn_window: int = 300, cmn: bool = True, audio: bool = False, fbank_opts=None,
-                             vad_opts=None) -> LoaderFactory:
+                             vad_opts=None, allow_resample: bool = False) -> LoaderFactory:
     """Whole-utterance batches sorted by length, for extraction and evaluation; every utterance
     once (rank r of W takes batches r, r+W, ...). Batches: ``feats``, ``feats_lengths``,
     ``utts``, and ``labels`` with ``label_table``."""
     corpus = Corpus(data_dirs)
     reader = _make_reader(corpus, audio=audio, apply_vad=apply_vad, cmn_window=cmn_window, cmn=cmn,
-                          fbank_opts=fbank_opts, vad_opts=vad_opts, utts=utts)
+                          fbank_opts=fbank_opts, vad_opts=vad_opts, utts=utts, allow_resample=allow_resample)
     chosen = list(reader.num_kept)
     empty = [u for u in chosen if reader.num_kept[u] == 0]
     if empty:
