@@ -6,7 +6,7 @@
 # usage: egs/custom/run.sh [options]
 #  e.g.: egs/custom/run.sh                           # the corpus of conf/corpus.conf, on CPU
 #        egs/custom/run.sh --mini true               # simulated corpora in three layouts (corpora/); README "Timings"
-#        egs/custom/run.sh --device cuda --ngpu 2    # GPUs (with dino_systems=dino: the paper's settings)
+#        egs/custom/run.sh --device cuda --ngpu 2    # GPUs (with systems=dino:dino: the paper's settings)
 #        egs/custom/run.sh --stage 5                 # resume at extraction, run to the end
 # stages:
 #   0  corpora: --mini true builds simulated ones in corpora/; otherwise checks conf/corpus.conf
@@ -18,7 +18,7 @@
 #   2  fbank + energy VAD of data/{train,eval,backend}
 #   3  augmentation: data/train_aug (reverb, noise, music, babble with MUSAN/RIRs, and coloured
 #      noise; coloured noise alone without them)
-#   4  DINO training (no labels): exp/<system>/final.pt for each of dino_systems (conf/recipe.conf)
+#   4  training (no labels): exp/<name>/final.pt for each KIND:NAME of systems (conf/recipe.conf)
 #   5  embedding extraction: exp/<system>/emb/{eval,backend}
 #   6  back-ends: cosine; with backend_audio LDA+PLDA and AS-norm (cohort: backend_train speakers),
 #      and calibration on the held-out backend speakers' trials
@@ -50,7 +50,9 @@ source_conf backend.conf
 source_conf corpus.conf   # --mini true: conf/mini/corpus.conf names the simulated corpora in corpora/
 as_list train_audio backend_audio   # "a b" or (a "b c"): one folder or several
 recipe_jobs
-systems=$dino_systems
+pretrain_seeds=$seed   # one training seed: exp/<name>
+check_pretrain_seeds
+recipe_systems   # systems="KIND:NAME ..." of conf/recipe.conf: system_list, and systems (the NAMEs)
 trials=data/eval_trials/main
 
 check_custom() {  # the paths of conf/corpus.conf
@@ -266,7 +268,7 @@ if run_stage 4; then
     cfg=$(conf "$sys.conf")
     # the program decides what to train on (utterances under --min-frames voiced frames left out, shorter
     # crops capped at the utterance, the batch lowered for a tiny corpus) and writes it to train_plan.json
-    opts="--seed $seed"
+    opts=
     [ -n "$dino_min_frames" ] && opts+=" --min-frames $dino_min_frames"
     if [ -s data/dev_trials/main ] && [ "${dino_dev_interval:-0}" -gt 0 ]; then
       opts+=" --dev-data data/eval --dev-trials data/dev_trials/main --dev-interval $dino_dev_interval"
@@ -275,10 +277,7 @@ if run_stage 4; then
     fi
     aug=()
     [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
-    say "stage 4: DINO training of exp/$sys ($cfg) on data/train${aug:+ and data/train_aug}, no labels"
-    steps/train_dino.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" --overwrite "$overwrite" \
-      --num-threads "$train_threads" --num-workers "$train_workers" --train-config "$cfg" \
-      --train-opts "$opts" "${aug[@]}" data/train "exp/$sys"
+    train_system "$sys" data/train "${opts# }" "${aug[@]}"
     [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -c 'import sys
 from utter.bin.make_results_table import plan_sentence
 print(plan_sentence(sys.argv[1]))' "$sys=exp/$sys/train_plan.json")"
