@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+import utter.train.objectives as package
 from utter.nnet.specaug import SpecAugment
 from utter.train.objectives.base import Objective
 
@@ -85,8 +86,6 @@ def _import_quietly(module: str) -> bool:
 def objective_names() -> list[str]:
     """Every objective of the package (each module of ``utter.train.objectives`` imported, so that
     those that register one do) and any registered from elsewhere, sorted."""
-    import utter.train.objectives as package
-
     for info in pkgutil.iter_modules(package.__path__):
         if info.name != "registry":
             importlib.import_module(f"{package.__name__}.{info.name}")
