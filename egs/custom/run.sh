@@ -328,14 +328,10 @@ if run_stage 6; then
         fi
         if [ ! -s "exp/$sys/plda/plda.npz" ] && [ ! -s "exp/$sys/plda/skipped" ]; then
           say "stage 6: $sys: LDA($lda_dim)+PLDA($plda_type) on the data/backend_train utterances of exp/$sys/emb/backend"
-          if ! steps/train_plda.sh --cmd "$cpu_cmd" --lda-dim "$lda_dim" --plda-type "$plda_type" \
-              --rank "$plda_rank" --num-iters "$plda_iters" "exp/$sys/emb/backend" data/backend_train \
-              "exp/$sys/plda"; then
-            # a back-end the data cannot support (too few utterances per speaker ...): skipped, saying why
-            why=$(sed -n 's/.*error: //p' "exp/$sys/plda/log/train_plda.log" | tail -n 1)
-            echo "$sys: PLDA skipped: ${why:-see exp/$sys/plda/log/train_plda.log}" > "exp/$sys/plda/skipped"
-            say "stage 6: $(cat "exp/$sys/plda/skipped")"
-          fi
+          # a back-end the data cannot support (too few utterances per speaker ...): skipped, the program says why
+          steps/train_plda.sh --cmd "$cpu_cmd" --lda-dim "$lda_dim" --plda-type "$plda_type" --skip-unsupported true \
+            --rank "$plda_rank" --num-iters "$plda_iters" "exp/$sys/emb/backend" data/backend_train "exp/$sys/plda"
+          [ -s "exp/$sys/plda/skipped" ] && say "stage 6: $sys: $(cat "exp/$sys/plda/skipped")"
         fi
         if [ -s "exp/$sys/plda/plda.npz" ]; then
           say "stage 6: $sys: PLDA scores of $tl"
@@ -421,7 +417,7 @@ if run_stage 8; then
     fi
     [ -s data/backend_skipped ] && intro+=(--intro-sentence "$(cat data/backend_skipped)")
     for sys in $systems; do
-      [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$(cat "exp/$sys/plda/skipped")")
+      [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$sys: $(cat "exp/$sys/plda/skipped")")
       [ -s "exp/$sys/train_plan.json" ] && intro+=(--train-plan "$sys=exp/$sys/train_plan.json")
     done
     results_table RESULTS.md "${nets[@]}" "${intro[@]}" --det-plot exp/det_main.png "${cal[@]}"
