@@ -166,29 +166,8 @@ if run_stage 1; then
       say "warning: $shared audio files of backend_audio are also evaluation files: PLDA, AS-norm and" \
           "calibration then know the test speakers (optimistic figures)"
     fi
-    nspk=$(num_lines data/backend/spk2utt)
-    nspk2=$(awk 'NF >= 3' data/backend/spk2utt | wc -l | tr -d ' ')   # speakers with 2+ utterances
-    if [ "$nspk2" -lt 2 ]; then
-      echo "PLDA, AS-norm and calibration skipped: data/backend has $nspk2 speakers with two or more" \
-           "utterances (backend_speaker=$backend_speaker), and they need at least 2" > data/backend_skipped
-      rm -rf data/backend_train data/backend_heldout data/calibration
-    else
-      rm -rf data/backend_train data/backend_heldout data/calibration.tmp
-      if [ "$calib_num_speakers" -ge 2 ] && [ "$nspk2" -ge "$calib_num_speakers" ] \
-          && [ $((nspk - calib_num_speakers)) -ge 2 ]; then
-        python local/voxceleb/make_calibration_trials.py --num-speakers "$calib_num_speakers" \
-          --num-trials "$calib_num_trials" --seed "$seed" data/backend data/calibration.tmp
-        utils/subset_data_dir.sh --spk-list data/calibration.tmp/train_spk data/backend data/backend_train
-        utils/subset_data_dir.sh --spk-list data/calibration.tmp/heldout_spk data/backend data/backend_heldout
-        rm -rf data/calibration && mv data/calibration.tmp data/calibration
-      else
-        echo "calibration skipped: data/backend has $nspk speakers ($nspk2 with two or more utterances); holding" \
-             "out calib_num_speakers=$calib_num_speakers for calibration needs that many with two or more" \
-             "utterances and 2 more for PLDA (conf/backend.conf)" > data/backend_skipped
-        rm -rf data/calibration
-        utils/copy_data_dir.sh data/backend data/backend_train
-      fi
-    fi
+    local/plain/split_backend.sh "$calib_num_speakers" "$calib_num_trials" "$seed" data/backend data/calibration \
+      data/backend_skipped
   else
     if [ "${asnorm_unlabelled:-false}" = true ]; then
       echo "PLDA and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
