@@ -136,3 +136,23 @@ def test_steps_end_to_end(toy_recipe, root, shell_env):
     assert "utterances have no embedding" in (d / "bad/log/score_plda.log").read_text()
     usage = run(["bash", steps / "score_plda.sh", d / "plda"], env=env, cwd=d, check=False)
     assert usage.returncode == 1 and "usage" in usage.stderr
+
+
+def test_train_plda_skips_what_the_data_cannot_support(toy_recipe, root, shell_env):
+    """steps/train_plda.sh --skip-unsupported true: a training set too small for the model writes the
+    program's reason to <dir>/skipped and succeeds without a model (the recipe reads that file, not the
+    log); without the option the same set fails, naming the reason."""
+    d = toy_recipe
+    env = dict(shell_env, PYTHONPATH=str(root / "pylib"))
+    one = d / "data/one_each"
+    one.mkdir()
+    (one / "utt2spk").write_text("".join(f"spk{s:03d}-u{4 * s} spk{s:03d}\n" for s in range(3)))  # 1 utt a speaker
+    args = ["--lda-dim", "4", d / "emb/train", one]
+    failed = run(["bash", root / "steps/train_plda.sh", *args, d / "plda_fail"], env=env, cwd=d, check=False)
+    assert failed.returncode != 0
+    reason = next(line.split(" error: ", 1)[1] for line in
+                  (d / "plda_fail/log/train_plda.log").read_text().splitlines() if " error: " in line)
+    out = run(["bash", root / "steps/train_plda.sh", "--skip-unsupported", "true", *args, d / "plda_skip"],
+              env=env, cwd=d)
+    assert (d / "plda_skip/skipped").read_text() == f"PLDA skipped: {reason}\n"
+    assert not (d / "plda_skip/plda.npz").exists() and "PLDA skipped" in out.stdout

@@ -84,7 +84,7 @@ def test_custom_recipe_results_intro_sentences_end_with_periods(tmp_path):
              "data/eval/utt2spk": "a a\nb b\nc c\n",
              "data/backend_skipped": "calibration skipped: data/backend has 2 speakers (conf/backend.conf)\n",
              "data/backend_train/utt2spk": "s1-u s1\ns2-u s2\n", "data/backend_train/spk2utt": "s1 s1-u\ns2 s2-u\n",
-             "exp/dino_small/plda/skipped": "dino_small: PLDA skipped: within-class covariance is singular\n",
+             "exp/dino_small/plda/skipped": "PLDA skipped: within-class covariance is singular\n",
              "exp/dino_small/scores/main/scores_cosine": "a b 1\na c 0\n",
              "exp/dino_small/scores/main/scores_cosine.json": json.dumps(
                  {"EER": 30.0, "minDCF@0.01": 0.9997, "minDCF@0.05": 0.8, "n_target": 1, "n_nontarget": 1}),

@@ -57,6 +57,17 @@
 #   pretrain_suffix SYS        "" for the first seed's systems, else _p<S>
 #   pretrained_paths SYS REST  exp/SYS/REST,exp/SYS_p<S>/REST,...: one path per pretraining seed, in
 #                              seed order (the A and B sides of a finding in conf/results.conf)
+# Systems (conf/recipe.conf: systems="KIND:NAME ...", e.g. "dino:dino xvector:xvector ssl:ntxent"): each
+# entry is trained by the training program python -m utter.bin.train_<KIND> from conf/<NAME>.conf into
+# exp/<NAME> (a downstream recipe's bare NAME only names a pretrained system, of no kind).
+#   recipe_systems             check $systems; system_list=those entries, systems=every NAME of every
+#                              pretraining seed (old confs' dino_systems/sup_systems are read as dino:/xvector:)
+#   system_names ENTRY...      the NAMEs: "dino:dino ssl:ntxent" -> "dino ntxent"
+#   systems_of_kind KIND       the NAMEs of system_list trained by train_<KIND> (e.g. the supervised F1 side)
+#   kind_of SYS                the KIND of SYS (or of the system SYS replicates: dino_p1 -> dino's)
+#   train_system SYS DATA OPTS [STEP OPTIONS]  steps/train_nnet.sh --program train_<kind> with
+#                              conf/<base>.conf, the training seed of SYS (and the program options OPTS),
+#                              the recipe's jobs, into exp/SYS
 # Downstream recipes (egs/iemocap, egs/adress), on the VoxCeleb-pretrained models:
 #   downstream_settings        conf/recipe.conf and conf/augment.conf, --seeds, --max-folds and
 #                              --pretrain-seeds winning
@@ -286,6 +297,51 @@ pretrained_paths() {
   local sys out=()
   for sys in $(pretrain_systems "$1"); do out+=("exp/$sys/$2"); done
   local IFS=,; echo "${out[*]}"
+}
+
+# ---------------------------------------------------------------- systems: KIND:NAME entries
+system_names() { local e; for e in "$@"; do echo -n "${e#*:} "; done | sed 's/ $//'; }
+recipe_systems() {  # after conf/recipe.conf and check_pretrain_seeds
+  local e legacy=()
+  for e in ${dino_systems:-}; do legacy+=("dino:$e"); done   # the confs before the systems list
+  for e in ${sup_systems:-}; do legacy+=("xvector:$e"); done
+  if [ ${#legacy[@]} -gt 0 ]; then
+    say "conf/recipe.conf: dino_systems/sup_systems are read as systems=\"${legacy[*]}\" (write that instead)"
+    systems="${systems:+$systems }${legacy[*]}"
+  fi
+  [ -n "${systems// /}" ] || { echo "$0: systems is empty in conf/recipe.conf: name at least one KIND:NAME" >&2; exit 1; }
+  for e in $systems; do
+    if ! [[ $e =~ ^[a-z0-9_]+:[A-Za-z0-9_.-]+$ ]]; then
+      echo "$0: systems entry '$e' (conf/recipe.conf) is not KIND:NAME (e.g. dino:dino: trained by" \
+           "python -m utter.bin.train_dino from conf/dino.conf)" >&2; exit 1
+    fi
+  done
+  system_list=$systems
+  # shellcheck disable=SC2046
+  systems=$(pretrain_systems $(system_names $system_list))
+}
+systems_of_kind() {
+  local e out=()
+  for e in ${system_list:-}; do [ "${e%%:*}" = "$1" ] && out+=("${e#*:}"); done
+  echo "${out[*]}"
+}
+kind_of() {
+  local e base
+  base=$(pretrain_base "$1")
+  for e in ${system_list:-}; do
+    if [ "${e#*:}" = "$base" ]; then echo "${e%%:*}"; return 0; fi
+  done
+  echo "$0: system $1 is not in systems=\"${system_list:-}\" (conf/recipe.conf)" >&2; exit 1
+}
+train_system() {  # train_system SYS DATA "MORE PROGRAM OPTIONS" [steps/train_nnet.sh options]
+  local sys=$1 data=$2 opts=$3 kind cfg
+  shift 3
+  kind=$(kind_of "$sys")
+  cfg=$(conf "$(pretrain_base "$sys").conf")
+  say "stage ${_rl_stage:-?}: training exp/$sys (train_$kind, $cfg, seed $(pretrain_seed_of "$sys")) on $data"
+  steps/train_nnet.sh --program "train_$kind" --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
+    --num-threads "$train_threads" --num-workers "${train_workers:-0}" --overwrite "$overwrite" \
+    --train-config "$cfg" --train-opts "--seed $(pretrain_seed_of "$sys")${opts:+ $opts}" "$@" "$data" "exp/$sys"
 }
 
 # ---------------------------------------------------------------- downstream recipes

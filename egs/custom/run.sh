@@ -6,7 +6,7 @@
 # usage: egs/custom/run.sh [options]
 #  e.g.: egs/custom/run.sh                           # the corpus of conf/corpus.conf, on CPU
 #        egs/custom/run.sh --mini true               # simulated corpora in three layouts (corpora/); README "Timings"
-#        egs/custom/run.sh --device cuda --ngpu 2    # GPUs (with dino_systems=dino: the paper's settings)
+#        egs/custom/run.sh --device cuda --ngpu 2    # GPUs (with systems=dino:dino: the paper's settings)
 #        egs/custom/run.sh --stage 5                 # resume at extraction, run to the end
 # stages:
 #   0  corpora: --mini true builds simulated ones in corpora/; otherwise checks conf/corpus.conf
@@ -18,7 +18,7 @@
 #   2  fbank + energy VAD of data/{train,eval,backend}
 #   3  augmentation: data/train_aug (reverb, noise, music, babble with MUSAN/RIRs, and coloured
 #      noise; coloured noise alone without them)
-#   4  DINO training (no labels): exp/<system>/final.pt for each of dino_systems (conf/recipe.conf)
+#   4  training (no labels): exp/<name>/final.pt for each KIND:NAME of systems (conf/recipe.conf)
 #   5  embedding extraction: exp/<system>/emb/{eval,backend}
 #   6  back-ends: cosine; with backend_audio LDA+PLDA and AS-norm (cohort: backend_train speakers),
 #      and calibration on the held-out backend speakers' trials
@@ -50,7 +50,9 @@ source_conf backend.conf
 source_conf corpus.conf   # --mini true: conf/mini/corpus.conf names the simulated corpora in corpora/
 as_list train_audio backend_audio   # "a b" or (a "b c"): one folder or several
 recipe_jobs
-systems=$dino_systems
+pretrain_seeds=$seed   # one training seed: exp/<name>
+check_pretrain_seeds
+recipe_systems   # systems="KIND:NAME ..." of conf/recipe.conf: system_list, and systems (the NAMEs)
 trials=data/eval_trials/main
 
 check_custom() {  # the paths of conf/corpus.conf
@@ -164,29 +166,8 @@ if run_stage 1; then
       say "warning: $shared audio files of backend_audio are also evaluation files: PLDA, AS-norm and" \
           "calibration then know the test speakers (optimistic figures)"
     fi
-    nspk=$(num_lines data/backend/spk2utt)
-    nspk2=$(awk 'NF >= 3' data/backend/spk2utt | wc -l | tr -d ' ')   # speakers with 2+ utterances
-    if [ "$nspk2" -lt 2 ]; then
-      echo "PLDA, AS-norm and calibration skipped: data/backend has $nspk2 speakers with two or more" \
-           "utterances (backend_speaker=$backend_speaker), and they need at least 2" > data/backend_skipped
-      rm -rf data/backend_train data/backend_heldout data/calibration
-    else
-      rm -rf data/backend_train data/backend_heldout data/calibration.tmp
-      if [ "$calib_num_speakers" -ge 2 ] && [ "$nspk2" -ge "$calib_num_speakers" ] \
-          && [ $((nspk - calib_num_speakers)) -ge 2 ]; then
-        python local/voxceleb/make_calibration_trials.py --num-speakers "$calib_num_speakers" \
-          --num-trials "$calib_num_trials" --seed "$seed" data/backend data/calibration.tmp
-        utils/subset_data_dir.sh --spk-list data/calibration.tmp/train_spk data/backend data/backend_train
-        utils/subset_data_dir.sh --spk-list data/calibration.tmp/heldout_spk data/backend data/backend_heldout
-        rm -rf data/calibration && mv data/calibration.tmp data/calibration
-      else
-        echo "calibration skipped: data/backend has $nspk speakers ($nspk2 with two or more utterances); holding" \
-             "out calib_num_speakers=$calib_num_speakers for calibration needs that many with two or more" \
-             "utterances and 2 more for PLDA (conf/backend.conf)" > data/backend_skipped
-        rm -rf data/calibration
-        utils/copy_data_dir.sh data/backend data/backend_train
-      fi
-    fi
+    local/plain/split_backend.sh "$calib_num_speakers" "$calib_num_trials" "$seed" data/backend data/calibration \
+      data/backend_skipped
   else
     if [ "${asnorm_unlabelled:-false}" = true ]; then
       echo "PLDA and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
@@ -266,7 +247,7 @@ if run_stage 4; then
     cfg=$(conf "$sys.conf")
     # the program decides what to train on (utterances under --min-frames voiced frames left out, shorter
     # crops capped at the utterance, the batch lowered for a tiny corpus) and writes it to train_plan.json
-    opts="--seed $seed"
+    opts=
     [ -n "$dino_min_frames" ] && opts+=" --min-frames $dino_min_frames"
     if [ -s data/dev_trials/main ] && [ "${dino_dev_interval:-0}" -gt 0 ]; then
       opts+=" --dev-data data/eval --dev-trials data/dev_trials/main --dev-interval $dino_dev_interval"
@@ -275,10 +256,7 @@ if run_stage 4; then
     fi
     aug=()
     [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
-    say "stage 4: DINO training of exp/$sys ($cfg) on data/train${aug:+ and data/train_aug}, no labels"
-    steps/train_dino.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" --overwrite "$overwrite" \
-      --num-threads "$train_threads" --num-workers "$train_workers" --train-config "$cfg" \
-      --train-opts "$opts" "${aug[@]}" data/train "exp/$sys"
+    train_system "$sys" data/train "${opts# }" "${aug[@]}"
     [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -c 'import sys
 from utter.bin.make_results_table import plan_sentence
 print(plan_sentence(sys.argv[1]))' "$sys=exp/$sys/train_plan.json")"
@@ -329,14 +307,10 @@ if run_stage 6; then
         fi
         if [ ! -s "exp/$sys/plda/plda.npz" ] && [ ! -s "exp/$sys/plda/skipped" ]; then
           say "stage 6: $sys: LDA($lda_dim)+PLDA($plda_type) on the data/backend_train utterances of exp/$sys/emb/backend"
-          if ! steps/train_plda.sh --cmd "$cpu_cmd" --lda-dim "$lda_dim" --plda-type "$plda_type" \
-              --rank "$plda_rank" --num-iters "$plda_iters" "exp/$sys/emb/backend" data/backend_train \
-              "exp/$sys/plda"; then
-            # a back-end the data cannot support (too few utterances per speaker ...): skipped, saying why
-            why=$(sed -n 's/.*error: //p' "exp/$sys/plda/log/train_plda.log" | tail -n 1)
-            echo "$sys: PLDA skipped: ${why:-see exp/$sys/plda/log/train_plda.log}" > "exp/$sys/plda/skipped"
-            say "stage 6: $(cat "exp/$sys/plda/skipped")"
-          fi
+          # a back-end the data cannot support (too few utterances per speaker ...): skipped, the program says why
+          steps/train_plda.sh --cmd "$cpu_cmd" --lda-dim "$lda_dim" --plda-type "$plda_type" --skip-unsupported true \
+            --rank "$plda_rank" --num-iters "$plda_iters" "exp/$sys/emb/backend" data/backend_train "exp/$sys/plda"
+          [ -s "exp/$sys/plda/skipped" ] && say "stage 6: $sys: $(cat "exp/$sys/plda/skipped")"
         fi
         if [ -s "exp/$sys/plda/plda.npz" ]; then
           say "stage 6: $sys: PLDA scores of $tl"
@@ -422,7 +396,7 @@ if run_stage 8; then
     fi
     [ -s data/backend_skipped ] && intro+=(--intro-sentence "$(cat data/backend_skipped)")
     for sys in $systems; do
-      [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$(cat "exp/$sys/plda/skipped")")
+      [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$sys: $(cat "exp/$sys/plda/skipped")")
       [ -s "exp/$sys/train_plan.json" ] && intro+=(--train-plan "$sys=exp/$sys/train_plan.json")
     done
     results_table RESULTS.md "${nets[@]}" "${intro[@]}" --det-plot exp/det_main.png "${cal[@]}"

@@ -17,8 +17,10 @@
 #   2  fbank + energy VAD of data/voxceleb2_dev, data/voxceleb2_dev_heldout, data/voxceleb1
 #   3  augmentation: data/voxceleb2_dev_aug (reverb, noise, music, babble copies, with utt2orig;
 #      --mini true adds coloured noise, conf/mini/augment.conf)
-#   4  DINO training (no labels): exp/dino/final.pt
-#   5  supervised LResNet34 AAM-softmax training: exp/xvector/final.pt
+#   4  training of each system of conf/recipe.conf's systems list (KIND:NAME: python -m
+#      utter.bin.train_<KIND> from conf/<NAME>.conf): DINO (no labels) exp/dino/final.pt, supervised
+#      LResNet34 AAM-softmax exp/xvector/final.pt
+#   5  (stage 4's: --stage 5 and --stop-stage 5 train every system too)
 #   6  embedding extraction: exp/<model>/emb/{voxceleb2_dev,voxceleb2_dev_heldout,voxceleb1}
 #   7  back-ends, trained on VoxCeleb2 dev only: cosine, LDA+PLDA, AS-norm (cohort: VoxCeleb2-dev
 #      speaker means), calibration on the held-out VoxCeleb2-dev speakers' trials
@@ -37,7 +39,7 @@
 #   --device cpu|cuda          device for training and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
 #   --overwrite true|false     train again over models trained from other inputs (a changed conf or
-#                              corpus stops stage 4/5 otherwise, naming what changed); later stages redo
+#                              corpus stops stage 4 otherwise, naming what changed); later stages redo
 #                              what is older than the new models
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
 #   --pretrain-seeds "S0 S1 ..." train every model once per seed (default: --seed): the first seed's in
@@ -59,9 +61,7 @@ source_conf pseudo.conf
 recipe_jobs
 pretrain_seeds=${pretrain_seeds:-$seed}
 check_pretrain_seeds
-dino_trained=$(pretrain_systems $dino_systems)   # every DINO model of every pretraining seed
-sup_trained=$(pretrain_systems $sup_systems)
-systems=$(echo $sup_trained $dino_trained)
+recipe_systems   # system_list: the KIND:NAME entries; systems: every system of every pretraining seed
 backend_sets="voxceleb2_dev voxceleb2_dev_heldout voxceleb1"
 
 # Corpus roots: the simulator's in corpora/ (--mini true), else conf/corpus.conf (checked).
@@ -150,28 +150,12 @@ if run_stage 3; then
 fi
 
 # ---------------------------------------------------------------- 4-5: training
-# Each system of each pretraining seed: exp/<sys>[_p<S>] from conf/<sys>.conf, training seed S.
-train() {  # train <dino|xvector> <system>
-  steps/train_$1.sh --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
-    --num-threads "$train_threads" --num-workers "$train_workers" --overwrite "$overwrite" \
-    --train-config "$(conf "$(pretrain_base "$2").conf")" --train-opts "--seed $(pretrain_seed_of "$2")" \
-    --aug-data data/voxceleb2_dev_aug data/voxceleb2_dev "exp/$2"
-}
-if run_stage 4; then
-  for sys in $dino_trained; do
-    say "stage 4: DINO training of exp/$sys ($(conf "$(pretrain_base "$sys").conf"), seed $(pretrain_seed_of "$sys"))" \
-        "on data/voxceleb2_dev, no labels"
-    train dino "$sys"
+# Each system of each pretraining seed: exp/<sys>[_p<S>] by train_<kind> from conf/<sys>.conf, seed S.
+if run_stage 4 || run_stage 5; then
+  for sys in $systems; do
+    train_system "$sys" data/voxceleb2_dev "" --aug-data data/voxceleb2_dev_aug
   done
-  say "stage 4: done: $(for s in $dino_trained; do echo -n "exp/$s/final.pt "; done)"
-fi
-if run_stage 5; then
-  for sys in $sup_trained; do
-    say "stage 5: supervised AAM-softmax training of exp/$sys ($(conf "$(pretrain_base "$sys").conf")," \
-        "seed $(pretrain_seed_of "$sys")) on data/voxceleb2_dev speakers"
-    train xvector "$sys"
-  done
-  say "stage 5: done: $(for s in $sup_trained; do echo -n "exp/$s/final.pt "; done)"
+  say "stage 4: done: $(for s in $systems; do echo -n "exp/$s/final.pt "; done)"
 fi
 
 # ---------------------------------------------------------------- 6: embeddings

@@ -307,3 +307,30 @@ def train_config(args: argparse.Namespace):
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
     """Every parsed option (for config.json in the experiment dir)."""
     return {k: v for k, v in sorted(vars(args).items())}
+
+
+def multi_crop_factory(args: argparse.Namespace, *, global_frames: int, num_global: int, local_frames: int,
+                       num_local: int, min_frames: int):
+    """The multi-crop loader factory of the data arguments (``utter.data.dataset.multi_crop_loader_factory``).
+
+    A corpus with fewer usable utterances than ``--batch-size`` trains on batches of what there is
+    (at least 2), rather than on none: ``args.batch_size`` is lowered to that, with a warning (the plan's
+    facts in train_plan.json say what was used).
+    """
+    from utter.data.dataset import multi_crop_loader_factory
+
+    dirs = data_dirs(args)
+
+    def factory_of(batch_size: int):
+        return multi_crop_loader_factory(
+            dirs, batch_size=batch_size, seed=args.seed, global_frames=global_frames, num_global=num_global,
+            local_frames=local_frames, num_local=num_local, min_frames=min_frames, **reader_options(args))
+
+    factory = factory_of(args.batch_size)
+    used = factory.plan.facts["used"]
+    if used < args.batch_size:   # a tiny corpus: one batch of what there is, rather than none
+        log.warning("only %d utterances to train on, fewer than --batch-size %d: batches of %d",
+                    used, args.batch_size, max(used, 2))
+        args.batch_size = max(used, 2)
+        factory = factory_of(args.batch_size)
+    return factory

@@ -30,7 +30,7 @@ from utter.bin.train_common import (
     add_network_arguments,
     add_run_arguments,
     build_network_from_args,
-    data_dirs,
+    multi_crop_factory,
     parse_optional_float,
     reader_options,
     run_config,
@@ -142,26 +142,13 @@ def dev_validation(args):
 
 
 def main(args) -> None:
-    from utter.data.dataset import multi_crop_loader_factory
     from utter.train.objectives.dino import DINOObjective
     from utter.train.trainer import Trainer, check_resume
 
     validation = dev_validation(args)
-    dirs = data_dirs(args)
-
-    def factory_of(batch_size: int):
-        return multi_crop_loader_factory(
-            dirs, batch_size=batch_size, seed=args.seed, global_frames=args.global_frames,
-            num_global=args.num_global, local_frames=args.local_frames, num_local=args.num_local,
-            min_frames=args.min_frames or args.global_frames, **reader_options(args))
-
-    factory = factory_of(args.batch_size)
-    used = factory.plan.facts["used"]
-    if used < args.batch_size:   # a tiny corpus: one batch of what there is, rather than none
-        log.warning("only %d utterances to train on, fewer than --batch-size %d: batches of %d",
-                    used, args.batch_size, max(used, 2))
-        args.batch_size = max(used, 2)
-        factory = factory_of(args.batch_size)
+    factory = multi_crop_factory(args, global_frames=args.global_frames, num_global=args.num_global,
+                                 local_frames=args.local_frames, num_local=args.num_local,
+                                 min_frames=args.min_frames or args.global_frames)
     config = train_config(args)
     objective = DINOObjective(
         build_network_from_args(args), num_global=args.num_global, num_local=args.num_local,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from utter.atomic import atomic_open
 from utter.backend.io import index_ids
 from utter.backend.plda import MODEL_TYPES, fit_plda, make_preprocessing
 from utter.bin.common import main_entry, make_parser, str2bool
@@ -20,6 +21,10 @@ def build_parser():
     p.add_argument("--plda-type", default="two-cov", choices=MODEL_TYPES, help="PLDA model")
     p.add_argument("--rank", type=int, default=100, help="speaker subspace rank (simplified PLDA)")
     p.add_argument("--num-iters", type=int, default=10, help="EM iterations")
+    p.add_argument("--skipped", default="",
+                   help="when the training set cannot support the model (too few speakers or utterances, a "
+                        "singular covariance), write 'PLDA skipped: REASON' to this file and succeed without a "
+                        "model, rather than fail (a recipe's back-end it can do without); empty: fail")
     p.add_argument("emb_scp", help="training-set xvector.scp")
     p.add_argument("utt2spk", help="training-set utt2spk (utterances to train on)")
     p.add_argument("model", help="output model (npz)")
@@ -33,8 +38,16 @@ def main(args) -> None:
     if len(rows) < len(ids):
         log.info("training on the %d of %d embeddings listed in %s", len(rows), len(ids), args.utt2spk)
     pre = make_preprocessing(args.lda_dim, args.whiten, args.length_norm)
-    plda = fit_plda(x[rows], list(utt2spk.values()), args.plda_type, args.rank, args.num_iters, pre,
-                    what=f"PLDA training set {args.utt2spk}")
+    try:
+        plda = fit_plda(x[rows], list(utt2spk.values()), args.plda_type, args.rank, args.num_iters, pre,
+                        what=f"PLDA training set {args.utt2spk}")
+    except ValueError as e:   # what the data cannot support (the inputs were read above)
+        if not args.skipped:
+            raise
+        with atomic_open(args.skipped) as f:
+            f.write(f"PLDA skipped: {e}\n")
+        log.warning("PLDA skipped (%s): %s", args.skipped, e)
+        return
     plda.save(args.model)
     log.info("wrote %s (%s PLDA, %d dims after preprocessing)", args.model, args.plda_type, len(plda.mean))
 

@@ -267,7 +267,7 @@ class AudioFeatureReader:
 # --------------------------------------------------------------------------- batches
 
 class BatchDataset(Dataset):
-    """Reads a :class:`BatchSpec` into tensors: for each group ``name`` a zero-padded
+    """Reads a :class:`BatchSpec` into tensors: for each non-empty group ``name`` a zero-padded
     ``[n, T, F]`` float tensor and ``name + "_lengths"`` ``[n]``; ``labels`` ``[B]`` int64 when
     labelled; ``utts`` the source utterance ids; ``index`` the global batch index."""
 
@@ -280,6 +280,8 @@ class BatchDataset(Dataset):
     def __getitem__(self, spec: BatchSpec) -> dict:
         out: dict = {"utts": spec.utts, "index": spec.index}
         for name, crops in spec.groups.items():
+            if not crops:   # a group of no crops (multi-crop with num_local 0): no key, nothing to pad
+                continue
             mats = [self.reader.read_crop(c) for c in crops]
             out[name], out[name + "_lengths"] = pad_batch(mats)
         if spec.labels is not None:

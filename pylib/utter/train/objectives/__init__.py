@@ -11,6 +11,9 @@
 
 A new objective is one new module here: subclass :class:`~utter.train.objectives.base.Objective`,
 take parameter groups from :func:`~utter.train.objectives.base.weight_decay_groups` and per-step
-schedules from :mod:`utter.train.schedules`, and give it a stage program in ``utter.bin``. Import
-objectives from their modules; this package re-exports nothing.
+schedules from :mod:`utter.train.schedules`. One trained on multi-crop views registers an
+:class:`~utter.train.objectives.registry.ObjectiveSpec` and is trained by the generic program
+``utter.bin.train_ssl --objective NAME`` (no stage program of its own); one of other batches gets a
+stage program ``utter.bin.train_<kind>``. Import objectives from their modules; this package
+re-exports nothing.
 """
