@@ -76,7 +76,9 @@ if python -m utter.stage --what "$0" --in-use "$dir"; then
   exit 1
 fi
 # what the model is trained from: the program, its config and options, the training (and augmented) set
-trained_from="program=$program opts=${train_opts// /_}"
+# (the --dev-* options only watch the training, so they are not part of it; --keep-best-dev is)
+stamp_opts=$(echo "$train_opts" | sed -E 's/--dev-(data|trials|interval)[ =][^ ]+ ?//g; s/ +$//')
+trained_from="program=$program opts=${stamp_opts// /_}"
 [ -n "$train_config" ] && trained_from+=" config=$(cksum < "$train_config" | cut -d' ' -f1)"
 for d in "$data" ${aug_data//,/ }; do
   [ -f "$d/utt2spk" ] && trained_from+=" $d=$(cksum < "$d/utt2spk" | cut -d' ' -f1)"

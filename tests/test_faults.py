@@ -776,3 +776,29 @@ def test_train_step_refuses_a_final_pt_trained_from_other_inputs_or_damaged(tmp_
         r = step()
         assert r.returncode == 1 and "final.pt is damaged (" in r.stderr and "other inputs" not in r.stderr, r.stderr
         assert "delete it to finish the training from its last checkpoint" in r.stderr
+
+
+def test_validation_options_are_not_inputs_of_a_model(tmp_path, shell_env):
+    """--dev-data/--dev-trials/--dev-interval only watch a training, so adding them (egs/voxceleb now watches
+    DINO by default) keeps a trained final.pt; --keep-best-dev picks another final.pt, so it is an input."""
+    from utter.train.checkpoint import FORMAT_VERSION, REQUIRED_KEYS, save_checkpoint
+
+    exp, data = tmp_path / "exp", tmp_path / "data"
+    exp.mkdir()
+    data.mkdir()
+    (data / "utt2spk").write_text("a s1\nb s2\n")
+    state = {k: {} for k in REQUIRED_KEYS}
+    state.update(format_version=FORMAT_VERSION, step=1)
+    save_checkpoint(exp / "final.pt", state)
+    env = dict(shell_env, PYTHONPATH=str(ROOT / "pylib"))
+
+    def step(opts):
+        return subprocess.run(["bash", str(ROOT / "steps/train_nnet.sh"), "--program", "train_dino", "--train-config",
+                               "", "--train-opts", opts, str(data), str(exp)], env=env, cwd=tmp_path,
+                              capture_output=True, text=True)
+
+    assert step("--seed 0").returncode == 0     # recorded
+    r = step("--seed 0 --dev-data data/heldout --dev-trials data/c/trials --dev-interval 100")
+    assert r.returncode == 0 and "skipping" in r.stderr and "other inputs" not in r.stderr, r.stderr
+    r = step("--seed 0 --dev-data data/heldout --dev-trials data/c/trials --dev-interval 100 --keep-best-dev true")
+    assert r.returncode == 1 and "trained from other inputs" in r.stderr, r.stderr

@@ -104,8 +104,15 @@ def test_dev_line_in_log(sets, tmp_path, capsys):
     n = len(read_trials(sets["trials"]))
     assert len(lines) == 2
     assert re.fullmatch(rf"step 1: dev EER \d+\.\d\d% minDCF\(0\.01\) \d\.\d\d\d on {n} trials "
-                        r"\(teacher, cosine\), best \d+\.\d\d% at step 1", lines[0])
-    assert lines[1].startswith("step 2: dev EER ") and lines[1].endswith(("at step 1", "at step 2"))
+                        r"\(teacher, cosine\), best \d+\.\d\d% at step 1 \((\d+\.\d) s, (\d+) utterances; "
+                        r"(\d+\.\d) s in all evaluations\)", lines[0])
+    second = re.search(r"at step ([12]) \((\d+\.\d) s, \d+ utterances; (\d+\.\d) s in all evaluations\)$", lines[1])
+    assert lines[1].startswith("step 2: dev EER ") and second
+    # the cost: each evaluation's seconds, and their running sum (what validation added to the run)
+    first = re.search(r"\((\d+\.\d) s, (\d+) utterances; (\d+\.\d) s in all", lines[0])
+    assert first.group(1) == first.group(3) and int(first.group(2)) == len(set(read_trials(sets["trials"]).enroll)
+                                                                             | set(read_trials(sets["trials"]).test))
+    assert abs(float(second.group(3)) - float(first.group(3)) - float(second.group(2))) <= 0.151  # three roundings to 0.1
     # the periodic line (every step here) shows the dev figures; the progress line the last EER
     periodic = [ln for ln in err if "steps/s" in ln]
     assert len(periodic) == 2 and all("dev_eer " in p and "dev_min_dcf " in p for p in periodic)

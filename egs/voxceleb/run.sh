@@ -151,9 +151,13 @@ fi
 
 # ---------------------------------------------------------------- 4-5: training
 # Each system of each pretraining seed: exp/<sys>[_p<S>] by train_<kind> from conf/<sys>.conf, seed S.
+# DINO is watched on the held-out speakers' calibration trials every dino_dev_interval steps (0: never).
+dev_opts="--dev-data data/voxceleb2_dev_heldout --dev-trials data/calibration/trials --dev-interval ${dino_dev_interval:-0}"
 if run_stage 4 || run_stage 5; then
   for sys in $systems; do
-    train_system "$sys" data/voxceleb2_dev "" --aug-data data/voxceleb2_dev_aug
+    opts=
+    [ "$(kind_of "$sys")" = dino ] && [ "${dino_dev_interval:-0}" -gt 0 ] && opts=$dev_opts
+    train_system "$sys" data/voxceleb2_dev "$opts" --aug-data data/voxceleb2_dev_aug
   done
   say "stage 4: done: $(for s in $systems; do echo -n "exp/$s/final.pt "; done)"
 fi

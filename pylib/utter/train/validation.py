@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -99,6 +100,7 @@ class DevValidation:
         plan_items(data_dir, self.opts, self.utts, self.audio)  # features (or audio) and VAD of each, now
         self.best_eer, self.best_step = math.inf, 0
         self.last: DevResult | None = None
+        self.seconds = 0.0  # wall-clock of this run's evaluations (what validation costs the training)
 
     def due(self, step: int, total_steps: int) -> bool:
         """Evaluate after step ``step`` (1-based): every ``interval`` steps and after the last."""
@@ -120,7 +122,8 @@ class DevValidation:
         return ids, np.stack(vecs)
 
     def evaluate(self, net: nn.Module, step: int, device: str | torch.device = "cpu") -> DevResult:
-        """Embed, score and measure after step ``step``; log one line and remember the best."""
+        """Embed, score and measure after step ``step``; log one line (with what it cost) and remember the best."""
+        start = time.perf_counter()
         ids, x = self.embed(net, device)
         scores = np.asarray(self.score(self.trials, ids, x), dtype=np.float64)
         eer = 100.0 * float(compute_eer(scores, self.labels))
@@ -129,8 +132,10 @@ class DevValidation:
         if best:
             self.best_eer, self.best_step = eer, step
         self.last = DevResult(step, eer, min_dcf, len(self.labels), best)
-        log.info("step %d: dev EER %.2f%% minDCF(%g) %.3f on %d trials (%s, cosine), best %.2f%% at step %d", step,
-                 eer, P_TARGET, min_dcf, len(self.labels), self.what, self.best_eer, self.best_step)
+        self.seconds += time.perf_counter() - start
+        log.info("step %d: dev EER %.2f%% minDCF(%g) %.3f on %d trials (%s, cosine), best %.2f%% at step %d "
+                 "(%.1f s, %d utterances; %.1f s in all evaluations)", step, eer, P_TARGET, min_dcf, len(self.labels),
+                 self.what, self.best_eer, self.best_step, time.perf_counter() - start, len(ids), self.seconds)
         return self.last
 
     def state_dict(self) -> dict[str, Any]:
