@@ -6,11 +6,13 @@ half-written file under its final name and a rerun can trust what it finds.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import socket
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -130,9 +132,31 @@ def scp_problem(scp: str | os.PathLike) -> str | None:
     return None
 
 
+def content_problem(path: str | os.PathLike) -> str | None:
+    """Why a finished-looking output is damaged, or None: a ``.json`` that does not parse (written half),
+    an ``.npz`` that is not a whole zip archive or whose members fail their CRC. Other files are not read."""
+    path = Path(path)
+    if path.suffix == ".json":
+        try:
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            return f"{path} is damaged (not valid JSON: {e})"
+    elif path.suffix == ".npz":
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, EOFError, ValueError) as e:
+            return f"{path} is damaged (not a whole npz archive: {e})"
+        if bad is not None:
+            return f"{path} is damaged (its member {bad} fails its CRC check)"
+    return None
+
+
 def outputs_problem(paths: list[str | os.PathLike], inputs: list[str | os.PathLike] = ()) -> str | None:
     """Why the outputs of a stage are not complete, or None when every output exists, is non-empty,
-    is not older than any existing input, and (an ``.scp``) names arks that exist in full."""
+    is not older than any existing input, (an ``.scp``) names arks that exist in full, and (a ``.json``
+    or ``.npz``) can be read whole (:func:`content_problem`): a damaged output never counts as done."""
     outs = [Path(p) for p in paths]
     if not outs:
         return "no outputs named"
@@ -146,10 +170,9 @@ def outputs_problem(paths: list[str | os.PathLike], inputs: list[str | os.PathLi
         if oldest.stat().st_mtime < newest.stat().st_mtime:
             return f"{oldest} is older than {newest}"
     for p in outs:
-        if p.suffix == ".scp":
-            problem = scp_problem(p)
-            if problem:
-                return problem
+        problem = scp_problem(p) if p.suffix == ".scp" else content_problem(p)
+        if problem:
+            return problem
     return None
 
 
