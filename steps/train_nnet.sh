@@ -124,7 +124,7 @@ mkdir -p "$dir/log"
 conf_opt=()
 if [ -n "$train_config" ]; then
   cp "$train_config" "$dir/$program.conf"   # the exact config used, beside the model
-  conf_opt=(--config "$dir/$program.conf")
+  conf_opt=(--config "$train_config")       # read from the user's file: an error in it names that file
 fi
 aug_opt=()
 for a in ${aug_data//,/ }; do aug_opt+=(--aug-data "$a"); done

@@ -54,3 +54,19 @@ def test_no_usable_checkpoint_stops_and_restart_starts_over(step):
     assert load_checkpoint(exp / "final.pt")["step"] == 2
     assert run("--restart", "maybe").returncode == 1
 
+
+def test_a_training_config_error_names_the_users_conf(step):
+    """The step copies the conf into the exp dir as the record of the run, but an error in it names the
+    file the user edits (issue 26 point 9), by line."""
+    run, exp, conf = step
+    lines = conf.read_text()
+    conf.write_text(lines.replace("--lr=0.01", "--lr=0.0l"))
+    r = run()
+    log = (exp / "log" / "train.log").read_text()
+    line = next(i for i, ln in enumerate(conf.read_text().splitlines(), 1) if ln.startswith("--lr"))
+    assert r.returncode == 1 and f"{conf}:{line}: bad value '0.0l' for --lr" in log, log
+    assert "train_xvector.conf" not in log          # the exp-dir copy (the record) is not named
+    conf.write_text(lines + "--learning-rate=0.1\n")
+    run()
+    log = (exp / "log" / "train.log").read_text()
+    assert f"{conf}:{len(lines.splitlines()) + 1}: unknown option --learning-rate" in log, log
