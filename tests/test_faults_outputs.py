@@ -139,3 +139,44 @@ def test_stage_shell_form_says_damaged(tmp_path):
     r = subprocess.run([sys.executable, "-m", "utter.stage", "--what", "score", str(out)], capture_output=True,
                        text=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "pylib")))
     assert r.returncode == 1 and "score: redoing: " in r.stderr and "is damaged" in r.stderr, r.stderr
+
+
+def test_disk_full_in_make_fbank_names_the_file_being_written(tmp_path, monkeypatch, capsys):
+    """ENOSPC from a write names no file; make_fbank now says which output it was writing and that
+    nothing half-written was kept (issue 26 point 9). The full disk is simulated at the ark writer (the
+    real one, a small tmpfs, is in bench/faults.sh)."""
+    import errno
+
+    import soundfile as sf
+
+    from utter.bin import make_fbank
+    from utter.bin.common import run
+    from utter.data import kaldi_io
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for u in ("u1", "u2", "u3"):
+        sf.write(tmp_path / f"{u}.wav", (0.1 * rng.normal(size=8000)).astype(np.float32), 16000)
+    (data / "wav.scp").write_text("".join(f"{u} {tmp_path / u}.wav\n" for u in ("u1", "u2", "u3")))
+    (data / "utt2spk").write_text("u1 s\nu2 s\nu3 s\n")
+    written = []
+    real = kaldi_io.write_array
+
+    def fills_up(f, array, **kw):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(1)
+        return real(f, array, **kw)
+
+    monkeypatch.setattr(kaldi_io, "write_array", fills_up)
+    ark = tmp_path / "fbank" / "raw_fbank.1.ark"
+    # uncompressed, so that the features go through write_array too: u1 feats, u1 energy, then u2 feats fail
+    status = run(make_fbank.main, make_fbank.build_parser(), ["--compress", "false", "--log-energy-ark",
+                                                              str(tmp_path / "fbank/e.1.ark"), str(data), str(ark)])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    line = next(ln for ln in err.splitlines() if ": error: " in ln)
+    assert f"no space left on the device while writing {ark} (No space left on device, " in line, line
+    assert "nothing half-written was kept: free some space and rerun" in line
+    assert sorted(p.name for p in (tmp_path / "fbank").iterdir()) == []

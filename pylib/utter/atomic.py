@@ -6,6 +6,7 @@ half-written file under its final name and a rerun can trust what it finds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -82,11 +83,33 @@ def _tmp_name(path: Path) -> Path:
     return Path(name)
 
 
+class DiskFullError(OSError):
+    """A write that ran out of space (ENOSPC, EDQUOT), its message naming the file it was writing: the
+    system's own error names no file when it comes from ``write``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def disk_full(e: BaseException, path: Path) -> BaseException:
+    """``e`` itself, or for a full disk not yet named (ENOSPC, EDQUOT) the :class:`DiskFullError` naming
+    ``path``, the free space left and what to do."""
+    if not isinstance(e, OSError) or e.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(e, DiskFullError):
+        return e
+    try:
+        free = f", {shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = ""
+    return DiskFullError(e.errno, f"no space left on the device while writing {path} ({os.strerror(e.errno)}{free}); "
+                                  "nothing half-written was kept: free some space and rerun")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto ``path`` on success.
 
-    On an exception the temporary file is removed and the target is left untouched.
+    On an exception the temporary file is removed and the target is left untouched; a full disk is
+    raised as a :class:`DiskFullError` naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,10 +117,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise
+        named = disk_full(e, path)
+        if named is e:
+            raise
+        raise named from e
 
 
 @contextlib.contextmanager
