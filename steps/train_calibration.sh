@@ -12,6 +12,10 @@
 #   --prior P              effective target prior of the objective (default 0.5)
 #   --utt2dur FILE         utt2dur of the calibration utterances: add duration quality measures
 #   --apply-utt2dur FILE   utt2dur of the utterances in <scores-in> (needed with --utt2dur)
+#   --model FILE           the embedding model whose scores these are, recorded in calibration.npz with its
+#                          SHA-256 so that utter verify refuses it with another model (default:
+#                          <calib-dir>/../../final.pt when there is one: the recipes' exp/<sys>/calibration/<b>)
+#   --scorer NAME          what made the scores, recorded (default: NAME of a <calib-scores> named scores_NAME)
 #   --overwrite BOOL       redo even when outputs are complete (default false)
 set -euo pipefail
 
@@ -19,19 +23,26 @@ cmd=run.py
 prior=0.5
 utt2dur=
 apply_utt2dur=
+model=
+scorer=
 overwrite=false
 
 . "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
 if [ $# -ne 3 ] && [ $# -ne 5 ] && [ $# -ne 6 ]; then usage; fi
 calib_scores=$1; calib_trials=$2; dir=$3
-need_files "$calib_scores" "$calib_trials" ${utt2dur:+"$utt2dur"}
+need_files "$calib_scores" "$calib_trials" ${utt2dur:+"$utt2dur"} ${model:+"$model"}
 if [ -n "$utt2dur" ] && [ $# -ge 5 ] && [ -z "$apply_utt2dur" ]; then
   echo "$0: --utt2dur needs --apply-utt2dur to apply the calibration" >&2; exit 1
 fi
 mkdir -p "$dir/log"
-if ! up_to_date "$dir" "$calib_scores $calib_trials $utt2dur" "$dir/calibration.npz"; then
+if [ -z "$model" ] && [ -f "$dir/../../final.pt" ]; then model=$(cd "$dir/../.." && pwd)/final.pt; fi
+if [ -z "$scorer" ]; then
+  case $(basename "$calib_scores") in scores_*) scorer=$(basename "$calib_scores"); scorer=${scorer#scores_};; esac
+fi
+if ! up_to_date "$dir" "$calib_scores $calib_trials $utt2dur $model" "$dir/calibration.npz"; then
   if ! $cmd "$dir/log/train_calibration.log" python -m utter.bin.train_calibration --prior "$prior" \
-      ${utt2dur:+--utt2dur "$utt2dur"} "$calib_scores" "$calib_trials" "$dir/calibration.npz"; then
+      ${utt2dur:+--utt2dur "$utt2dur"} ${model:+--model "$model"} ${scorer:+--scorer "$scorer"} \
+      "$calib_scores" "$calib_trials" "$dir/calibration.npz"; then
     echo "$0: calibration failed; see $dir/log/train_calibration.log" >&2; exit 1
   fi
   echo "$0: wrote $dir/calibration.npz"

@@ -23,6 +23,9 @@
 #   --num-workers N              data-loader workers per process (default 0)
 #   --aug-data DIRS              data dir(s) of augmented copies with utt2orig, comma-separated
 #   --resume true|false          resume from the latest checkpoint in <exp-dir> (default true)
+#   --restart true|false         start over from step 1: remove <exp-dir>'s checkpoints (ckpt-*.pt, final.pt,
+#                                best_dev.pt, train_log.tsv) first, said in the log; for when no checkpoint
+#                                is usable (the training stops, listing them) (default false)
 #   --overwrite true|false       train again even when final.pt exists (default false)
 #
 # Multi-node on SLURM: run this script once per node (exp dir on a shared file system), naming
@@ -48,6 +51,7 @@ num_threads=1
 num_workers=0
 aug_data=
 resume=true
+restart=false
 overwrite=false
 
 . "$(dirname "$0")/../utils/step_lib.sh"   # --help, the options, utils/ on PATH
@@ -83,6 +87,13 @@ trained_from="program=$program opts=${stamp_opts// /_}"
 for d in "$data" ${aug_data//,/ }; do
   [ -f "$d/utt2spk" ] && trained_from+=" $d=$(cksum < "$d/utt2spk" | cut -d' ' -f1)"
 done
+case $restart in true|false) ;; *) echo "$0: --restart must be true or false, got '$restart'" >&2; exit 1;; esac
+if [ "$restart" = true ]; then   # never silent: what is removed is said
+  nckpt=$( (compgen -G "$dir/ckpt-*.pt" || true) | wc -l)
+  echo "$0: --restart true: starting over from step 1; removing $nckpt checkpoint(s) (ckpt-*.pt), final.pt," \
+       "best_dev.pt and train_log.tsv in $dir" >&2
+  rm -f "$dir"/ckpt-*.pt "$dir/final.pt" "$dir/best_dev.pt" "$dir/train_log.tsv"
+fi
 if [ -e "$dir/final.pt" ]; then
   if [ "$overwrite" != true ]; then
     # a damaged model, or one trained from other inputs, is never used: stop, naming the two ways out
@@ -115,7 +126,7 @@ mkdir -p "$dir/log"
 conf_opt=()
 if [ -n "$train_config" ]; then
   cp "$train_config" "$dir/$program.conf"   # the exact config used, beside the model
-  conf_opt=(--config "$dir/$program.conf")
+  conf_opt=(--config "$train_config")       # read from the user's file: an error in it names that file
 fi
 aug_opt=()
 for a in ${aug_data//,/ }; do aug_opt+=(--aug-data "$a"); done

@@ -130,6 +130,18 @@ def test_steps_end_to_end(toy_recipe, root, shell_env):
          d / "scores/scores_plda", d / "scores/scores_plda_cal", d / "trials"], env=env, cwd=d)
     cal = json.loads((d / "scores/scores_plda_cal.json").read_text())
     assert cal["Cllr"] < 1.0
+    # what the calibration is for is recorded (utter verify checks it): the scorer from scores_<name>, and
+    # in the recipes' layout exp/<sys>/calibration/<b> the model exp/<sys>/final.pt with its SHA-256
+    from utter.backend.calibration import LinearCalibration
+    from utter.stage import file_digest
+
+    assert LinearCalibration.load(d / "cal/calibration.npz").trained_for == {"scorer": "plda"}
+    (d / "exp/sys").mkdir(parents=True)
+    (d / "exp/sys/final.pt").write_bytes(b"a model")
+    run(["bash", steps / "train_calibration.sh", d / "scores/scores_plda", d / "trials",
+         d / "exp/sys/calibration/plda"], env=env, cwd=d)
+    assert LinearCalibration.load(d / "exp/sys/calibration/plda/calibration.npz").trained_for == {
+        "scorer": "plda", "model": str(d / "exp/sys/final.pt"), "model_sha256": file_digest(d / "exp/sys/final.pt")}
     bad = run(["bash", steps / "score_plda.sh", d / "plda", d / "emb/train", d / "trials", d / "bad"],
               env=env, cwd=d, check=False)
     assert bad.returncode != 0

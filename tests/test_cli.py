@@ -47,13 +47,14 @@ def save(path, state_extra=None, arch=ARCH, seed=0):
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     out = {"wav16": d / "a16k.wav", "flac8": d / "b8k.flac", "wav44": d / "c44k.wav", "stereo": d / "d_st.wav",
-           "mono_mix": d / "d_mix.wav"}
+           "mono_ch0": d / "d_ch0.wav", "mono_ch1": d / "d_ch1.wav"}
     sf.write(out["wav16"], speechlike(16000, 1.6, 140, 0), 16000, subtype="PCM_16")
     sf.write(out["flac8"], speechlike(8000, 1.4, 210, 1), 8000, subtype="PCM_16")
     sf.write(out["wav44"], speechlike(44100, 1.2, 110, 2), 44100, subtype="PCM_16")
     st = np.stack([speechlike(16000, 1.3, 180, 3), speechlike(16000, 1.3, 120, 4)], axis=1)
     sf.write(out["stereo"], st, 16000, subtype="FLOAT")
-    sf.write(out["mono_mix"], st.mean(1), 16000, subtype="FLOAT")
+    sf.write(out["mono_ch0"], st[:, 0], 16000, subtype="FLOAT")
+    sf.write(out["mono_ch1"], st[:, 1], 16000, subtype="FLOAT")
     (d / "bad.wav").write_bytes(b"RIFF not really a wave file")
     sf.write(d / "short.wav", speechlike(16000, 0.2, 150, 5), 16000)
     out["bad"], out["short"] = d / "bad.wav", d / "short.wav"
@@ -86,7 +87,7 @@ def reference_embeddings(files_: dict, names: list[str], tmp_path, rates: dict) 
     feats, vad = {}, {}
     for name in names:
         data, rate = sf.read(files_[name], dtype="float32", always_2d=True)
-        x = data.mean(1) * 32768.0
+        x = data[:, 0] * 32768.0            # channel 0 of several, as make_fbank --channel 0
         if rate != 16000:
             x = resample(x.astype(np.float32), rate, 16000)
         key = files_[name].rsplit("/", 1)[1].split(".")[0]
@@ -111,18 +112,52 @@ def test_embed_formats_and_rates_match_extraction(files, tmp_path, capsys):
     got = parse_text_vectors(out)
     assert set(got) == {"a16k", "b8k", "c44k", "d_st"}
     assert "resampled from 8000 Hz to 16000 Hz" in err and "resampled from 44100 Hz" in err
-    assert "2 channels, averaged" in err and "checkpoints do not record" in err
+    assert "2 channels: channel 0 used" in err and "checkpoints do not record" in err
     ref = reference_embeddings(files, names, tmp_path, {})
     for k, v in got.items():
         np.testing.assert_allclose(v, ref[k], rtol=1e-4, atol=1e-4, err_msg=k)
-    # the stereo file embeds as its channel mean written as a mono file (no dither: it is seeded by name)
+    # the stereo file embeds as its channel 0 (--channel 1: its channel 1) written as a mono file (no
+    # dither: it is seeded by name)
     conf = tmp_path / "fbank.conf"
     conf.write_text("--dither=0\n")
     opts = ["embed", "--model", files["model"], "--fbank-config", str(conf)]
-    mix = parse_text_vectors(cli(opts + [files["mono_mix"]], capsys)[1])["d_mix"]
+    ch0 = parse_text_vectors(cli(opts + [files["mono_ch0"]], capsys)[1])["d_ch0"]
+    ch1 = parse_text_vectors(cli(opts + [files["mono_ch1"]], capsys)[1])["d_ch1"]
     st = parse_text_vectors(cli(opts + [files["stereo"]], capsys)[1])["d_st"]
-    np.testing.assert_allclose(mix, st, rtol=1e-5, atol=1e-6)
-    assert np.abs(mix - got["d_st"]).max() > 0  # the dither option reached the features
+    st1 = parse_text_vectors(cli(opts + ["--channel", "1", files["stereo"]], capsys)[1])["d_st"]
+    np.testing.assert_allclose(ch0, st, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ch1, st1, rtol=1e-5, atol=1e-6)
+    assert np.abs(ch0 - ch1).max() > 1e-3
+    assert np.abs(ch0 - got["d_st"]).max() > 0  # the dither option reached the features
+    status, _, err = cli(opts + ["--channel", "2", files["stereo"]], capsys)
+    assert status == 1 and "d_st.wav: channel 2 requested but the audio has 2 channel(s)" in err
+
+
+def test_stereo_file_embeds_as_the_recipe_extracts_it(files, tmp_path, capsys):
+    """One rule for several channels (issue 26 point 8): the recipe's. The reference is the recipe's own
+    path on a data dir whose wav.scp names the stereo file: make_fbank_job (--channel), VAD from its
+    log-energy, embed_data_dir; the CLI's embedding of the file equals it for channel 0 and channel 1."""
+    from utter.data.features import compute_vad_job, make_fbank_job
+    from utter.train.checkpoint import load_embedder
+    from utter.train.extract import ExtractOptions, embed_data_dir
+
+    conf = tmp_path / "fbank.conf"
+    conf.write_text("--dither=0\n")     # the recipe seeds dither by utterance id, the CLI by path
+    net = load_embedder(files["model"])
+    for channel in (0, 1):
+        d = tmp_path / f"data{channel}"
+        d.mkdir()
+        (d / "wav.scp").write_text(f"d_st {files['stereo']}\n")
+        (d / "utt2spk").write_text("d_st d_st\n")
+        (d / "spk2utt").write_text("d_st d_st\n")
+        make_fbank_job(d, d / "feats.ark", FbankOptions.from_conf(str(conf)), log_energy_ark=d / "energy.ark",
+                       channel=channel)
+        compute_vad_job(d, d / "vad.ark", VadOptions(), log_energy_scp=d / "energy.scp")
+        ref = dict(embed_data_dir(net, d, ExtractOptions(batch_size=1), progress=False))["d_st"]
+        status, out, err = cli(["embed", "--model", files["model"], "--fbank-config", str(conf), "--channel",
+                                str(channel), files["stereo"]], capsys)
+        assert status == 0, err
+        np.testing.assert_allclose(parse_text_vectors(out)["d_st"], ref, rtol=1e-4, atol=1e-4, err_msg=channel)
 
 
 def test_embed_writes_ark_and_npy(files, tmp_path, capsys):
@@ -278,3 +313,78 @@ def test_help_text(monkeypatch):
     assert "--cmn-window FRAMES" in subs["embed"] and "(default: 300)" in subs["embed"]
     assert "--use-vad true|false" in subs["embed"] and "(default: true)" in subs["embed"]
     assert "--key-from {path,basename,list}" in subs["embed"] and "(default: path)" in subs["embed"]
+
+
+def test_embed_a_directory_and_bad_files_among_good(files, tmp_path, capsys):
+    """``utter embed DIR`` embeds every audio file under it, keyed by path below it (issue 26 point 8);
+    one bad file among many is named, the good ones are still written, and the exit status is 1."""
+    d = tmp_path / "corpus"
+    (d / "spk1").mkdir(parents=True)
+    (d / "spk2").mkdir()
+    for name, dst in (("wav16", d / "spk1" / "a.wav"), ("flac8", d / "spk2" / "b.flac"),
+                      ("bad", d / "spk2" / "c.wav")):
+        dst.write_bytes(open(files[name], "rb").read())
+    (d / "spk1" / "notes.txt").write_text("not audio\n")
+    conf = tmp_path / "fbank.conf"
+    conf.write_text("--dither=0\n")    # dither is seeded by the path, which differs here
+    opts = ["embed", "--model", files["model"], "--fbank-config", str(conf)]
+    ref = parse_text_vectors(cli(opts + [files["wav16"], files["flac8"]], capsys)[1])
+    status, out, err = cli(opts + [str(d)], capsys)
+    got = parse_text_vectors(out)
+    assert status == 1 and set(got) == {"spk1/a", "spk2/b"}, err
+    np.testing.assert_allclose(got["spk1/a"], ref["a16k"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["spk2/b"], ref["b8k"], rtol=1e-5, atol=1e-6)
+    assert f"{d}: 3 audio files under it" in err and "c.wav: cannot decode audio" in err
+    assert f"1 of 3 files could not be embedded (above): {d / 'spk2' / 'c.wav'}" in err
+    assert "no such audio file" not in err
+    # the same with an ark and an npy: the good files' rows, said
+    ark, npy = tmp_path / "e.ark", tmp_path / "e.npy"
+    status, _, err = cli(["embed", "--model", files["model"], "--out-ark", str(ark), "--out-npy", str(npy),
+                          files["wav16"], files["bad"], files["flac8"]], capsys)
+    assert status == 1 and "without the 1 that failed" in err and "bad.wav" in err
+    assert np.load(npy).shape[0] == 2 and ark.with_suffix(".scp").read_text().count("\n") == 2
+    # a directory without audio, and every file bad
+    (tmp_path / "empty").mkdir()
+    status, _, err = cli(["embed", "--model", files["model"], str(tmp_path / "empty")], capsys)
+    assert status == 1 and "empty: a directory with no audio files under it (looked for " in err and ".wav" in err
+    status, out, err = cli(["embed", "--model", files["model"], files["bad"], files["short"]], capsys)
+    assert status == 1 and out == "" and "2 of 2 files could not be embedded" in err
+    status, _, err = cli(["verify", "--model", files["model"], str(d), files["wav16"]], capsys)
+    assert status == 1 and f"{d}: a directory, not an audio file" in err
+
+
+def test_verify_refuses_a_calibration_of_another_system(files, tmp_path, capsys):
+    """A calibration records the model (SHA-256) and scorer whose scores it was trained on
+    (utter.bin.train_calibration --model --scorer); verify refuses one of another model or scorer
+    (issue 26 point 8) and applies a matching one, or an old one without the record (with a note)."""
+    from utter.bin import train_calibration
+    from utter.bin.common import run
+
+    other = save(tmp_path / "other.pt", seed=1)
+    rng = np.random.default_rng(0)
+    lab = rng.random(60) < 0.5
+    (tmp_path / "trials").write_text("".join(f"e{i} t{i} {'target' if t else 'nontarget'}\n"
+                                             for i, t in enumerate(lab)))
+    (tmp_path / "scores").write_text("".join(f"e{i} t{i} {0.5 * t + 0.3 * rng.normal():.4f}\n"
+                                             for i, t in enumerate(lab)))
+
+    def calibration(name, *opts):
+        path = tmp_path / name
+        assert run(train_calibration.main, train_calibration.build_parser(),
+                   [*opts, str(tmp_path / "scores"), str(tmp_path / "trials"), str(path)]) == 0
+        return str(path)
+
+    mine = calibration("mine.npz", "--model", files["model"], "--scorer", "cosine")
+    theirs = calibration("theirs.npz", "--model", other, "--scorer", "cosine")
+    plda = calibration("plda.npz", "--model", files["model"], "--scorer", "plda")
+    old = calibration("old.npz")
+    assert LinearCalibration.load(mine).trained_for["model"] == files["model"]
+    base = ["verify", "--model", files["model"], "--calibration"]
+    status, out, err = cli(base + [theirs, files["wav16"], files["flac8"]], capsys)
+    assert status == 1 and "llr" not in out and f"theirs.npz was trained for another model ({other})" in err
+    status, out, err = cli(base + [plda, files["wav16"], files["flac8"]], capsys)
+    assert status == 1 and "plda.npz calibrates plda scores, but utter verify scores by cosine" in err
+    status, out, err = cli(base + [mine, files["wav16"], files["flac8"]], capsys)
+    assert status == 0 and "llr" in out and "decision" in out, err
+    status, out, err = cli(base + [old, files["wav16"], files["flac8"]], capsys)
+    assert status == 0 and "llr" in out and "does not record the model it was trained for" in err

@@ -32,6 +32,24 @@ def test_bad_config_line_and_bad_bool(tmp_path, capsys):
     assert "expected true or false" in capsys.readouterr().err
 
 
+def test_bad_config_value_names_the_file_and_line(tmp_path, capsys):
+    """A value of the wrong type or outside the choices in a conf is named by file and line (argparse
+    alone names only the option, which sends a user looking through every conf of a run)."""
+    p = _parser()
+    p.add_argument("--arch", choices=("tdnn", "ecapa"), default="tdnn")
+    for text, said in (("--name=a\n--lr=fast\n", "v.conf:2: bad value 'fast' for --lr"),
+                       ("--use-vad=yes\n", "v.conf:1: bad value 'yes' for --use-vad (expected true or false"),
+                       ("# x\n\n--arch=resnet9\n", "v.conf:3: --arch must be one of tdnn, ecapa, got 'resnet9'")):
+        conf = tmp_path / "v.conf"
+        conf.write_text(text)
+        with pytest.raises(SystemExit):
+            common.parse_args(p, ["--config", str(conf)])
+        assert said in capsys.readouterr().err
+    conf.write_text("--lr=0.25\n--arch=ecapa\n--use-vad=false\n")
+    args = common.parse_args(p, ["--config", str(conf)])
+    assert (args.lr, args.arch, args.use_vad) == (0.25, "ecapa", False)
+
+
 def test_run_turns_errors_into_one_line(capsys):
     def main(args):
         raise ValueError("utterance u1: broken")

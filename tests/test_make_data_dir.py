@@ -331,3 +331,35 @@ def test_ffmpeg_inputs_become_pipes(tmp_path, monkeypatch):
     samples, _ = read_audio(wav["b_c"])
     assert len(samples) == 4000
     validate(tmp_path / "data")
+
+
+def test_a_file_name_that_is_not_utf8_is_named(tmp_path):
+    """A Latin-1 byte in a file name (issue 26 point 9) stops data prep with the file named and the byte
+    shown, not a UnicodeEncodeError naming nothing when the tables are written."""
+    root = tmp_path / "c"
+    audio(root / "spk" / "ok.wav")
+    audio(root / "spk" / "x.wav")
+    os.rename(os.fsencode(root / "spk" / "x.wav"), os.fsencode(root / "spk") + b"/caf\xe9.wav")
+    with pytest.raises(CorpusError, match=r"spk/caf\\xe9\.wav: the name is not UTF-8 \(byte 0xe9, shown as \\xe9\)"):
+        prepare_plain(root, tmp_path / "d", speaker="dir:1")
+    assert not (tmp_path / "d" / "wav.scp").exists()
+
+
+def test_the_same_relative_path_under_two_folders_is_named_as_such(tmp_path):
+    """Two audio folders holding the same relative path (issue 26 point 9): the error says so and what
+    to do, not 'paths differ only in extension'."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    audio(a / "s1" / "001.wav")
+    audio(b / "s1" / "001.wav")
+    with pytest.raises(CorpusError, match=r"001\.wav: its recording id 's1-001' is also that of .*001\.wav \(the "
+                                          r"same path s1/001\.wav under two audio folders \(.*a and .*b\); .*give "
+                                          r"the one folder above both"):
+        prepare_plain([a, b], tmp_path / "d", speaker="dir:1")
+    (b / "s1" / "001.wav").unlink()
+    audio(b / "s1" / "001.flac")
+    with pytest.raises(CorpusError, match=r"differ only in extension"):
+        prepare_plain([a, b], tmp_path / "d", speaker="dir:1")
+    (b / "s1" / "001.flac").unlink()
+    audio(b / "s1-001.wav")
+    with pytest.raises(CorpusError, match=r"differ only in '/' versus '-'"):
+        prepare_plain([a, b], tmp_path / "d", speaker="dir:1")

@@ -191,6 +191,7 @@ def test_every_checkpoint_damaged_stops_instead_of_starting_over(tmp_path):
     (exp / "ckpt-00000004.pt").write_bytes(b"")
     (exp / "ckpt-00000008.pt").write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(RuntimeError, match=r"no usable checkpoint to resume from \(tried ckpt-00000004.pt \(.+\), "
-                                           r"ckpt-00000008.pt \(.+\)\); to train again from step 1, remove them"):
+                                           r"ckpt-00000008.pt \(.+\)\); to train again from step 1, rerun the "
+                                           r"training step with --restart true"):
         make_trainer(exp).train(resume=True)
     assert (exp / "ckpt-00000004.pt").read_bytes() == b"" and not (exp / "final.pt").exists()

@@ -21,8 +21,9 @@
 #   fold_exp_dir "$@"    the start of a per-fold training step (steps/train_contrastive.sh,
 #                        steps/train_adapter.sh): the arguments <model> <data-dir> <exp-dir> (else
 #                        usage) as model, data, dir; the model, <data-dir>/folds and --train-config
-#                        (when given) exist; done (exit 0) when <exp-dir>/results.json exists, unless
-#                        --overwrite true clears the folds; <exp-dir>/log made
+#                        (when given) exist; done (exit 0) when <exp-dir>/results.json exists whole, unless
+#                        --overwrite true clears the folds (a damaged one is removed, said, and redone with
+#                        the trained folds kept); <exp-dir>/log made
 #   step_config NAME GREP-ARGS...  the lines of --train-config that grep GREP-ARGS keeps, written as
 #                        <exp-dir>/NAME; conf_opt=(--config <exp-dir>/NAME), or () without a config
 
@@ -91,11 +92,13 @@ fold_exp_dir() {
     echo "$0: no such config $train_config" >&2; exit 1
   fi
   if [ -f "$dir/results.json" ]; then
-    if [ "$overwrite" != true ]; then
-      echo "$0: $dir/results.json exists; skipping (--overwrite true to train again)" >&2
+    if [ "$overwrite" = true ]; then
+      rm -rf "${dir:?}"/fold* "$dir/results.json"
+    elif up_to_date "$dir" "" "$dir/results.json"; then   # says 'skipping' (whole) or 'redoing: ... damaged'
       exit 0
+    else   # half written: never counts as done; the folds already trained are kept
+      rm -f "$dir/results.json"
     fi
-    rm -rf "${dir:?}"/fold* "$dir/results.json"
   fi
   mkdir -p "$dir/log"
 }

@@ -6,11 +6,14 @@ half-written file under its final name and a rerun can trust what it finds.
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import os
 import re
 import shutil
 import socket
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -80,11 +83,33 @@ def _tmp_name(path: Path) -> Path:
     return Path(name)
 
 
+class DiskFullError(OSError):
+    """A write that ran out of space (ENOSPC, EDQUOT), its message naming the file it was writing: the
+    system's own error names no file when it comes from ``write``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def disk_full(e: BaseException, path: Path) -> BaseException:
+    """``e`` itself, or for a full disk not yet named (ENOSPC, EDQUOT) the :class:`DiskFullError` naming
+    ``path``, the free space left and what to do."""
+    if not isinstance(e, OSError) or e.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(e, DiskFullError):
+        return e
+    try:
+        free = f", {shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = ""
+    return DiskFullError(e.errno, f"no space left on the device while writing {path} ({os.strerror(e.errno)}{free}); "
+                                  "nothing half-written was kept: free some space and rerun")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto ``path`` on success.
 
-    On an exception the temporary file is removed and the target is left untouched.
+    On an exception the temporary file is removed and the target is left untouched; a full disk is
+    raised as a :class:`DiskFullError` naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,10 +117,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise
+        named = disk_full(e, path)
+        if named is e:
+            raise
+        raise named from e
 
 
 @contextlib.contextmanager
@@ -130,9 +158,31 @@ def scp_problem(scp: str | os.PathLike) -> str | None:
     return None
 
 
+def content_problem(path: str | os.PathLike) -> str | None:
+    """Why a finished-looking output is damaged, or None: a ``.json`` that does not parse (written half),
+    an ``.npz`` that is not a whole zip archive or whose members fail their CRC. Other files are not read."""
+    path = Path(path)
+    if path.suffix == ".json":
+        try:
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            return f"{path} is damaged (not valid JSON: {e})"
+    elif path.suffix == ".npz":
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, EOFError, ValueError) as e:
+            return f"{path} is damaged (not a whole npz archive: {e})"
+        if bad is not None:
+            return f"{path} is damaged (its member {bad} fails its CRC check)"
+    return None
+
+
 def outputs_problem(paths: list[str | os.PathLike], inputs: list[str | os.PathLike] = ()) -> str | None:
     """Why the outputs of a stage are not complete, or None when every output exists, is non-empty,
-    is not older than any existing input, and (an ``.scp``) names arks that exist in full."""
+    is not older than any existing input, (an ``.scp``) names arks that exist in full, and (a ``.json``
+    or ``.npz``) can be read whole (:func:`content_problem`): a damaged output never counts as done."""
     outs = [Path(p) for p in paths]
     if not outs:
         return "no outputs named"
@@ -146,10 +196,9 @@ def outputs_problem(paths: list[str | os.PathLike], inputs: list[str | os.PathLi
         if oldest.stat().st_mtime < newest.stat().st_mtime:
             return f"{oldest} is older than {newest}"
     for p in outs:
-        if p.suffix == ".scp":
-            problem = scp_problem(p)
-            if problem:
-                return problem
+        problem = scp_problem(p) if p.suffix == ".scp" else content_problem(p)
+        if problem:
+            return problem
     return None
 
 

@@ -11,6 +11,7 @@ wrote beside the first output after making them: a data dir made from the mini c
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import socket
@@ -70,6 +71,16 @@ def inputs_fingerprint(words: Sequence[str]) -> str:
         else:
             lines.append(w)
     return "\n".join(lines) + "\n"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes: what identifies the model a later file was made for (a calibration
+    records its model's, and ``utter verify`` compares it), wherever the model has been copied to."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _stamp(outputs: Sequence[str | os.PathLike]) -> str:

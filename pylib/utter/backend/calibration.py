@@ -30,10 +30,14 @@ class LinearCalibration:
 
     kind = "calibration"
 
-    def __init__(self, weights: np.ndarray | None = None, bias: float = 0.0, prior: float = 0.5):
+    def __init__(self, weights: np.ndarray | None = None, bias: float = 0.0, prior: float = 0.5,
+                 trained_for: dict | None = None):
         self.weights = weights
         self.bias = float(bias)
         self.prior = prior
+        #: what the calibration scores came from (``model``, ``model_sha256``, ``scorer``), recorded so that
+        #: it is not applied to another system's scores (``utter verify`` checks it); {} when not known
+        self.trained_for = dict(trained_for or {})
 
     @staticmethod
     def _design(scores: np.ndarray, quality: np.ndarray | None) -> np.ndarray:
@@ -95,9 +99,9 @@ class LinearCalibration:
 
     def save(self, path: str | os.PathLike) -> None:
         save_npz(path, self.kind, {"weights": self.weights, "bias": np.array(self.bias)},
-                 {"prior": self.prior})
+                 {"prior": self.prior, "trained_for": self.trained_for})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LinearCalibration:
         meta, arrays = load_npz(path, cls.kind)
-        return cls(arrays["weights"], float(arrays["bias"]), meta["prior"])
+        return cls(arrays["weights"], float(arrays["bias"]), meta["prior"], meta.get("trained_for"))

@@ -1,9 +1,11 @@
 """utter: use a trained model on audio files, without a data dir.
 
-Audio in any format soundfile reads, at any sample rate (resampled, with a note on stderr);
-features as in the recipes (80-d fbank, energy VAD, sliding CMN). Checkpoints do not record the
-feature options: the defaults are the recipes' conf/fbank.conf and conf/vad.conf (--fbank-config
-and --vad-config to use others).
+Audio in any format soundfile reads, at any sample rate (resampled, with a note on stderr), of
+several channels (channel 0, as the recipes; --channel); a directory stands for every audio file
+under it. Features as in the recipes (80-d fbank, energy VAD, sliding CMN). Checkpoints do not
+record the feature options: the defaults are the recipes' conf/fbank.conf and conf/vad.conf
+(--fbank-config and --vad-config to use others). A file that cannot be read is named and the others
+are still done; the exit status is 1 when any failed.
 """
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vad-config", default="", metavar="FILE",
                    help="energy VAD options as in egs/voxceleb/conf/vad.conf (default: that file's settings, "
                         "built in)")
+    p.add_argument("--channel", type=int, default=0, metavar="N",
+                   help="channel of multi-channel audio (as the recipes' make_fbank --channel)")
     p.add_argument("--use-vad", type=str2bool, default=True, metavar="true|false", help="keep voiced frames only")
     p.add_argument("--cmn-window", type=int, default=300, metavar="FRAMES",
                    help="sliding CMN window (0: none)")
@@ -97,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out-npy", default="", metavar="FILE.npy",
                    help="write a [files, dim] float32 matrix, rows in argument order")
     e.add_argument("--key-from", choices=("path", "basename", "list"), default="path", help=KEY_HELP)
-    e.add_argument("audio", nargs="+", help="audio files (with --key-from list: list files)")
+    e.add_argument("audio", nargs="+",
+                   help="audio files or directories (every audio file under one); with --key-from list: list files")
     v = sub.add_parser("verify", help="score an enrolment file against a test file",
                        formatter_class=HelpFormatter, description=(
                            "Cosine score of an enrolment and a test file; with --calibration the "
@@ -128,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "egs/iemocap/exp/dino/finetune/full/fold1/seed0/train/final.pt x.wav"))
     _common(c)
     c.add_argument("--top", type=int, default=1, metavar="N", help="print the N most likely classes")
-    c.add_argument("audio", nargs="+", help="audio files")
+    c.add_argument("audio", nargs="+", help="audio files or directories (every audio file under one)")
     return p
 
 
@@ -142,13 +147,67 @@ def _front_end(args):
     fbank = FbankOptions.from_conf(args.fbank_config) if args.fbank_config else FbankOptions()
     vad = VadOptions.from_conf(args.vad_config) if args.vad_config else VadOptions()
     return FrontEnd(fbank, vad, use_vad=args.use_vad, cmn_window=args.cmn_window,
-                    min_voiced_frames=args.min_voiced_frames, min_duration=args.min_duration, note=note)
+                    min_voiced_frames=args.min_voiced_frames, min_duration=args.min_duration, note=note,
+                    channel=args.channel)
 
 
 def _inputs(args, paths: Sequence[str]):
+    """Features and durations of every file of ``paths``; the first that fails stops (verify's two)."""
     fe = _front_end(args)
     feats, durs = zip(*(fe.features(p) for p in paths))
     return list(feats), np.array(durs)
+
+
+def _each_input(args, paths: Sequence[str]) -> tuple[list[int], list, list[str]]:
+    """(indices of the files read, their features, the paths that failed): each failure is named on
+    stderr as it happens and the other files are still read, so one bad file among many costs only itself."""
+    fe = _front_end(args)
+    good, feats, bad = [], [], []
+    for i, p in enumerate(paths):
+        try:
+            feats.append(fe.features(p)[0])
+        except (ValueError, OSError, RuntimeError) as e:
+            print(f"utter: error: {e}", file=sys.stderr)
+            bad.append(p)
+            continue
+        good.append(i)
+    return good, feats, bad
+
+
+def _failed(bad: Sequence[str], total: int, what: str) -> int:
+    """Exit status of a command over many files: 1, with one line naming the failed ones, when any failed."""
+    if not bad:
+        return 0
+    shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    print(f"utter: error: {len(bad)} of {total} files could not be {what} (above): {shown}", file=sys.stderr)
+    return 1
+
+
+def audio_extensions() -> set[str]:
+    """File name endings of the formats soundfile reads here (.wav, .flac, .ogg ...), lower case."""
+    import soundfile as sf
+
+    return {"." + k.lower() for k in sf.available_formats()} | {".wave", ".aif", ".oga", ".opus"}
+
+
+def expand_dirs(items: Sequence[str]) -> list[str]:
+    """``items`` with each directory replaced by the audio files under it (recursively, sorted by path);
+    a directory with none is an error naming it and the endings looked for."""
+    exts = None
+    out: list[str] = []
+    for item in items:
+        if not os.path.isdir(item):
+            out.append(item)
+            continue
+        exts = exts or audio_extensions()
+        found = sorted(os.path.join(d, f) for d, _, names in os.walk(item) for f in names
+                       if os.path.splitext(f)[1].lower() in exts)
+        if not found:
+            raise ValueError(f"{item}: a directory with no audio files under it (looked for "
+                             f"{', '.join(sorted(exts))})")
+        note(f"{item}: {len(found)} audio files under it")
+        out.extend(found)
+    return out
 
 
 def _embedder(args):
@@ -200,7 +259,7 @@ def _keys(paths: Sequence[str], how: str = "path") -> tuple[list[str], str]:
     return keys, said
 
 
-def embed(args) -> None:
+def embed(args) -> int:
     from utter.train.inference import batched_forward
 
     if args.key_from == "list":
@@ -210,12 +269,15 @@ def embed(args) -> None:
             raise ValueError(f"key {dup} appears more than once in {' '.join(args.audio)}")
         said = f"the keys of {' '.join(args.audio)}"
     else:
-        paths = list(args.audio)
+        paths = expand_dirs(args.audio)
         keys, said = _keys(paths, args.key_from)
     if not paths:
         raise ValueError(f"no audio files in {' '.join(args.audio)}")
     net = _embedder(args)
-    feats, _ = _inputs(args, paths)
+    good, feats, bad = _each_input(args, paths)
+    if not good:
+        return _failed(bad, len(paths), "embedded")
+    keys = [keys[i] for i in good]
     emb = batched_forward(net, feats, args.device, args.batch_size)
     if args.out_ark:
         from utter.data.kaldi_io import write_vectors
@@ -225,12 +287,14 @@ def embed(args) -> None:
         note(f"wrote {len(keys)} embeddings to {args.out_ark} and {scp}, keyed by {said} (--key-from)")
     if args.out_npy:
         np.save(args.out_npy, emb.astype(np.float32))
-        note(f"wrote a {emb.shape[0]} x {emb.shape[1]} matrix to {args.out_npy} (rows in argument order)")
+        note(f"wrote a {emb.shape[0]} x {emb.shape[1]} matrix to {args.out_npy} (rows in argument order"
+             + (f", without the {len(bad)} that failed)" if bad else ")"))
     if not args.out_ark and not args.out_npy:
         if len(keys) > 1:
             note(f"keys: {said} (--key-from)")
         for k, v in zip(keys, emb):
             print(f"{k}  [ {' '.join(f'{x:.6g}' for x in v)} ]")
+    return _failed(bad, len(paths), "embedded")
 
 
 def _calibrated(args, score: float, emb: np.ndarray, durs: np.ndarray) -> float:
@@ -259,10 +323,34 @@ def _calibrated(args, score: float, emb: np.ndarray, durs: np.ndarray) -> float:
     return float(cal(s, q)[0])
 
 
+def check_calibration(calibration: str, model: str) -> None:
+    """Refuse a calibration trained for another system: on other scores than verify's cosine, or on the
+    scores of another model (its recorded SHA-256 differs from ``model``'s); its LLRs and decisions would
+    be another system's. A calibration without the record (made before it was kept) is applied, with a note."""
+    from utter.backend.io import load_npz
+    from utter.stage import file_digest
+
+    made = load_npz(calibration, ("calibration", "quality_calibration"))[0].get("trained_for") or {}
+    if not made:
+        note(f"{calibration} does not record the model it was trained for (made before such records): "
+             f"make sure it is the cosine calibration of {model}")
+        return
+    scorer = made.get("scorer")
+    if scorer and scorer != "cosine":
+        raise ValueError(f"{calibration} calibrates {scorer} scores, but utter verify scores by cosine: its LLR "
+                         "would be wrong; use the cosine calibration (exp/<sys>/calibration/cosine/calibration.npz)")
+    if made.get("model_sha256") and made["model_sha256"] != file_digest(model):
+        raise ValueError(f"{calibration} was trained for another model ({made.get('model')}), not {model} (their "
+                         "SHA-256 differ): its LLR would be another system's; use the calibration of "
+                         f"{model}'s system (exp/<sys>/calibration/cosine/calibration.npz beside exp/<sys>/final.pt)")
+
+
 def verify(args) -> None:
     from utter.train.inference import batched_forward
 
     net = _embedder(args)
+    if args.calibration:
+        check_calibration(args.calibration, args.model)
     feats, durs = _inputs(args, [args.enroll, args.test])
     emb = batched_forward(net, feats, args.device, args.batch_size).astype(np.float64)
     u = emb / np.linalg.norm(emb, axis=1, keepdims=True)
@@ -281,25 +369,28 @@ def verify(args) -> None:
         print(f"decision {'target' if value >= threshold else 'nontarget'} (threshold {threshold:g})")
 
 
-def classify(args) -> None:
+def classify(args) -> int:
     from utter.train.inference import batched_forward, load_classifier
 
     if not Path(args.model).is_file():
         raise OSError(f"{args.model}: no such model file")
     model = load_classifier(args.model, device=args.device)
-    feats, _ = _inputs(args, args.audio)
-    logp = batched_forward(model, feats, args.device, args.batch_size)
-    top = max(1, min(args.top, len(model.labels)))
-    for path, row in zip(args.audio, logp):
-        best = np.argsort(-row)[:top]
-        print(path + " " + " ".join(f"{model.labels[i]} {np.exp(row[i]):.4f}" for i in best))
+    paths = expand_dirs(args.audio)
+    good, feats, bad = _each_input(args, paths)
+    if good:
+        logp = batched_forward(model, feats, args.device, args.batch_size)
+        top = max(1, min(args.top, len(model.labels)))
+        for i, row in zip(good, logp):
+            best = np.argsort(-row)[:top]
+            print(paths[i] + " " + " ".join(f"{model.labels[j]} {np.exp(row[j]):.4f}" for j in best))
+    return _failed(bad, len(paths), "classified")
 
 
-def _main(args) -> None:
+def _main(args) -> int:
     from utter.bin.common import set_num_threads
 
     set_num_threads(args.num_threads)
-    {"embed": embed, "verify": verify, "classify": classify}[args.command](args)
+    return {"embed": embed, "verify": verify, "classify": classify}[args.command](args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -146,6 +147,25 @@ def _check_config_options(parser: argparse.ArgumentParser, path: str | os.PathLi
             _check_config_options(parser, nested)
         elif key not in known:
             raise ConfigError(f"{path}:{lineno}: unknown option {key} for {parser.prog} (see its --help)")
+        else:
+            _check_config_value(known[key], value, f"{path}:{lineno}")
+
+
+def _check_config_value(action: argparse.Action, value: str, where: str) -> None:
+    """ConfigError naming the config file and line (not only the option, as argparse would) when a
+    single-valued option's value does not convert to its type or is not one of its choices."""
+    if action.nargs not in (None, "?") or not value:
+        return
+    words = shlex.split(value)
+    if len(words) != 1:
+        return
+    try:
+        converted = (action.type or str)(words[0])
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+        raise ConfigError(f"{where}: bad value '{words[0]}' for {action.option_strings[0]} ({e})") from None
+    if action.choices is not None and converted not in action.choices:
+        raise ConfigError(f"{where}: {action.option_strings[0]} must be one of "
+                          f"{', '.join(map(str, action.choices))}, got '{words[0]}'")
 
 
 def set_num_threads(n: int) -> None:

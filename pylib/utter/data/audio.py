@@ -134,15 +134,21 @@ def read_audio_channels(entry: str, name: str = "") -> tuple[np.ndarray, int]:
     return _decode(entry, name, f"'{entry}'")
 
 
+def pick_channel(data: np.ndarray, channel: int, name: str) -> np.ndarray:
+    """One channel of decoded ``[num_samples, num_channels]`` audio as 1-D float32 samples at int16
+    scale: the one rule for multi-channel audio (the recipes' make_fbank ``--channel`` and ``utter``)."""
+    if not 0 <= channel < data.shape[1]:
+        raise AudioError(f"{name}: channel {channel} requested but the audio has {data.shape[1]} channel(s)")
+    return np.ascontiguousarray(data[:, channel]) * np.float32(INT16_SCALE)
+
+
 def read_audio(entry: str, *, channel: int = 0, name: str = "") -> tuple[np.ndarray, int]:
     """Decode one ``wav.scp`` value into (1-D float32 samples at int16 scale, sample rate)."""
     data, rate = read_audio_channels(entry, name)
     name = name or entry
     if data.shape[0] == 0:
         raise AudioError(f"{name}: empty recording ({entry.strip()})")
-    if not 0 <= channel < data.shape[1]:
-        raise AudioError(f"{name}: channel {channel} requested but the audio has {data.shape[1]} channel(s)")
-    return np.ascontiguousarray(data[:, channel]) * np.float32(INT16_SCALE), rate
+    return pick_channel(data, channel, name), rate
 
 
 def segment_bounds(start: float, end: float, num_samples: int, rate: int, name: str, reco: str,
@@ -283,5 +289,5 @@ def compute_utt2dur(data_dir: str | os.PathLike) -> OrderedDict[str, float]:
     return out
 
 
-__all__ = ["AudioError", "AudioReader", "INT16_SCALE", "Resampler", "read_audio", "read_audio_channels",
+__all__ = ["AudioError", "AudioReader", "INT16_SCALE", "Resampler", "pick_channel", "read_audio", "read_audio_channels",
            "segment_bounds", "entry_duration", "compute_utt2dur", "is_pipe", "run_pipe"]

@@ -18,7 +18,7 @@ import kaldiio
 import numpy as np
 from kaldiio.matio import write_array
 
-from utter.atomic import atomic_open, atomic_path
+from utter.atomic import atomic_open, atomic_path, disk_full
 from utter.data.datadir import sort_key
 
 
@@ -226,10 +226,16 @@ class ArkScpWriter:
     def write(self, key: str, array: np.ndarray) -> None:
         if not key or any(c.isspace() for c in key):
             raise ValueError(f"bad ark key '{key}'")
-        self._ark.write((key + " ").encode("utf-8"))
-        offset = self._ark.tell()
-        method = self._method if array.ndim == 2 else None
-        write_array(self._ark, np.ascontiguousarray(array, dtype=np.float32), compression_method=method)
+        try:
+            self._ark.write((key + " ").encode("utf-8"))
+            offset = self._ark.tell()
+            method = self._method if array.ndim == 2 else None
+            write_array(self._ark, np.ascontiguousarray(array, dtype=np.float32), compression_method=method)
+        except OSError as e:   # a full disk names this ark, not another output open beside it
+            named = disk_full(e, Path(self._name))
+            if named is e:
+                raise
+            raise named from e
         self._scp.write(f"{key} {self._name}:{offset}\n")
 
     @classmethod

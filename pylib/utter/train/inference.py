@@ -1,11 +1,11 @@
 """Embeddings and class posteriors of audio files with a trained model, without a data dir.
 
-Features follow the recipe exactly: audio read by ``utter.data.audio`` (several channels are
-averaged; another sample rate is resampled to the fbank's), Kaldi fbank and energy VAD
-(``utter.data.features``), then, as ``utter.data.dataset.FeatureReader`` does for extraction,
-sliding CMN over the whole utterance followed by VAD selection; an utterance with too few voiced
-frames is embedded whole (as ``utter.train.extract``). Checkpoints do not record the feature
-options, so they are given (the recipe's conf/fbank.conf values are the defaults).
+Features follow the recipe exactly: audio read by ``utter.data.audio`` (of several channels, channel
+0 or ``channel``, as make_fbank's ``--channel``; another sample rate is resampled to the fbank's),
+Kaldi fbank and energy VAD (``utter.data.features``), then, as ``utter.data.dataset.FeatureReader``
+does for extraction, sliding CMN over the whole utterance followed by VAD selection; an utterance
+with too few voiced frames is embedded whole (as ``utter.train.extract``). Checkpoints do not record
+the feature options, so they are given (the recipe's conf/fbank.conf values are the defaults).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from utter.data.audio import INT16_SCALE, AudioError, read_audio_channels
+from utter.data.audio import AudioError, pick_channel, read_audio_channels
 from utter.data.features import compute_fbank, compute_vad, resample, sliding_cmn
 from utter.data.options import FbankOptions, VadOptions
 from utter.nnet import build_network
@@ -39,17 +39,21 @@ class FrontEnd:
     min_voiced_frames: int = 50
     min_duration: float = 0.5      # seconds of audio below which a file is refused
     note: Callable[[str], None] = print
+    channel: int = 0               # of multi-channel audio, as the recipes' make_fbank --channel
 
     def read(self, path: str) -> tuple[np.ndarray, float]:
         """(mono samples at int16 scale and the fbank's rate, duration in seconds)."""
+        if os.path.isdir(path):
+            raise AudioError(f"{path}: a directory, not an audio file")
         if not os.path.isfile(path):
             raise AudioError(f"{path}: no such audio file")
         data, rate = read_audio_channels(path, path)
         if data.shape[0] == 0:
             raise AudioError(f"{path}: empty recording")
         if data.shape[1] > 1:
-            self.note(f"{path}: {data.shape[1]} channels, averaged to one")
-        samples = data.mean(axis=1).astype(np.float32) * np.float32(INT16_SCALE)
+            self.note(f"{path}: {data.shape[1]} channels: channel {self.channel} used, as the recipes do "
+                      "(--channel to choose)")
+        samples = pick_channel(data, self.channel, path)
         duration = len(samples) / rate
         if duration < self.min_duration:
             raise AudioError(f"{path}: {duration:.2f} s of audio is shorter than the minimum "

@@ -391,8 +391,8 @@ class Trainer:
             # every checkpoint damaged: never start over silently, writing over days of progress
             tried = ", ".join(f"{p.name} ({checkpoint_problem(p)})" for p in list_checkpoints(self.exp_dir))
             raise RuntimeError(f"{self.exp_dir}: no usable checkpoint to resume from (tried {tried}); to train "
-                               "again from step 1, remove them (steps/train_*.sh --overwrite true, run.sh "
-                               "--overwrite true) and rerun")
+                               "again from step 1, rerun the training step with --restart true (steps/train_dino.sh, "
+                               "train_xvector.sh, train_nnet.sh: it removes them, said in the log), or remove them")
         if resume and latest is not None:
             self._resume(latest)
         elif latest is not None:

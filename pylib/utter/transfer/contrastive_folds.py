@@ -98,8 +98,11 @@ def run_contrastive_folds(pretrained: PretrainedSpec, data_dir: str | os.PathLik
         fdir = exp_dir / fold_dir_name(fold.name)
         space = fdir / "space.json"
         if space.is_file() and (fdir / "final.pt").is_file():
-            per_fold[fold.name] = read_results_json(space)
-            continue
+            try:
+                per_fold[fold.name] = read_results_json(space)
+                continue
+            except ValueError as e:   # half written: the fold's figures are computed again
+                log.warning("%s: fold %s is evaluated again (its final.pt is kept)", e, fold.name)
         fdir.mkdir(parents=True, exist_ok=True)
         before = space_figures(pretrained.load(), data_dir, fold, opts, config.device)
         log.info("fold %s before step 1: %s", fold.name, _fmt(before))

@@ -177,9 +177,16 @@ def write_run(out_dir: str | os.PathLike, utts: Sequence[str], y_true: Sequence,
 
 
 def completed_run(run_dir: Path) -> dict | None:
-    """A finished run's results (its ``results.json``), or None."""
+    """A finished run's results (its ``results.json``), or None: no results.json, or a damaged one (half
+    written, not a JSON object), which never counts as finished: said in the log, and the run is done again."""
     path = Path(run_dir) / "results.json"
-    return read_results_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return read_results_json(path)
+    except ValueError as e:
+        log.warning("%s: the run does not count as finished and is done again", e)
+        return None
 
 
 def summarise_runs(out_dir: str | os.PathLike, runs: Sequence[Mapping], pooled: Mapping[str, tuple],

@@ -84,6 +84,33 @@ def _split_exts(value: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(e.strip().lower().lstrip(".") for e in items if e.strip())
 
 
+def _check_utf8(path: Path) -> None:
+    """A file name that is not UTF-8 (a Latin-1 byte from another system: Python keeps it as a surrogate)
+    cannot go into the data dir's UTF-8 tables: a CorpusError naming the file and the byte, not a
+    UnicodeEncodeError naming nothing when the tables are written."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        byte = text[e.start].encode("utf-8", "surrogateescape")
+        raise CorpusError(f"{shown}: the name is not UTF-8 (byte 0x{byte.hex()}, shown as \\x{byte.hex()}), and the "
+                          "data dir's tables are: rename it (convmv -f latin1 -t utf-8 -r --notest FOLDER converts "
+                          "a folder of Latin-1 names)") from None
+
+
+def _same_id(other: AudioFile, path: Path, rel: str, root: Path, reco: str) -> str:
+    """Why two audio files get one recording id, in words (the error of :func:`scan`)."""
+    if other.rel == rel:
+        why = (f"the same path {rel} under two audio folders ({other.root} and {root}); recording ids are "
+               "the paths below their folder: give the one folder above both, or rename one of them")
+    elif _strip_ext(other.rel) == _strip_ext(rel):
+        why = "two files whose paths differ only in extension: keep one of them"
+    else:
+        why = "two paths that differ only in '/' versus '-' or in white space: rename one of them"
+    return f"{path}: its recording id '{reco}' is also that of {other.path} ({why})"
+
+
 def scan(roots: Sequence[Path], extensions: Sequence[str], ffmpeg_extensions: Sequence[str]) -> list[AudioFile]:
     """Every audio file under the roots (sorted by recording id); the rest counted in the log."""
     exts, fexts = set(extensions), set(ffmpeg_extensions)
@@ -102,10 +129,10 @@ def scan(roots: Sequence[Path], extensions: Sequence[str], ffmpeg_extensions: Se
                     continue
                 path = Path(dirpath) / name
                 rel = path.relative_to(root).as_posix()
+                _check_utf8(path)
                 reco = recording_id(rel)
                 if reco in found:
-                    raise CorpusError(f"{path}: its recording id '{reco}' is also that of {found[reco].path} "
-                                      "(two files whose paths differ only in extension or in '/' versus '-')")
+                    raise CorpusError(_same_id(found[reco], path, rel, root, reco))
                 found[reco] = AudioFile(path, rel, root, reco, ext in fexts)
     if skipped:
         log.info("left out %d files that are not audio of the listed extensions (%s)", sum(skipped.values()),
