@@ -112,7 +112,8 @@ def test_dev_line_in_log(sets, tmp_path, capsys):
     first = re.search(r"\((\d+\.\d) s, (\d+) utterances; (\d+\.\d) s in all", lines[0])
     assert first.group(1) == first.group(3) and int(first.group(2)) == len(set(read_trials(sets["trials"]).enroll)
                                                                              | set(read_trials(sets["trials"]).test))
-    assert abs(float(second.group(3)) - float(first.group(3)) - float(second.group(2))) <= 0.151  # three roundings to 0.1
+    total, before, each = float(second.group(3)), float(first.group(3)), float(second.group(2))
+    assert abs(total - before - each) <= 0.151  # three roundings to 0.1
     # the periodic line (every step here) shows the dev figures; the progress line the last EER
     periodic = [ln for ln in err if "steps/s" in ln]
     assert len(periodic) == 2 and all("dev_eer " in p and "dev_min_dcf " in p for p in periodic)
