@@ -46,7 +46,8 @@
 #   check_corpora VAR ...      each VAR set (in conf/corpus.conf) and an existing directory
 #   corpora_stage WHAT ONLY CHECK ...  stage 0: the simulator's corpora ONLY (--mini true), else
 #                      the command CHECK ... (e.g. check_corpora VAR ...)
-#   prepare_noise_dirs data/musan_{music,noise,speech} and data/<aug_rirs> (conf/augment.conf)
+#   prepare_noise_dirs data/musan_{music,noise,speech} and data/<aug_rirs> (conf/augment.conf), each
+#                      when its corpus root (musan_root, rirs_root) is set
 #   rir_dirs           the RIR data dirs of aug_rirs, comma-separated (steps/augment_data_dir.sh)
 # Pretraining seeds (--pretrain-seeds "S0 S1 ..."; the findings replicate the pretraining): the first
 # seed's models are exp/<sys> (the recipe's models, as with one seed), seed S's others exp/<sys>_p<S>.
@@ -248,15 +249,17 @@ corpora_stage() {  # corpora_stage WHAT ONLY CHECK...: stage 0 (the "done" line 
     "$@"
   fi
 }
-prepare_noise_dirs() {  # data/musan_{music,noise,speech}, data/<aug_rirs>: made unless they exist
+prepare_noise_dirs() {  # data/musan_{music,noise,speech}, data/<aug_rirs>: made unless they exist (an unset root: none)
   local rooms
-  if [ -s data/musan_speech/wav.scp ] && made_from "$musan_root" data/musan_speech/wav.scp; then
+  if [ -z "${musan_root:-}" ]; then :
+  elif [ -s data/musan_speech/wav.scp ] && made_from "$musan_root" data/musan_speech/wav.scp; then
     say "data/musan_{music,noise,speech} exist; skipping"
   else
     rm -rf data/musan_music data/musan_noise data/musan_speech
     local/musan/prepare_data.sh "$musan_root" data
     record_made_from "$musan_root" data/musan_speech/wav.scp
   fi
+  [ -n "${rirs_root:-}" ] || return 0
   rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
   if [ -s "data/${aug_rirs##* }/wav.scp" ] && made_from "$rirs_root $rooms" "data/${aug_rirs##* }/wav.scp"; then
     # shellcheck disable=SC2086
