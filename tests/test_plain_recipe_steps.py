@@ -91,3 +91,13 @@ def test_training_plan_in_words_as_results_md_says_it(tmp_path):
     done = subprocess.run([sys.executable, "-m", "utter.bin.describe_train_plan", f"dino={plan}"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and f"{plan}: not a readable train_plan.json" in done.stderr
+
+
+def test_custom_mini_trains_its_own_systems(root, shell_env):
+    """--mini true reads conf/mini/recipe.conf, which egs/custom has: not egs/voxceleb's (its conf_base),
+    whose systems list holds the supervised x-vector, which unlabelled audio cannot train."""
+    done = subprocess.run(["bash", "-c", 'set -euo pipefail; . utils/recipe_lib.sh; cd egs/custom; mini=true; '
+                           'conf_base=../voxceleb/conf; source_conf recipe.conf; echo "$systems"'],
+                          cwd=root, env=shell_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "dino:dino_small"
