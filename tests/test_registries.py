@@ -107,3 +107,30 @@ def test_old_system_variables_are_read_as_kinds(root, shell_env):
 def test_bad_systems_list_is_named(root, shell_env, systems, needle):
     done = _recipe_lib(root, f'pretrain_seeds=0; systems="{systems}"; recipe_systems', shell_env)
     assert done.returncode != 0 and needle in done.stderr
+
+
+def test_downstream_recipes_transfer_a_third_system_by_its_name(root, shell_env, tmp_path):
+    """egs/iemocap and egs/adress name their pretrained systems by egs/voxceleb's NAMEs (a KIND:NAME copied
+    from there is read as NAME), each of each pretraining seed; pretrained_exp finds every one's model."""
+    exp = tmp_path / "vox_exp"
+    for sys in ("dino", "xvector", "ntxent", "dino_p3", "ntxent_p3"):
+        (exp / sys).mkdir(parents=True)
+        (exp / sys / "final.pt").write_text("")
+    rdir = tmp_path / "recipe"
+    rdir.mkdir()
+    script = (f'cd {rdir}; mini=false; pretrain_seeds="0 3"; systems="dino:dino xvector ssl:ntxent"; '
+              f'ablation_systems="ntxent"; pretrained_exp={exp}; xvector_model={exp}/xvector/final.pt; '
+              f'. {root}/utils/recipe_lib.sh; say() {{ echo "say: $*"; }}; '
+              'pretrained_systems systems ablation_systems; echo "$systems|$ablation_systems"; ')
+    done = _recipe_lib(root, script + "link_pretrained_models; readlink exp/pretrained/ntxent_p3/final.pt", shell_env)
+    assert done.returncode == 1, done.stdout   # no xvector_p3: beside xvector_model, absent
+    lines = done.stdout.splitlines()
+    assert "dino xvector ntxent dino_p3 xvector_p3 ntxent_p3|ntxent ntxent_p3" in lines
+    assert f"say: exp/pretrained/ntxent/final.pt -> {exp}/ntxent/final.pt" in lines
+    assert f"{exp}/xvector_p3/final.pt: no such file" in done.stderr
+    done = _recipe_lib(root, script.replace("xvector ssl:ntxent", "ssl:ntxent").replace("xvector_model=", "x=")
+                       + "link_pretrained_models; readlink exp/pretrained/ntxent_p3/final.pt", shell_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"{exp}/ntxent_p3/final.pt"
+    done = _recipe_lib(root, script.replace('ablation_systems="ntxent"', 'ablation_systems="dino_ecapa"'), shell_env)
+    assert done.returncode == 1 and "ablation_systems names 'dino_ecapa', which is not among" in done.stderr

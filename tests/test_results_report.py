@@ -86,6 +86,7 @@ def test_custom_recipe_results_intro_sentences_end_with_periods(tmp_path):
              "data/backend_train/utt2spk": "s1-u s1\ns2-u s2\n", "data/backend_train/spk2utt": "s1 s1-u\ns2 s2-u\n",
              "exp/dino_small/plda/skipped": "PLDA skipped: within-class covariance is singular\n",
              "exp/dino_small/scores/main/scores_cosine": "a b 1\na c 0\n",
+             "exp/dino_small/scores/main/scored": "cosine\n",   # stage 6's fact: the score files it wrote
              "exp/dino_small/scores/main/scores_cosine.json": json.dumps(
                  {"EER": 30.0, "minDCF@0.01": 0.9997, "minDCF@0.05": 0.8, "n_target": 1, "n_nontarget": 1}),
              "exp/dino_small/config.json": json.dumps({"arch": {"arch": "tdnn"}}), "exp/dino_small/final.pt": "",

@@ -46,7 +46,8 @@
 #   check_corpora VAR ...      each VAR set (in conf/corpus.conf) and an existing directory
 #   corpora_stage WHAT ONLY CHECK ...  stage 0: the simulator's corpora ONLY (--mini true), else
 #                      the command CHECK ... (e.g. check_corpora VAR ...)
-#   prepare_noise_dirs data/musan_{music,noise,speech} and data/<aug_rirs> (conf/augment.conf)
+#   prepare_noise_dirs data/musan_{music,noise,speech} and data/<aug_rirs> (conf/augment.conf), each
+#                      when its corpus root (musan_root, rirs_root) is set
 #   rir_dirs           the RIR data dirs of aug_rirs, comma-separated (steps/augment_data_dir.sh)
 # Pretraining seeds (--pretrain-seeds "S0 S1 ..."; the findings replicate the pretraining): the first
 # seed's models are exp/<sys> (the recipe's models, as with one seed), seed S's others exp/<sys>_p<S>.
@@ -59,7 +60,9 @@
 #                              seed order (the A and B sides of a finding in conf/results.conf)
 # Systems (conf/recipe.conf: systems="KIND:NAME ...", e.g. "dino:dino xvector:xvector ssl:ntxent"): each
 # entry is trained by the training program python -m utter.bin.train_<KIND> from conf/<NAME>.conf into
-# exp/<NAME> (a downstream recipe's bare NAME only names a pretrained system, of no kind).
+# exp/<NAME>. A downstream recipe (egs/iemocap, egs/adress) transfers some of them: its systems list names
+# them by NAME (a KIND:NAME entry copied from egs/voxceleb's list is read as its NAME; the kind is the
+# pretraining's business), so a third VoxCeleb system is transferred by adding its NAME there.
 #   recipe_systems             check $systems; system_list=those entries, systems=every NAME of every
 #                              pretraining seed (old confs' dino_systems/sup_systems are read as dino:/xvector:)
 #   system_names ENTRY...      the NAMEs: "dino:dino ssl:ntxent" -> "dino ntxent"
@@ -71,8 +74,13 @@
 # Downstream recipes (egs/iemocap, egs/adress), on the VoxCeleb-pretrained models:
 #   downstream_settings        conf/recipe.conf and conf/augment.conf, --seeds, --max-folds and
 #                              --pretrain-seeds winning
-#   link_pretrained_models     stage 4: exp/pretrained/<sys>/final.pt -> <sys>_model (<sys>_p<S>: the
-#                              model <sys>_p<S>_model, by default exp/<sys>_p<S>/final.pt beside <sys>_model)
+#   pretrained_systems VAR...  the pretrained-system lists of conf/recipe.conf (systems, then those that
+#                              pick among it: ablation_systems ...): each becomes the NAMEs of every
+#                              pretraining seed; a NAME of a later list that is not in systems is an error
+#   link_pretrained_models     stage 4: exp/pretrained/<sys>/final.pt -> <sys>_model of conf/corpus.conf, else
+#                              pretrained_exp/<sys>/final.pt (pretrained_exp: egs/voxceleb/exp, or a copy; --mini
+#                              true: conf/mini/pretrained.conf); <sys>_p<S>: <sys>_p<S>_model, by default
+#                              exp/<sys>_p<S>/final.pt beside <sys>_model
 #   lux_stage N DATA SYSTEMS [FOLDS]  contrastive + adapter (Lux et al.) and the adapter alone, on the
 #                              folds DATA/folds (FOLDS: each system's FOLDS<pretrain_suffix>)
 # RESULTS.md:
@@ -248,15 +256,17 @@ corpora_stage() {  # corpora_stage WHAT ONLY CHECK...: stage 0 (the "done" line 
     "$@"
   fi
 }
-prepare_noise_dirs() {  # data/musan_{music,noise,speech}, data/<aug_rirs>: made unless they exist
+prepare_noise_dirs() {  # data/musan_{music,noise,speech}, data/<aug_rirs>: made unless they exist (an unset root: none)
   local rooms
-  if [ -s data/musan_speech/wav.scp ] && made_from "$musan_root" data/musan_speech/wav.scp; then
+  if [ -z "${musan_root:-}" ]; then :
+  elif [ -s data/musan_speech/wav.scp ] && made_from "$musan_root" data/musan_speech/wav.scp; then
     say "data/musan_{music,noise,speech} exist; skipping"
   else
     rm -rf data/musan_music data/musan_noise data/musan_speech
     local/musan/prepare_data.sh "$musan_root" data
     record_made_from "$musan_root" data/musan_speech/wav.scp
   fi
+  [ -n "${rirs_root:-}" ] || return 0
   rooms=$(for r in $aug_rirs; do echo "${r#rirs_}"; done | tr '\n' ' ')
   if [ -s "data/${aug_rirs##* }/wav.scp" ] && made_from "$rirs_root $rooms" "data/${aug_rirs##* }/wav.scp"; then
     # shellcheck disable=SC2086
@@ -362,21 +372,44 @@ downstream_settings() {  # conf/{recipe,augment}.conf; --seeds, --max-folds win;
       "max_folds=$max_folds (training stages: $ft_max_folds) stages $stage..$stop_stage"
 }
 
+pretrained_systems() {  # pretrained_systems VAR...: the first VAR (systems) names them; the others pick among it
+  local var e names known=
+  for var in "$@"; do
+    # shellcheck disable=SC2086
+    names=$(system_names ${!var:-})   # KIND:NAME -> NAME; a bare NAME stays
+    if [ -z "$known" ]; then
+      [ -n "${names// /}" ] || { echo "$0: $var is empty in conf/recipe.conf: name a pretrained system" >&2; exit 1; }
+      known=" $names "
+    fi
+    for e in $names; do
+      if [[ $known != *" $e "* ]]; then
+        echo "$0: $var names '$e', which is not among the pretrained systems ($1=\"${known:1:-1}\", conf/recipe.conf)" >&2
+        exit 1
+      fi
+    done
+    # shellcheck disable=SC2086
+    printf -v "$var" '%s' "$(pretrain_systems $names)"
+  done
+}
+
 link_pretrained_models() {  # stage 4: exp/pretrained/<sys>/final.pt -> <sys>_model, for sys in $systems
   local sys var model base
   say "stage 4: pretrained VoxCeleb models for $systems"
   for sys in $systems; do
     var=${sys}_model
-    model=${!var:-}
+    model=
+    [[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && model=${!var:-}
     base=$(pretrain_base "$sys")
-    if [ -z "$model" ] && [ "$base" != "$sys" ]; then   # another pretraining seed: beside the first's
-      var=${base}_model
+    if [ -z "$model" ] && [ "$base" != "$sys" ] && [[ ${base}_model =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+      var=${base}_model   # another pretraining seed: beside the first's
       model=${!var:-}
       [ -n "$model" ] && model=$(dirname "$(dirname "$model")")/$sys/$(basename "$model")
     fi
+    if [ -z "$model" ] && [ -n "${pretrained_exp:-}" ]; then model=$pretrained_exp/$sys/final.pt; fi
     if [ -z "$model" ]; then
-      echo "$0: $var is not set in $PWD/conf/corpus.conf: set it to the VoxCeleb $sys model" \
-           "(egs/voxceleb/exp/$sys/final.pt after egs/voxceleb/run.sh), or run with --mini true" >&2
+      echo "$0: neither $var nor pretrained_exp is set in $PWD/conf/corpus.conf: set $var to the VoxCeleb" \
+           "$sys model, or pretrained_exp to the directory holding $sys/final.pt (egs/voxceleb/exp after" \
+           "egs/voxceleb/run.sh), or run with --mini true" >&2
       exit 1
     fi
     if [ ! -f "$model" ] && $mini; then
@@ -386,7 +419,7 @@ link_pretrained_models() {  # stage 4: exp/pretrained/<sys>/final.pt -> <sys>_mo
       (cd "$voxceleb_recipe" && ./run.sh $voxceleb_args --nj "$nj" --pretrain-seeds "$pretrain_seeds" --stop-stage 5)
     fi
     if [ ! -f "$model" ]; then
-      echo "$0: $var=$model: no such file (conf/corpus.conf)" >&2; exit 1
+      echo "$0: $model: no such file (the $sys model: $var or pretrained_exp of conf/corpus.conf)" >&2; exit 1
     fi
     mkdir -p "exp/pretrained/$sys"
     ln -sfn "$(cd "$(dirname "$model")" && pwd)/$(basename "$model")" "exp/pretrained/$sys/final.pt"

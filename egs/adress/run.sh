@@ -20,8 +20,9 @@
 #      folds/<k>/{train,test}), data/adress_test; MUSAN and RIR dirs when augmenting
 #   2  fbank + energy VAD (audio resampled to 16 kHz) of data/adress_{train,test}
 #   3  augmentation (use_augmentation=true in conf/recipe.conf; needs sox): data/adress_train_aug
-#   4  pretrained models: exp/pretrained/{dino,xvector}/final.pt linking to the VoxCeleb models of
-#      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
+#   4  pretrained models: exp/pretrained/<sys>/final.pt for each of systems (conf/recipe.conf),
+#      linking to the VoxCeleb models of conf/corpus.conf (--mini true: conf/mini/pretrained.conf,
+#      built by egs/voxceleb if absent)
 #   5  embeddings of data/adress_{train,test}: exp/<sys>/emb/adress_{train,test}/xvector.scp
 #   6  frozen-embedding classifiers: exp/<sys>/classifier/<kind>/{cv,test}
 #   7  fine-tuning strategies (finetune_strategies of conf/recipe.conf: full, affine-then-full) of each
@@ -61,8 +62,8 @@ max_folds=
 pretrain_seeds=
 recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
 downstream_settings   # conf/recipe.conf, conf/augment.conf; ft_max_folds, seed_list, nj, device
-systems=$(pretrain_systems $systems)   # each pretrained system of each pretraining seed
-lux_systems=$(pretrain_systems $lux_systems)
+pretrained_systems systems lux_systems   # NAMEs of egs/voxceleb's systems, each of each pretraining seed
+fusion_systems=$(system_names $fusion_systems)   # the first pretraining seed's models only
 # the cv folds of a system: each pretraining seed draws its own speaker groups (folds_p<S>)
 folds_of() { echo "data/$1/folds$(pretrain_suffix "$2")"; }   # folds_of SET SYS
 partition_seeds=$(echo $pretrain_seeds | cut -s -d' ' -f2-)   # every pretraining seed but the first

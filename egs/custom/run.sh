@@ -54,146 +54,72 @@ pretrain_seeds=$seed   # one training seed: exp/<name>
 check_pretrain_seeds
 recipe_systems   # systems="KIND:NAME ..." of conf/recipe.conf: system_list, and systems (the NAMEs)
 trials=data/eval_trials/main
-
-check_custom() {  # the paths of conf/corpus.conf
-  local var d
-  if [ -z "${train_audio[*]:-}" ]; then
-    echo "$0: train_audio is not set in $PWD/conf/corpus.conf: set it to your folder(s) of training audio" \
-         "(or run with --mini true for a simulated corpus)" >&2
-    exit 1
-  fi
-  for d in "${train_audio[@]}"; do
-    [ -d "$d" ] || { echo "$0: train_audio: $d (conf/corpus.conf): no such directory" >&2; exit 1; }
-  done
-  check_corpora eval_audio
-  if [ -z "${eval_trials:-}" ] || [ ! -f "$eval_trials" ]; then
-    echo "$0: eval_trials=${eval_trials:-} (conf/corpus.conf): no such trial list" >&2; exit 1
-  fi
-  if [ -n "${dev_trials:-}" ] && [ ! -f "$dev_trials" ]; then
-    echo "$0: dev_trials=$dev_trials (conf/corpus.conf): no such trial list" >&2; exit 1
-  fi
-  for d in ${backend_audio[@]+"${backend_audio[@]}"}; do
-    [ -d "$d" ] || { echo "$0: backend_audio: $d (conf/corpus.conf): no such directory" >&2; exit 1; }
-  done
-  for var in musan_root rirs_root; do
-    if [ -n "${!var:-}" ] && [ ! -d "${!var}" ]; then
-      echo "$0: $var=${!var} (conf/corpus.conf): no such directory" >&2; exit 1
-    fi
-  done
-  for var in train_segments eval_segments backend_segments; do
-    if [ -n "${!var:-}" ] && [ ! -f "${!var}" ]; then
-      echo "$0: $var=${!var} (conf/corpus.conf): no such file" >&2; exit 1
-    fi
-  done
-}
-has_backend_audio() { [ -n "${backend_audio[*]:-}" ]; }
-has_backend() { [ -s data/backend_train/utt2spk ]; }         # stage 1 made it: PLDA and AS-norm run
-has_calibration() { [ -s data/calibration/trials ]; }        # stage 1 made it: calibration runs
+# The facts stage 1 leaves, read by the later stages: data/backend_train (speaker-labelled: PLDA, AS-norm),
+# data/calibration/trials (held-out speakers: calibration), data/backend_skipped (what is not made, why).
+has_backend() { [ -s data/backend_train/utt2spk ]; }
+has_calibration() { [ -s data/calibration/trials ]; }
 labelled_trials() { [ -s "$trials" ] && awk 'NF != 3 { exit 1 }' "$trials"; }
-# AS-norm without labels: a cohort of the unlabelled training recordings (each its own cohort speaker)
-unlabelled_asnorm() { ! has_backend && [ "${asnorm_unlabelled:-false}" = true ]; }
-backend_sets() {  # the data dirs that get embeddings (backend holds backend_train and backend_heldout)
-  echo eval
-  has_backend && echo backend
-  if [ "$cosine_subtract_mean" = true ] || unlabelled_asnorm; then echo train; fi
-  return 0
+backend_sets() {  # the data dirs that get embeddings: eval, backend (labelled), train (a cohort or the mean)
+  echo eval; has_backend && echo backend
+  if [ "$cosine_subtract_mean" = true ] || { ! has_backend && [ "${asnorm_unlabelled:-false}" = true ]; }; then echo train; fi
 }
+scored() { cat "exp/$1/scores/main/scored" 2> /dev/null || true; }   # stage 6's fact: scores_<name> it wrote
+num_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 say "mini=$mini nj=$nj device=$device ngpu=$ngpu seed=$seed systems=$systems stages $stage..$stop_stage"
+check_corpus_conf() {  # the paths of conf/corpus.conf (local/plain/check_corpus_conf.sh names what is wrong)
+  local v opts=("${train_audio[@]/#/--train-audio=}" "${backend_audio[@]/#/--backend-audio=}")
+  for v in eval_audio eval_trials dev_trials musan_root rirs_root {train,eval,backend}_segments; do
+    opts+=("--${v//_/-}=${!v:-}"); done
+  local/plain/check_corpus_conf.sh "${opts[@]}"
+}
 
 # ---------------------------------------------------------------- 0: corpora
 if run_stage 0; then
   if $mini; then
-    say "stage 0: building the simulated corpora in corpora/ (scale $mini_scale): an unlabelled training" \
-        "folder (rec<N>.flac), an evaluation folder <speaker>/<session>/<N>.flac with trials.txt, and a" \
-        "labelled back-end folder <speaker>_<session>_<N>.wav at 22.05 kHz"
-    case $mini_scale in small) k=0.3 ;; mini) k=1 ;; *) k=$mini_scale ;; esac
-    n() { awk -v k="$k" -v lo="$1" -v n="$2" 'BEGIN { v = int(k * n + 0.5); print (v > lo ? v : lo) }'; }
-    python -m utter.bin.make_plain_corpus --layout unlabelled --num-speakers "$(n 4 24)" --num-utts "$(n 40 360)" \
-      --durations 2,8 --prefix trn --seed "$mini_corpus_seed" --nj "$nj" corpora/lab_train
-    python -m utter.bin.make_plain_corpus --layout nested --num-speakers "$(n 4 10)" --num-utts "$(n 24 200)" \
-      --durations 3,8 --trials "$(n 300 3000)" --prefix spk --seed "$mini_corpus_seed" --nj "$nj" corpora/lab_eval
-    python -m utter.bin.make_plain_corpus --layout flat --format wav --sample-rate 22050 \
-      --num-speakers "$(n 8 12)" --num-utts "$(n 40 200)" --durations 2,6 --prefix bk \
-      --seed "$mini_corpus_seed" --nj "$nj" corpora/lab_backend
+    say "stage 0: building the simulated corpora in corpora/ (scale $mini_scale): an unlabelled training folder" \
+        "(rec<N>.flac), an evaluation folder <speaker>/<session>/<N>.flac with trials.txt, and a labelled back-end" \
+        "folder <speaker>_<session>_<N>.wav at 22.05 kHz"
+    local/plain/make_mini_corpora.sh --scale "$mini_scale" --seed "$mini_corpus_seed" --nj "$nj" corpora
   else
     say "stage 0: checking the corpus paths of conf/corpus.conf"
   fi
-  check_custom
+  check_corpus_conf
   say "stage 0: done: train_audio=${train_audio[*]} eval_audio=$eval_audio eval_trials=$eval_trials" \
       "backend_audio=${backend_audio[*]:-(none)} musan_root=${musan_root:-(none)} rirs_root=${rirs_root:-(none)}"
 fi
 
 # ---------------------------------------------------------------- 1: data dirs
-prep_dir() {  # prep_dir DATA SPEAKER SEGMENTS DIR...: made again when its arguments changed
-  local data=$1 spk=$2 segs=$3 args
-  shift 3
-  local opts=(--speaker "$spk" --sample-rate "$sample_rate")
-  [ -n "$segs" ] && opts+=(--segments "$segs")
-  args="${opts[*]} $*"
-  if [ -s "$data/utt2spk" ] && [ "$(cat "$data/.prep_args" 2> /dev/null)" = "$args" ]; then
-    say "$data exists (same conf/corpus.conf entries); skipping"
-    return 0
-  fi
+prep_dir() {  # prep_dir DATA make_data_dir.sh-ARGS...: made again when its arguments (conf/corpus.conf) changed
+  local data=$1; shift
+  if made_from "$*" "$data/utt2spk"; then say "$data exists (same conf/corpus.conf entries); skipping"; return 0; fi
   rm -rf "$data"
-  local/plain/make_data_dir.sh "${opts[@]}" "$@" "$data"
-  echo "$args" > "$data/.prep_args"
+  local/plain/make_data_dir.sh --sample-rate "$sample_rate" "$@" "$data"
+  record_made_from "$*" "$data/utt2spk"
 }
-num_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 if run_stage 1; then
-  $mini || check_custom
+  $mini || check_corpus_conf
   say "stage 1: data dirs of the training audio (no labels), the evaluation audio and its trials"
-  prep_dir data/train none "${train_segments:-}" "${train_audio[@]}"
-  prep_dir data/eval "${eval_speaker:-none}" "${eval_segments:-}" "$eval_audio"
+  prep_dir data/train --speaker none ${train_segments:+--segments "$train_segments"} "${train_audio[@]}"
+  prep_dir data/eval --speaker "${eval_speaker:-none}" ${eval_segments:+--segments "$eval_segments"} "$eval_audio"
   if [ -s "$trials" ] && ! [ "$eval_trials" -nt "$trials" ] && ! [ data/eval/utt2spk -nt "$trials" ]; then
     say "$trials exists; skipping"
   else
     local/plain/convert_trials.sh --format "$eval_trials_format" "$eval_trials" data/eval "$trials"
   fi
   labelled_trials || say "$trials has no target/nontarget labels: scores are written, EER and minDCF are not"
-  if [ -n "${dev_trials:-}" ]; then   # scored while DINO trains (stage 4)
-    local/plain/convert_trials.sh --format "$eval_trials_format" "$dev_trials" data/eval data/dev_trials/main
-  else
-    rm -rf data/dev_trials
-  fi
-
-  rm -f data/backend_skipped
-  if has_backend_audio; then
-    prep_dir data/backend "$backend_speaker" "${backend_segments:-}" "${backend_audio[@]}"
-    # a file both evaluated and trained on gives optimistic figures: say so
-    shared=$(awk '{ sub(/^[^ ]+ +/, "") } NR == FNR { seen[$0]; next } ($0 in seen)' data/eval/wav.scp \
-             data/backend/wav.scp | wc -l)
-    if [ "$shared" -gt 0 ]; then
-      say "warning: $shared audio files of backend_audio are also evaluation files: PLDA, AS-norm and" \
-          "calibration then know the test speakers (optimistic figures)"
-    fi
-    local/plain/split_backend.sh "$calib_num_speakers" "$calib_num_trials" "$seed" data/backend data/calibration \
-      data/backend_skipped
-  else
-    if [ "${asnorm_unlabelled:-false}" = true ]; then
-      echo "PLDA and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
-           "cosine scoring needs none, and AS-norm takes its cohort from the unlabelled training audio" \
-           "(asnorm_unlabelled in conf/backend.conf)" > data/backend_skipped
-    else
-      echo "PLDA, AS-norm and calibration skipped: no speaker-labelled audio (backend_audio in conf/corpus.conf);" \
-           "cosine scoring needs none" > data/backend_skipped
-    fi
-    rm -rf data/backend data/backend_train data/backend_heldout data/calibration
-  fi
+  rm -rf data/dev_trials   # scored while training (stage 4) when conf/corpus.conf names them
+  [ -z "${dev_trials:-}" ] || local/plain/convert_trials.sh --format "$eval_trials_format" "$dev_trials" data/eval \
+    data/dev_trials/main
+  if [ -n "${backend_audio[*]:-}" ]; then   # (prep_dir is a function: not in an && or || list, where set -e is off)
+    prep_dir data/backend --speaker "$backend_speaker" ${backend_segments:+--segments "$backend_segments"} "${backend_audio[@]}"
+  else rm -rf data/backend; fi   # no speaker-labelled audio: split_backend.sh says what is skipped
+  local/plain/split_backend.sh --eval-data data/eval --asnorm-unlabelled "${asnorm_unlabelled:-false}" \
+    "$calib_num_speakers" "$calib_num_trials" "$seed" data/backend data/calibration data/backend_skipped
   [ -s data/backend_skipped ] && say "$(cat data/backend_skipped)"
-
-  if [ -n "${musan_root:-}" ]; then
-    if [ -s data/musan_speech/wav.scp ]; then say "data/musan_{music,noise,speech} exist; skipping"
-    else local/musan/prepare_data.sh "$musan_root" data; fi
-  fi
-  if [ -n "${rirs_root:-}" ]; then
-    # shellcheck disable=SC2086
-    if [ -s "data/${aug_rirs##* }/wav.scp" ]; then say "data/$(set_of $aug_rirs) exist; skipping"
-    else local/rirs/prepare_data.sh --rooms "$(for r in $aug_rirs; do echo -n "${r#rirs_} "; done)" "$rirs_root" data; fi
-  fi
+  prepare_noise_dirs   # data/musan_* and data/<aug_rirs>, each with its root in conf/corpus.conf
   say "stage 1: done: data/train ($(num_lines data/train/utt2spk) utterances) data/eval ($(num_lines data/eval/utt2spk)" \
-      "utterances) $trials ($(num_lines "$trials") trials)$(has_backend && echo " data/backend_train" \
-      "($(num_lines data/backend_train/spk2utt) speakers)")$(has_calibration && echo " data/backend_heldout" \
-      "data/calibration/trials")"
+      "utterances) $trials ($(num_lines "$trials") trials)$(has_backend && echo " data/backend_train ($(num_lines \
+      data/backend_train/spk2utt) speakers)")$(has_calibration && echo " data/backend_heldout data/calibration/trials")"
 fi
 
 # ---------------------------------------------------------------- 2: fbank + VAD
@@ -212,54 +138,33 @@ fi
 
 # ---------------------------------------------------------------- 3: augmentation
 if run_stage 3; then
-  types=$aug_types
-  if [ -z "${musan_root:-}" ] && [ -z "${rirs_root:-}" ]; then
-    types=$aug_types_no_corpora
-    say "stage 3: no musan_root or rirs_root in conf/corpus.conf: coloured-noise copies only ($types)"
-  elif [ -z "${musan_root:-}" ]; then
-    types=$(echo "$types" | tr ',' '\n' | grep -vxE 'noise|music|babble' | paste -sd, -)
-    say "stage 3: no musan_root in conf/corpus.conf: no noise, music or babble copies ($types)"
-  elif [ -z "${rirs_root:-}" ]; then
-    types=$(echo "$types" | tr ',' '\n' | grep -vx reverb | paste -sd, -)
-    say "stage 3: no rirs_root in conf/corpus.conf: no reverberated copies ($types)"
-  fi
-  rirs=; musan=
-  [ -n "${rirs_root:-}" ] && rirs=$(rir_dirs)
-  [ -n "${musan_root:-}" ] && musan=data/musan
+  # the types the noise corpora of conf/corpus.conf allow (augment_types.sh says what it dropped)
+  types=$(local/plain/augment_types.sh "$aug_types" "$aug_types_no_corpora" "${musan_root:-}" "${rirs_root:-}")
   if [ -z "$types" ]; then
     rm -rf data/train_aug
     say "stage 3: no augmentation types left (conf/augment.conf): DINO's views are crops of the clean audio"
   else
     say "stage 3: augmented copies ($types) of data/train"
     steps/augment_data_dir.sh --nj "$nj" --cmd "$cpu_cmd" --types "$types" --seed "$seed" \
-      --write-feats "$aug_write_feats" --fbank-config "$(conf fbank.conf)" data/train "$musan" "$rirs" data/train_aug
-    if ! $aug_write_feats; then
-      steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" --allow-resample true \
-        data/train_aug
-    fi
+      --write-feats "$aug_write_feats" --fbank-config "$(conf fbank.conf)" data/train \
+      "${musan_root:+data/musan}" "${rirs_root:+$(rir_dirs)}" data/train_aug
+    $aug_write_feats || steps/make_fbank.sh --nj "$nj" --cmd "$cpu_cmd" --fbank-config "$(conf fbank.conf)" \
+      --allow-resample true data/train_aug   # wav copies: their features
     say "stage 3: done: data/train_aug (feats.scp, utt2orig)"
   fi
 fi
 
-# ---------------------------------------------------------------- 4: DINO
+# ---------------------------------------------------------------- 4: training
 if run_stage 4; then
+  aug=()
+  [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
   for sys in $systems; do
-    cfg=$(conf "$sys.conf")
     # the program decides what to train on (utterances under --min-frames voiced frames left out, shorter
     # crops capped at the utterance, the batch lowered for a tiny corpus) and writes it to train_plan.json
-    opts=
-    [ -n "$dino_min_frames" ] && opts+=" --min-frames $dino_min_frames"
-    if [ -s data/dev_trials/main ] && [ "${dino_dev_interval:-0}" -gt 0 ]; then
-      opts+=" --dev-data data/eval --dev-trials data/dev_trials/main --dev-interval $dino_dev_interval"
-      say "stage 4: $sys: the dev trials (dev_trials, $(num_lines data/dev_trials/main)) scored every" \
-          "$dino_dev_interval steps with the teacher (log/train.log, loss.png)"
-    fi
-    aug=()
-    [ -s data/train_aug/feats.scp ] && aug=(--aug-data data/train_aug)
-    train_system "$sys" data/train "${opts# }" "${aug[@]}"
-    [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -c 'import sys
-from utter.bin.make_results_table import plan_sentence
-print(plan_sentence(sys.argv[1]))' "$sys=exp/$sys/train_plan.json")"
+    opts=$(local/plain/train_options.sh --min-frames "$dino_min_frames" --dev-interval "${dino_dev_interval:-0}" \
+           --prefix "$0: stage 4: $sys" data/eval data/dev_trials/main)
+    train_system "$sys" data/train "$opts" "${aug[@]}"
+    [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -m utter.bin.describe_train_plan "$sys=exp/$sys/train_plan.json")"
   done
   say "stage 4: done: $(for s in $systems; do echo -n "exp/$s/final.pt "; done)"
 fi
@@ -279,69 +184,16 @@ if run_stage 5; then
 fi
 
 # ---------------------------------------------------------------- 6: back-ends
-sys_backends() {  # sys_backends SYS: the back-ends whose scores of the main trials stage 6 wrote
-  local b
-  for b in cosine plda asnorm; do
-    if [ "$b" = cosine ] || has_backend || { [ "$b" = asnorm ] && unlabelled_asnorm; }; then
-      [ -s "exp/$1/scores/main/scores_$b" ] && echo "$b"
-    fi
-  done
-  return 0
-}
 if run_stage 6; then
   [ -s data/backend_skipped ] && say "stage 6: $(cat data/backend_skipped)"
   for sys in $systems; do
-    cos_opts=(--subtract-mean "$cosine_subtract_mean" --whiten "$cosine_whiten")
-    [ "$cosine_subtract_mean" = true ] && cos_opts+=(--train-emb-dir "exp/$sys/emb/train")
-    lists=main
-    has_calibration && lists="main calibration"
-    for list in $lists; do
-      if [ "$list" = main ]; then tl=$trials; emb=exp/$sys/emb/eval
-      else tl=data/calibration/trials; emb=exp/$sys/emb/backend; fi
-      dir=exp/$sys/scores/$list
-      say "stage 6: $sys: cosine scores of $tl"
-      steps/score_cosine.sh --cmd "$cpu_cmd" --evaluate false "${cos_opts[@]}" "$emb" "$tl" "$dir"
-      if has_backend; then
-        if [ "exp/$sys/emb/backend/xvector.scp" -nt "exp/$sys/plda/skipped" ]; then
-          rm -f "exp/$sys/plda/skipped"   # new embeddings: try again
-        fi
-        if [ ! -s "exp/$sys/plda/plda.npz" ] && [ ! -s "exp/$sys/plda/skipped" ]; then
-          say "stage 6: $sys: LDA($lda_dim)+PLDA($plda_type) on the data/backend_train utterances of exp/$sys/emb/backend"
-          # a back-end the data cannot support (too few utterances per speaker ...): skipped, the program says why
-          steps/train_plda.sh --cmd "$cpu_cmd" --lda-dim "$lda_dim" --plda-type "$plda_type" --skip-unsupported true \
-            --rank "$plda_rank" --num-iters "$plda_iters" "exp/$sys/emb/backend" data/backend_train "exp/$sys/plda"
-          [ -s "exp/$sys/plda/skipped" ] && say "stage 6: $sys: $(cat "exp/$sys/plda/skipped")"
-        fi
-        if [ -s "exp/$sys/plda/plda.npz" ]; then
-          say "stage 6: $sys: PLDA scores of $tl"
-          steps/score_plda.sh --cmd "$cpu_cmd" --evaluate false "exp/$sys/plda" "$emb" "$tl" "$dir"
-        fi
-        if [ "$asnorm_backend" = plda ]; then model=exp/$sys/plda/plda.npz; else model=$dir/cosine.npz; fi
-        if [ -s "$model" ]; then
-          say "stage 6: $sys: AS-norm ($asnorm_backend, top $asnorm_top_n, cohort backend_train) scores of $tl"
-          steps/score_norm.sh --cmd "$cpu_cmd" --evaluate false --method asnorm --top-n "$asnorm_top_n" \
-            --backend-model "$model" "exp/$sys/emb/backend" data/backend_train "$emb" "$tl" \
-            "$dir/scores_$asnorm_backend" "$dir/scores_asnorm"
-        fi
-      elif unlabelled_asnorm && [ "$list" = main ]; then
-        say "stage 6: $sys: AS-norm (cosine, top $asnorm_top_n, cohort: the unlabelled data/train recordings) scores of $tl"
-        steps/score_norm.sh --cmd "$cpu_cmd" --evaluate false --method asnorm --top-n "$asnorm_top_n" \
-          --backend-model "$dir/cosine.npz" "exp/$sys/emb/train" data/train "$emb" "$tl" \
-          "$dir/scores_cosine" "$dir/scores_asnorm"
-      fi
-    done
-    if has_calibration; then
-      for b in $(sys_backends "$sys"); do
-        say "stage 6: $sys: calibration of $b scores on data/calibration/trials (held-out backend speakers)"
-        steps/train_calibration.sh --cmd "$cpu_cmd" --prior "$calib_prior" \
-          "exp/$sys/scores/calibration/scores_$b" data/calibration/trials "exp/$sys/calibration/$b" \
-          "exp/$sys/scores/main/scores_$b" "exp/$sys/scores/main/scores_${b}_cal"
-      done
-    fi
+    local/plain/score_backends.sh --cmd "$cpu_cmd" --prefix "$0: stage 6: $sys" \
+      --subtract-mean "$cosine_subtract_mean" --whiten "$cosine_whiten" --lda-dim "$lda_dim" \
+      --plda-type "$plda_type" --plda-rank "$plda_rank" --plda-iters "$plda_iters" \
+      --asnorm-backend "$asnorm_backend" --asnorm-top-n "$asnorm_top_n" \
+      --asnorm-unlabelled "${asnorm_unlabelled:-false}" --calib-prior "$calib_prior" "exp/$sys" "$trials"
   done
-  # shellcheck disable=SC2046
-  say "stage 6: done: exp/$(set_of $systems)/scores/main/scores_$(set_of $(sys_backends "${systems%% *}"))$(
-      has_calibration && echo '[_cal]')"
+  say "stage 6: done: exp/$(set_of $systems)/scores/main/scores_$(set_of $(scored "${systems%% *}"))"
 fi
 
 # ---------------------------------------------------------------- 7: evaluation
@@ -350,20 +202,17 @@ if run_stage 7; then
     say "stage 7: $trials has no target/nontarget labels: no EER or minDCF (scores in exp/*/scores/main)"
   else
     say "stage 7: EER, minDCF(0.01), minDCF(0.05) on $trials"
+    specs=()
     for sys in $systems; do
-      for scores in $(for b in $(sys_backends "$sys"); do
-                        echo "exp/$sys/scores/main/scores_$b"
-                        has_calibration && echo "exp/$sys/scores/main/scores_${b}_cal"
-                      done); do
-        [ -f "$scores" ] || continue
+      for name in $(scored "$sys"); do
+        scores=exp/$sys/scores/main/scores_$name
         if ! python -m utter.stage --what "stage 7 $scores" --inputs "$scores $trials" "$scores.json" 2> /dev/null; then
-          python -m utter.bin.evaluate_verification --name "$sys ${scores##*/scores_}" --det-png none \
+          python -m utter.bin.evaluate_verification --name "$sys $name" --det-png none \
             --p-targets 0.01,0.05,0.001 "$scores" "$trials"
         fi
+        [[ $name == *_cal ]] || specs+=("$sys $name=$scores")
       done
     done
-    specs=()
-    for sys in $systems; do for b in $(sys_backends "$sys"); do specs+=("$sys $b=exp/$sys/scores/main/scores_$b"); done; done
     python -m utter.bin.plot_det --p-target "$det_p_target" --title "DET, $(basename "$eval_trials")" \
       "$trials" exp/det_main.png "${specs[@]}"
     say "stage 7: done: exp/*/scores/*/scores_*.json, exp/det_main.png"
@@ -376,30 +225,24 @@ if run_stage 8; then
     say "stage 8: $trials has no labels: no RESULTS.md (scores in exp/*/scores/main)"
   else
     say "stage 8: RESULTS.md from the results JSON files"
-    specs=(); cal=(); nets=()
+    specs=(); more=()   # more: make_results_table's calibrated scores, networks and sentences after the intro
     for sys in $systems; do
-      for b in $(sys_backends "$sys"); do
-        specs+=("$sys:$b:main=exp/$sys/scores/main/scores_$b.json")
-        f=exp/$sys/scores/main/scores_${b}_cal.json
-        if has_calibration && [ -f "$f" ]; then cal+=(--calibrated "$sys:$b:main=$f"); fi
+      for name in $(scored "$sys"); do
+        f=exp/$sys/scores/main/scores_$name.json
+        if [[ $name == *_cal ]]; then more+=(--calibrated "$sys:${name%_cal}:main=$f"); else specs+=("$sys:$name:main=$f"); fi
       done
-      nets+=(--system-model "$sys=exp/$sys/final.pt")
+      more+=(--system-model "$sys=exp/$sys/final.pt")
     done
-    train_desc="$(num_lines data/train/utt2spk) utterances of ${train_audio[*]}"
+    train_desc="$(num_lines data/train/utt2spk) utterances of ${train_audio[*]}"   # named by conf/results.conf
     eval_desc="$(num_lines data/eval/utt2spk) utterances of $eval_audio ($(num_lines "$trials") trials)"
-    # sentences after the intro of conf/results.conf, what was skipped among them; make_results_table
-    # joins them, each ended with a period
-    intro=()
-    if has_backend; then
-      nspk=$(num_lines data/backend_train/spk2utt)
-      intro+=(--intro-sentence "PLDA and the AS-norm cohort from $nspk speakers of ${backend_audio[*]}")
-    fi
-    [ -s data/backend_skipped ] && intro+=(--intro-sentence "$(cat data/backend_skipped)")
+    has_backend && more+=(--intro-sentence "PLDA and the AS-norm cohort from $(num_lines data/backend_train/spk2utt)\
+ speakers of ${backend_audio[*]}")
+    [ -s data/backend_skipped ] && more+=(--intro-sentence "$(cat data/backend_skipped)")
     for sys in $systems; do
-      [ -s "exp/$sys/plda/skipped" ] && intro+=(--intro-sentence "$sys: $(cat "exp/$sys/plda/skipped")")
-      [ -s "exp/$sys/train_plan.json" ] && intro+=(--train-plan "$sys=exp/$sys/train_plan.json")
+      [ -s "exp/$sys/plda/skipped" ] && more+=(--intro-sentence "$sys: $(cat "exp/$sys/plda/skipped")")
+      [ -s "exp/$sys/train_plan.json" ] && more+=(--train-plan "$sys=exp/$sys/train_plan.json")
     done
-    results_table RESULTS.md "${nets[@]}" "${intro[@]}" --det-plot exp/det_main.png "${cal[@]}"
+    results_table RESULTS.md "${more[@]}" --det-plot exp/det_main.png
     cat RESULTS.md
     say "stage 8: done: RESULTS.md"
   fi

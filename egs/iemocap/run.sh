@@ -14,8 +14,9 @@
 #      data/musan_{music,noise,speech}, data/rirs_*
 #   2  fbank + energy VAD of data/iemocap
 #   3  augmentation: data/iemocap_aug (reverb, noise, music, babble copies with utt2orig)
-#   4  pretrained models: exp/pretrained/{dino,xvector}/final.pt linking to the VoxCeleb models of
-#      conf/corpus.conf (--mini true: conf/mini/pretrained.conf, built by egs/voxceleb if absent)
+#   4  pretrained models: exp/pretrained/<sys>/final.pt for each of systems (conf/recipe.conf),
+#      linking to the VoxCeleb models of conf/corpus.conf (--mini true: conf/mini/pretrained.conf,
+#      built by egs/voxceleb if absent)
 #   5  embeddings of data/iemocap from each pretrained model: exp/<sys>/emb/iemocap/xvector.scp
 #   6  frozen-embedding classifiers per fold (conf/recipe.conf classifiers): exp/<sys>/classifier/<kind>
 #   7  fine-tuning strategies (conf/recipe.conf finetune_strategies: full, affine-then-full) of each
@@ -55,8 +56,7 @@ max_folds=
 pretrain_seeds=
 recipe_enter "$@"   # cmd.sh, the options; cd into the recipe; path.sh
 downstream_settings   # conf/recipe.conf, conf/augment.conf; ft_max_folds, seed_list, nj, device
-systems=$(pretrain_systems $systems)   # each pretrained system of each pretraining seed
-ablation_systems=$(pretrain_systems $ablation_systems)
+pretrained_systems systems ablation_systems   # NAMEs of egs/voxceleb's systems, each of each pretraining seed
 
 # Corpus roots and pretrained models: the simulator's corpora and the mini VoxCeleb models
 # (--mini true), else conf/corpus.conf (checked).

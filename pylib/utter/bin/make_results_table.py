@@ -451,25 +451,17 @@ def intro_paragraph(args) -> str:
 
 
 def plan_sentence(spec: str) -> str:
-    """``SYSTEM=train_plan.json`` in words: the steps and epochs trained, the utterances used and left out."""
+    """``SYSTEM=train_plan.json`` in words (utter.train.train_plan: the words the recipe says too)."""
+    from utter.train.train_plan import describe_train_plan, read_train_plan
+
     system, sep, path = spec.partition("=")
     if not sep or not system or not path:
         raise ValueError(f"bad --train-plan '{spec}': expected SYSTEM=JSON")
     try:
-        plan = json.loads(Path(path).read_text(encoding="utf-8"))
-        steps, epochs = int(plan["total_steps"]), float(plan["epochs"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"--train-plan {spec}: not a readable train_plan.json ({e})") from e
-    text = f"{system}: {steps} training steps ({epochs:.1f} epochs)"
-    data = plan.get("data") or {}
-    if data:
-        text += (f" on {data['used']} of {data['utterances']} utterances ({data['left_out']} with fewer than "
-                 f"{data['min_frames']} voiced frames left out")
-        if data.get("shorter_than_global_crop"):
-            text += (f"; {data['shorter_than_global_crop']} shorter than the {data['global_frames']}-frame "
-                     "global crop, cropped whole")
-        text += ")"
-    return text
+        plan = read_train_plan(path)
+    except ValueError as e:
+        raise ValueError(f"--train-plan {spec}: {e}") from e
+    return describe_train_plan(system, plan)
 
 
 def findings_section(args) -> list[str]:
