@@ -301,9 +301,10 @@ if run_stage 5; then
 fi
 
 # ---------------------------------------------------------------- 6: back-ends
+backends=$(python -m utter.bin.scorers)   # cosine plda asnorm: the registry utter.backend.scorers
 sys_backends() {  # sys_backends SYS: the back-ends whose scores of the main trials stage 6 wrote
   local b
-  for b in cosine plda asnorm; do
+  for b in $backends; do
     if [ "$b" = cosine ] || has_backend || { [ "$b" = asnorm ] && unlabelled_asnorm; }; then
       [ -s "exp/$1/scores/main/scores_$b" ] && echo "$b"
     fi

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utter.atomic import atomic_open
+from utter.backend.scorers import SCORERS, scorer_label
 from utter.bin.common import main_entry, make_parser
 from utter.metrics.results import format_table, read_results_json
 
-#: the toolkit's back-ends (steps/score_{cosine,plda,norm}.sh) and networks (utter.nnet) as shown
-BACKEND_NAMES = {"cosine": "cosine", "plda": "PLDA", "asnorm": "AS-norm"}
+#: the toolkit's networks (utter.nnet) as shown (the back-ends' labels are utter.backend.scorers')
 NET_NAMES = {"lresnet34": "LResNet34", "resnet34": "ResNet34", "resnet": "ResNet", "tdnn": "TDNN",
              "ecapa": "ECAPA-TDNN"}
 #: section headings when the recipe names none
@@ -123,7 +123,7 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
     labels, headings = labels or {}, headings or {}
     parts = []
     systems = _ordered([e.system for e in evals], list(labels))
-    backends = _ordered([e.backend for e in evals], list(BACKEND_NAMES))
+    backends = _ordered([e.backend for e in evals], list(SCORERS))
     for trials in _ordered([e.trials for e in evals], list(headings)):
         cell = {(e.system, e.backend): e.figures for e in evals if e.trials == trials}
         cols, heads = ["system"], ["system"]
@@ -131,7 +131,7 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
             if not any((s, b) in cell for s in systems):
                 continue
             cols += [f"{b}|EER"] + [f"{b}|minDCF@{p:g}" for p in p_targets]
-            heads += [f"{BACKEND_NAMES.get(b, b)} EER%"] + [f"{BACKEND_NAMES.get(b, b)} minDCF({p:g})"
+            heads += [f"{scorer_label(b)} EER%"] + [f"{scorer_label(b)} minDCF({p:g})"
                                                           for p in p_targets]
         rows, high = [], []
         for s in systems:
@@ -144,7 +144,7 @@ def results_tables(evals: Sequence[Evaluation], p_targets: Sequence[float] = (0.
                 for p in p_targets:
                     shown = row[f"{b}|minDCF@{p:g}"] = _dcf(fig.get(f"minDCF@{p:g}"))
                     if _is_high(shown):
-                        high.append(f"{row['system']} {BACKEND_NAMES.get(b, b)} minDCF({p:g}) {shown}")
+                        high.append(f"{row['system']} {scorer_label(b)} minDCF({p:g}) {shown}")
             rows.append(row)
         n = next(iter(cell.values()))
         count = f" ({n.get('n_target', '?')} target / {n.get('n_nontarget', '?')} non-target trials)" \
@@ -186,8 +186,8 @@ def calibration_table(evals: Sequence[Evaluation], p_targets: Sequence[float] = 
     heads += ["Cllr", "minCllr"]
     rows, high = [], []
     for e in sorted(evals, key=lambda e: (_rank(e.trials, list(trial_order)), _rank(e.system, list(labels)),
-                                          _rank(e.backend, list(BACKEND_NAMES)))):
-        row = {"system": labels.get(e.system, e.system), "backend": BACKEND_NAMES.get(e.backend, e.backend),
+                                          _rank(e.backend, list(SCORERS)))):
+        row = {"system": labels.get(e.system, e.system), "backend": scorer_label(e.backend),
                "trials": e.trials}
         row.update({c: _dcf(e.figures.get(c)) for c in cols[3:]})
         rows.append(row)
@@ -230,7 +230,7 @@ def quality_calibration_table(specs: Sequence[str], labels: Mapping[str, str] | 
             if key not in figs:
                 continue
             f = figs[key]
-            rows.append({"system": labels.get(system, system), "backend": BACKEND_NAMES.get(backend, backend),
+            rows.append({"system": labels.get(system, system), "backend": scorer_label(backend),
                          "trials": trials, "calibration": name, "Cllr": _round(f.get("cllr"), 3),
                          "minCllr": _round(f.get("min_cllr"), 3), "act01": _round(f.get("act_dcf_0.01"), 3),
                          "act05": _round(f.get("act_dcf_0.05"), 3), "EER": _round(f.get("eer"), 2)})
@@ -260,7 +260,7 @@ def read_published(path: str | Path) -> list[dict]:
 
 def published_table(rows: Sequence[Mapping], labels: Mapping[str, str] | None = None) -> str:
     labels = labels or {}
-    out = [{"system": labels.get(r["system"], r["system"]), "backend": BACKEND_NAMES.get(r["backend"], r["backend"]),
+    out = [{"system": labels.get(r["system"], r["system"]), "backend": scorer_label(r["backend"]),
             **{k: (None if r.get(k, "-") in ("-", "") else r[k]) for k in ("trials", "EER", "minDCF@0.01",
                                                                            "minDCF@0.05", "source", "note")}}
            for r in rows]
