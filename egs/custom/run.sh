@@ -280,7 +280,7 @@ if run_stage 4; then
       --num-threads "$train_threads" --num-workers "$train_workers" --train-config "$cfg" \
       --train-opts "$opts" "${aug[@]}" data/train "exp/$sys"
     [ -s "exp/$sys/train_plan.json" ] && say "stage 4: $(python -c 'import sys
-from utter.bin.make_results_table import plan_sentence
+from utter.report.document import plan_sentence
 print(plan_sentence(sys.argv[1]))' "$sys=exp/$sys/train_plan.json")"
   done
   say "stage 4: done: $(for s in $systems; do echo -n "exp/$s/final.pt "; done)"
