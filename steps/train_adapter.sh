@@ -4,7 +4,7 @@
 # (python -m utter.bin.train_adapter), one job through $cmd.
 #
 # usage: steps/train_adapter.sh [options] <model> <data-dir> <exp-dir>
-#  e.g.: steps/train_adapter.sh --train-config conf/contrastive.conf --seeds 0,1,2 exp/dino/lux/contrastive \
+#  e.g.: steps/train_adapter.sh --train-config conf/triplet_barlow.conf --seeds 0,1,2 exp/dino/lux/triplet_barlow \
 #            data/iemocap exp/dino/lux/adapter
 # <model>: a step-1 experiment dir (fold<k>/final.pt is used for fold k) or one network for every fold (an
 # utter checkpoint, torchaudio wav2vec2 .pt or HF directory: the adapter without step 1). Writes

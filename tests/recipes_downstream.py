@@ -11,7 +11,7 @@ and run in the background from the start of the session, see tests/recipes.py):
   iemocap_mini_run   that copy taken to the end (stages 6-11) with the reduced settings of
                      :data:`IEMOCAP_REDUCED`: RESULTS.md and the per-fold result JSON files; the
                      training stages 7-10 (fine-tuning strategies, chunk and augmentation ablations,
-                     contrastive + adapter) on one fold with a few steps (:data:`TINY_FINETUNE`).
+                     triplet + Barlow Twins + adapter) on one fold with a few steps (:data:`TINY_FINETUNE`).
   adress_mini_run    a reduced ``egs/adress/run.sh --mini true`` run, all stages (fine-tuning one
                      strategy and Lux on one fold, a few steps; text branch, fusion, MMSE).
 Read them; do not write into them.
@@ -40,9 +40,9 @@ TINY_FINETUNE = ("# reduced fine-tuning for the test suite: 3 steps per stage\n"
                  "--eval-interval=0\n--eval-max-frames=8000\n--keep-last=1\n--log-interval=1\n")
 
 
-def tiny_contrastive(label_table: str) -> str:
-    """conf/mini/contrastive.conf of the reduced runs: 3 steps of step 1, a few adapter epochs."""
-    return ("# reduced contrastive + adapter for the test suite\n"
+def tiny_triplet_barlow(label_table: str) -> str:
+    """conf/mini/triplet_barlow.conf of the reduced runs: 3 steps of step 1, a few adapter epochs."""
+    return ("# reduced triplet + Barlow Twins + adapter for the test suite\n"
             f"--label-table={label_table}\n--lambda-bt=0.01\n--margin=1.0\n--proj-dim=64\n--proj-layers=3\n"
             "--offdiag-weight=0.0051\n--time-mask-prob=0.2\n--batch-size=8\n--chunk-frames=100\n--min-frames=50\n"
             "--optimizer=adam\n--lr=1e-3\n--max-steps=3\n--keep-last=1\n--average-last=1\n--log-interval=1\n"
@@ -58,7 +58,7 @@ IEMOCAP_REDUCED: dict[str, str] = {
                    "seeds=\"0\"\nclassifiers=\"logreg cosine\"\nfinetune_max_folds=1\nfinetune_jobs=1\n"
                    "chunk_lengths=\"150\"\n",
     "finetune.conf": TINY_FINETUNE,
-    "contrastive.conf": tiny_contrastive("utt2emo"),
+    "triplet_barlow.conf": tiny_triplet_barlow("utt2emo"),
 }
 #: conf/mini overrides of the reduced ADReSS run (besides pretrained.conf): fine-tuning (one
 #: strategy) and Lux on one fold, a few steps, decisions per speaker as the shipped confs.
@@ -69,7 +69,7 @@ ADRESS_REDUCED: dict[str, str] = {
     # stage 1 to convergence on dev as the shipped confs (evaluated every step here, patience 1)
     "finetune.conf": TINY_FINETUNE.replace("--eval-interval=0", "--eval-interval=1")
     + "--score-unit=speaker\n--stage1-patience=1\n",
-    "contrastive.conf": tiny_contrastive("utt2label") + "--adapter-score-unit=speaker\n",
+    "triplet_barlow.conf": tiny_triplet_barlow("utt2label") + "--adapter-score-unit=speaker\n",
 }
 
 

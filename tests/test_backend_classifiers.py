@@ -5,10 +5,12 @@ import pytest
 from scipy.optimize import approx_fprime
 
 from utter.backend.classifiers import (
+    CLASSIFIER_KINDS,
     CosineClassMeans,
     EmbeddingClassifier,
     LinearSVM,
     LogisticRegression,
+    PLDAClassifier,
     RidgeRegression,
     build_classifier,
     class_weights,
@@ -142,3 +144,23 @@ def test_bad_inputs():
         LogisticRegression().fit(bad, y)
     with pytest.raises(ValueError, match="unknown classifier 'forest'"):
         build_classifier("forest")
+
+
+def test_classifier_registry_builds_every_kind_with_its_options():
+    """The one list of kinds (``--classifier`` choices, FrozenOptions): each name builds its class, PLDA
+    included (once a special case outside the registry); the options FrozenOptions hands over reach the
+    model (C for logreg/svm, alpha for ridge, lda_dim for PLDA), a grid value replaces the tuned one, and
+    only ridge is a regressor."""
+    from utter.transfer.frozen import FrozenOptions
+    assert {n: k.cls for n, k in CLASSIFIER_KINDS.items()} == {
+        "logreg": LogisticRegression, "svm": LinearSVM, "cosine": CosineClassMeans, "plda": PLDAClassifier,
+        "ridge": RidgeRegression}
+    assert [n for n, k in CLASSIFIER_KINDS.items() if k.regression] == ["ridge"]
+    opts = dict(c=0.3, balanced=False, alpha=2.5, lda_dim=7, extra={})
+    assert FrozenOptions("logreg", **opts).build().options == {"c": 0.3, "balanced": False, "max_iter": 1000}
+    assert FrozenOptions("svm", **opts).build(5.0).options["c"] == 5.0
+    assert FrozenOptions("ridge", **opts).build(4.0).options == {"alpha": 4.0}
+    assert FrozenOptions("ridge", **opts).build().options == {"alpha": 2.5}
+    assert FrozenOptions("plda", **opts).build().options["lda_dim"] == 7
+    assert FrozenOptions("cosine", **opts).build().options == {}
+    assert not FrozenOptions("plda").tuned and FrozenOptions("ridge").regression

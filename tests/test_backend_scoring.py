@@ -15,9 +15,9 @@ from utter.backend.io import MissingEmbeddingError, Trials
 from utter.backend.lda import LDA
 from utter.backend.norm import cohort_embeddings, normalize_scores
 from utter.backend.plda import PLDA, fit_plda, make_preprocessing
+from utter.backend.scorers import SCORERS, load_scorer, scorer_label
 from utter.backend.scoring import index_trials, score_trials, trial_dot
 from utter.metrics.verification import compute_cllr, compute_min_cllr
-from utter.transfer.verification import load_scorer
 
 
 def toy_speakers(rng, n_spk=60, dim=5, per=(2, 7), scale_b=1.0):
@@ -278,3 +278,25 @@ def test_calibration_with_quality_measures_and_errors():
         LinearCalibration().fit(s, np.ones(n, bool))
     with pytest.raises(ValueError, match="prior"):
         LinearCalibration().fit(s, lab, prior=1.0)
+
+
+def test_scorer_registry_names_labels_and_loaders(tmp_path):
+    """The registry is what the recipes and RESULTS.md read: the three back-ends in the published
+    table's order (cosine, PLDA, AS-norm: the DINO paper's Table), a loader for each saved model, and a
+    saved model of a kind without a loader (a classifier) refused with its file named."""
+    assert list(SCORERS) == ["cosine", "plda", "asnorm"]
+    assert [scorer_label(n) for n in SCORERS] == ["cosine", "PLDA", "AS-norm"]
+    assert scorer_label("fusion") == "fusion"
+    assert SCORERS["asnorm"].load is None
+    from utter.backend.io import save_npz
+    save_npz(tmp_path / "other.npz", "svm", {"w": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"other.npz: a 'svm' model, expected cosine or plda"):
+        load_scorer(tmp_path / "other.npz")
+
+
+def test_scorers_program_lists_the_registry():
+    """``python -m utter.bin.scorers`` prints the registry's names, space-separated (what run.sh reads)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "utter.bin.scorers"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == list(SCORERS)

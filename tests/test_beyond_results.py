@@ -6,6 +6,7 @@ import json
 
 from utter.bin import make_results_table
 from utter.bin.common import run
+from utter.report.classification import classification_tables
 
 
 def test_rounds_and_quality_tables(tmp_path):
@@ -48,7 +49,7 @@ def test_fine_tuning_rows_state_each_stage_s_steps(tmp_path):
         path = tmp_path / f"{strategy}.json"
         path.write_text(json.dumps({"UA": {"mean": 0.5, "std": 0.1, "n": 15}, "stage_steps": steps}))
         specs.append(f"finetune:dino/{strategy}:cv={path}")
-    text = make_results_table.classification_tables(specs, [("UA", "UA %")], {"finetune": "Fine-tuning"})
+    text = classification_tables(specs, [("UA", "UA %")], {"finetune": "Fine-tuning"})
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert "training steps" in rows[0]
     assert "| 30+20 | 15 |" in rows[2] and "| 50 | 15 |" in rows[3], rows

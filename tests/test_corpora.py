@@ -480,3 +480,21 @@ def test_shell_wrappers_run_and_report_errors(tmp_path, shell_env):
     r = subprocess.run(["bash", str(ROOT / "local/musan/prepare_data.sh"), str(tmp_path / "nowhere"),
                         str(tmp_path / "data")], env=shell_env, capture_output=True, text=True)
     assert r.returncode != 0 and "nowhere: missing directory (MUSAN root)" in r.stderr
+
+
+def test_voxceleb_trial_lines_read_by_the_data_room_reader(tmp_path):
+    """VoxCeleb's ``<1|0> path path`` lines go through utter.data.trials.read_trial_list (one trial reader);
+    the paths become utterance ids (VoxCeleb's ``spk-video-NNNNN``), and each bad line is a CorpusError
+    naming file and line."""
+    ok = tmp_path / "veri.txt"
+    ok.write_text("1 id10270/5r0dWxy17C8/00001.wav id10270/abc/00002.wav\n\n"
+                  "0 id10270/x/00003.wav id10300/y/00004.wav\n")
+    assert voxceleb.read_trials(ok) == [
+        (voxceleb.utt_id("id10270", "5r0dWxy17C8", "00001"), voxceleb.utt_id("id10270", "abc", "00002"), "target", 1),
+        (voxceleb.utt_id("id10270", "x", "00003"), voxceleb.utt_id("id10300", "y", "00004"), "nontarget", 3)]
+    for text, match in (("2 id1/a/00001.wav id1/b/00002.wav\n", r"veri.txt:1: expected '<1\|0> <enroll> <test>'"),
+                        ("1 id1/a/00001.wav spk/b.wav\n", r"veri.txt:1: 'spk/b.wav' is not of the form"),
+                        ("", "empty trial list")):
+        ok.write_text(text)
+        with pytest.raises(CorpusError, match=match):
+            voxceleb.read_trials(ok)

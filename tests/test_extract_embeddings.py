@@ -19,9 +19,9 @@ from utter.nnet import build_network
 from utter.train import checkpoint as ck
 from utter.train.extract import (
     ExtractOptions,
-    chunk_bounds,
     embed_data_dir,
     extract_embeddings,
+    frame_chunks,
     speaker_means,
     write_speaker_means,
 )
@@ -137,8 +137,8 @@ def test_no_vad_and_cmn_window_options(setup):
     (1, 4, 4, [(0, 1)]),
     (4, 4, 4, [(0, 4)]),
 ])
-def test_chunk_bounds(n, chunk, min_len, want):
-    got = chunk_bounds(n, chunk, min_len)
+def test_frame_chunks(n, chunk, min_len, want):
+    got = frame_chunks(n, chunk, min_len)
     assert got == want
     assert sum(length for _, length in got) == n  # contiguous cover of every frame
     assert all(a + la == b for (a, la), (b, _) in zip(got, got[1:]))

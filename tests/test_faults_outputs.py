@@ -100,7 +100,7 @@ def test_a_run_with_a_damaged_results_json_is_not_finished(tmp_path, caplog):
 
 
 def test_fold_step_redoes_a_damaged_summary_and_keeps_its_folds(tmp_path, shell_env):
-    """fold_exp_dir (steps/train_contrastive.sh, train_adapter.sh): a whole results.json is done, a
+    """fold_exp_dir (steps/train_triplet_barlow.sh, train_adapter.sh): a whole results.json is done, a
     half one is removed (said) with the trained folds kept, --overwrite true clears everything."""
     script = tmp_path / "step.sh"
     script.write_text(f"""#!/usr/bin/env bash

@@ -29,6 +29,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "nnet": set(),
     "train": {"data", "nnet", "metrics"},
     "transfer": {"data", "nnet", "train", "backend", "metrics"},
+    "report": {"backend", "metrics", "transfer"},
     "bin": None,
 }
 
@@ -42,6 +43,7 @@ THIRD_PARTY: dict[str, set[str] | None] = {
     "nnet": {"torch", "torchaudio", "numpy", "safetensors"},
     "train": {"torch", "numpy", "tqdm", "onnx", "onnxruntime"},
     "transfer": {"torch", "numpy", "scipy", "tqdm", "sentencepiece"},
+    "report": set(),
     "bin": None,
 }
 

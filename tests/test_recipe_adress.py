@@ -51,8 +51,8 @@ def test_training_and_text_rows(adress_mini_run):
     assert {(r[0].split()[0], r[1]) for r in ft[2:]} == {("DINO", "affine-then-full"),
                                                          ("supervised", "affine-then-full")}
     assert all(r[6] == "3+3" and r[7] == "cv 1, test 1" for r in ft[2:])   # TINY_FINETUNE: 3 steps a stage
-    lux = _table_rows(text, "Contrastive + non-contrastive")
-    assert {r[1] for r in lux[2:]} == {"contrastive+adapter", "adapter-only", "fine-tuning-affine-then-full"}
+    lux = _table_rows(text, "Triplet + Barlow Twins")
+    assert {r[1] for r in lux[2:]} == {"triplet-barlow+adapter", "adapter-only", "fine-tuning-affine-then-full"}
     fusion = _table_rows(text, "Text branch and late fusion")
     assert {(r[0], r[1]) for r in fusion[2:]} == {("text", "subword-logreg"), ("text+dino", "fusion-logreg")}
     mmse = _table_rows(text, "MMSE regression")

@@ -43,7 +43,7 @@ def test_training_stage_rows(iemocap_mini_run):
                                    ("supervised", "full"), ("supervised", "affine-then-full")},
         "Chunk-length ablation": {("DINO", "150-frames")},
         "Augmentation ablation": {("DINO", "without-augmentation"), ("DINO", "with-augmentation")},
-        "Contrastive + non-contrastive": {("DINO", "contrastive+adapter"), ("DINO", "adapter-only"),
+        "Triplet + Barlow Twins": {("DINO", "triplet-barlow+adapter"), ("DINO", "adapter-only"),
                                           ("DINO", "fine-tuning-full"), ("DINO", "fine-tuning-affine-then-full")},
     }
     for heading, rows in expected.items():
@@ -78,8 +78,8 @@ def test_training_stage_jsons(iemocap_mini_run):
     for d in ("adapter", "adapter_pretrained"):
         summary = json.loads((exp / "lux" / d / "results.json").read_text())
         assert summary["UA"]["n"] == 1
-    assert (exp / "lux" / "contrastive" / "fold1" / "final.pt").is_file()
-    assert not (exp / "lux" / "contrastive" / "fold2").exists()
+    assert (exp / "lux" / "triplet_barlow" / "fold1" / "final.pt").is_file()
+    assert not (exp / "lux" / "triplet_barlow" / "fold2").exists()
 
 
 def test_fold_jsons_match_summary(iemocap_mini_run):

@@ -11,6 +11,8 @@ from recipes import recipe_copy, run_recipe
 from utter.bin import make_results_table as mrt
 from utter.bin.common import run
 from utter.metrics import verification
+from utter.report import verification as rv
+from utter.report.document import join_sentences
 
 
 def _json(path, **figures) -> str:
@@ -19,9 +21,9 @@ def _json(path, **figures) -> str:
 
 
 def test_min_dcf_three_decimals_and_a_note_when_near_1(tmp_path):
-    evals = [mrt.Evaluation("dino", "cosine", "main", {"EER": 31.2, "minDCF@0.01": 0.9997, "minDCF@0.05": 0.7}),
-             mrt.Evaluation("dino", "plda", "main", {"EER": 20.0, "minDCF@0.01": 0.5, "minDCF@0.05": 0.25})]
-    text = mrt.results_tables(evals, labels={"dino": "DINO (TDNN)"})
+    evals = [rv.Evaluation("dino", "cosine", "main", {"EER": 31.2, "minDCF@0.01": 0.9997, "minDCF@0.05": 0.7}),
+             rv.Evaluation("dino", "plda", "main", {"EER": 20.0, "minDCF@0.01": 0.5, "minDCF@0.05": 0.25})]
+    text = rv.results_tables(evals, labels={"dino": "DINO (TDNN)"})
     row = next(line for line in text.splitlines() if line.startswith("| DINO"))
     assert row == "| DINO (TDNN) | 31.2 | 1.000 | 0.700 | 20 | 0.500 | 0.250 |"   # not "1" and "0.7"
     note = text.split(row)[1].strip()
@@ -30,21 +32,21 @@ def test_min_dcf_three_decimals_and_a_note_when_near_1(tmp_path):
     assert "PLDA" not in note and note.endswith("no operating point there is of use.")
     # every minDCF below 0.95: no note; 0.9496 shows as 0.950 and is noted
     evals[0].figures["minDCF@0.01"] = 0.94
-    assert "minDCF >=" not in mrt.results_tables(evals)
+    assert "minDCF >=" not in rv.results_tables(evals)
     evals[0].figures["minDCF@0.01"] = 0.9496
-    assert "(dino cosine minDCF(0.01) 0.950)" in mrt.results_tables(evals)
+    assert "(dino cosine minDCF(0.01) 0.950)" in rv.results_tables(evals)
     # the calibrated scores' table and the pseudo-label rounds show them alike
-    cal = mrt.calibration_table([mrt.Evaluation("dino", "cosine", "main", {
+    cal = rv.calibration_table([rv.Evaluation("dino", "cosine", "main", {
         "minDCF@0.01": 0.9997, "actDCF@0.01": 1.0, "minDCF@0.05": 0.7, "actDCF@0.05": 0.8, "Cllr": 0.9,
         "minCllr": 0.85})])
     assert "| dino | cosine | main | 1.000 | 1.000 | 0.700 | 0.800 | 0.900 | 0.850 |" in cal
     assert "minDCF >= 0.95 (dino cosine main minDCF(0.01) 1.000)" in cal
-    rounds = mrt.pseudo_label_table([f"dino=-,{_json(tmp_path / 'r.json', EER=40.0, **{'minDCF@0.01': 0.99971})}"])
+    rounds = rv.pseudo_label_table([f"dino=-,{_json(tmp_path / 'r.json', EER=40.0, **{'minDCF@0.01': 0.99971})}"])
     assert "| dino | - | - | - | - | 40 | 1.000 |" in rounds and "(dino minDCF(0.01) 1.000)" in rounds
 
 
 def test_intro_sentences_each_end_with_a_period(tmp_path):
-    assert mrt.join_sentences(["DINO trained on 10 utterances.",
+    assert join_sentences(["DINO trained on 10 utterances.",
                                "PLDA, AS-norm and calibration skipped: no speaker-labelled audio;"
                                " cosine scoring needs none\n",
                                "", "dino_small: 2413 of 5000 utterances have fewer than 400 voiced frames and were "
@@ -146,7 +148,7 @@ def test_det_legend_says_when_the_min_dcf_point_is_off_the_axes(tmp_path):
 
 
 def test_min_dcf_note_names_three_cells_and_counts_the_rest():
-    from utter.bin.make_results_table import high_min_dcf_note
+    from utter.report.verification import high_min_dcf_note
 
     note = high_min_dcf_note([f"sys{k} cosine minDCF(0.01) 0.99{k}" for k in range(7)])
     assert note.startswith("minDCF >= 0.95 (sys0 cosine minDCF(0.01) 0.990; sys1 cosine minDCF(0.01) 0.991; "

@@ -137,7 +137,7 @@ def test_waveform_step1_end_to_end(tmp_path):
     """Step 1 on a wav.scp data dir with a tiny wav2vec2 checkpoint; the result reloads as a network."""
     import soundfile as sf
 
-    from utter.bin import train_contrastive
+    from utter.bin import train_triplet_barlow
     from utter.bin.common import run
     from utter.train.checkpoint import load_embedder as load_network
 
@@ -163,7 +163,7 @@ def test_waveform_step1_end_to_end(tmp_path):
     exp = tmp_path / "exp"
     argv = ["--init-model", str(model), "--ssl-layer", "1", "--exp-dir", str(exp), "--batch-size", "4",
             "--chunk-frames", "30", "--max-steps", "3", "--seed", "0", str(data)]
-    assert run(train_contrastive.main, train_contrastive.build_parser(), argv) == 0
+    assert run(train_triplet_barlow.main, train_triplet_barlow.build_parser(), argv) == 0
     res = json.loads((exp / "results.json").read_text())
     assert set(res["folds"]["1"]["after"]) >= {"within_between", "davies_bouldin", "test_ncm_acc"}
     net = load_network(exp / "fold1" / "final.pt")

@@ -16,7 +16,7 @@ import pytest
 BIN = Path(__file__).resolve().parents[1] / "pylib" / "utter" / "bin"
 #: stages whose --help may import torch (their parsers take network options built from torch modules)
 HELP_NEEDS_TORCH = {"export_model", "extract_embeddings", "finetune", "speaker_means", "train_adapter", "train_common",
-                    "train_contrastive", "train_dino", "train_ssl", "train_xvector"}
+                    "train_triplet_barlow", "train_dino", "train_ssl", "train_xvector"}
 
 
 def imports_torch(code: str) -> bool:

@@ -18,6 +18,7 @@ import pytest
 
 from utter.metrics.paired import crossed_interval, nested_interval
 from utter.metrics.verification import compute_eer
+from utter.report.spec import parse_declaration
 from utter.transfer.findings import (
     AGREES,
     DISAGREES,
@@ -183,11 +184,11 @@ def test_verification_finding_over_pretraining_seeds(tmp_path):
 
 
 def test_declaration_is_checked():
-    assert Declaration.parse("role=primary,test=noninferiority,margin=2,delta=2").margin == 2.0
+    assert parse_declaration("role=primary,test=noninferiority,margin=2,delta=2").margin == 2.0
     for bad, match in (("role=main", "role"), ("test=noninferiority", "margin"), ("delta=-1", "delta"),
                        ("folds=sideways", "folds"), ("colour=red", "expected")):
         with pytest.raises(ValueError, match=match):
-            Declaration.parse(bad)
+            parse_declaration(bad)
 
 
 def test_table(tmp_path):

@@ -81,7 +81,7 @@
 #                              pretrained_exp/<sys>/final.pt (pretrained_exp: egs/voxceleb/exp, or a copy; --mini
 #                              true: conf/mini/pretrained.conf); <sys>_p<S>: <sys>_p<S>_model, by default
 #                              exp/<sys>_p<S>/final.pt beside <sys>_model
-#   lux_stage N DATA SYSTEMS [FOLDS]  contrastive + adapter (Lux et al.) and the adapter alone, on the
+#   lux_stage N DATA SYSTEMS [FOLDS]  triplet + Barlow Twins + adapter (Lux et al.) and the adapter alone, on the
 #                              folds DATA/folds (FOLDS: each system's FOLDS<pretrain_suffix>)
 # RESULTS.md:
 #   add_result GROUP ROW PROTOCOL JSON   a classification cell in the array specs, when JSON exists (a
@@ -433,18 +433,18 @@ lux_stage() {  # lux_stage N DATA "SYSTEMS" [FOLDS]: step 1 and 2 of Lux et al.,
   local opts
   for sys in $3; do
     [ -n "${4:-}" ] && folds_opt=" --folds-dir $4$(pretrain_suffix "$sys")"
-    opts=(--cmd "$train_cmd_now" --train-config "$(conf contrastive.conf)" --opts "--max-folds $ft_max_folds$folds_opt"
+    opts=(--cmd "$train_cmd_now" --train-config "$(conf triplet_barlow.conf)" --opts "--max-folds $ft_max_folds$folds_opt"
           --device "$device" --num-threads "$train_threads")
-    say "stage $n: $sys step 1, triplet + Barlow Twins fine-tuning per fold ($(conf contrastive.conf))"
-    steps/train_contrastive.sh "${opts[@]}" "exp/pretrained/$sys/final.pt" "$data" "exp/$sys/lux/contrastive"
+    say "stage $n: $sys step 1, triplet + Barlow Twins fine-tuning per fold ($(conf triplet_barlow.conf))"
+    steps/train_triplet_barlow.sh "${opts[@]}" "exp/pretrained/$sys/final.pt" "$data" "exp/$sys/lux/triplet_barlow"
     say "stage $n: $sys step 2, adapter on the frozen step-1 network of each fold"
-    steps/train_adapter.sh "${opts[@]}" --seeds "$seed_list" "exp/$sys/lux/contrastive" "$data" "exp/$sys/lux/adapter"
+    steps/train_adapter.sh "${opts[@]}" --seeds "$seed_list" "exp/$sys/lux/triplet_barlow" "$data" "exp/$sys/lux/adapter"
     say "stage $n: $sys adapter on the frozen pretrained network (no step 1)"
     steps/train_adapter.sh "${opts[@]}" --seeds "$seed_list" "exp/pretrained/$sys/final.pt" "$data" \
       "exp/$sys/lux/adapter_pretrained"
   done
   # shellcheck disable=SC2086
-  say "stage $n: done: exp/$(set_of $3)/lux/{contrastive,adapter,adapter_pretrained}/results.json"
+  say "stage $n: done: exp/$(set_of $3)/lux/{triplet_barlow,adapter,adapter_pretrained}/results.json"
 }
 
 # ---------------------------------------------------------------- RESULTS.md

@@ -18,7 +18,7 @@
 #   up_to_date WHAT INPUTS OUTPUT...  true when every OUTPUT is newer than the INPUTS (a space-separated
 #                        list) and --overwrite is not true (python -m utter.stage; WHAT names it in its message)
 #   job_failed WHAT LOG  "WHAT failed; see LOG" on stderr, and exit 1
-#   fold_exp_dir "$@"    the start of a per-fold training step (steps/train_contrastive.sh,
+#   fold_exp_dir "$@"    the start of a per-fold training step (steps/train_triplet_barlow.sh,
 #                        steps/train_adapter.sh): the arguments <model> <data-dir> <exp-dir> (else
 #                        usage) as model, data, dir; the model, <data-dir>/folds and --train-config
 #                        (when given) exist; done (exit 0) when <exp-dir>/results.json exists whole, unless

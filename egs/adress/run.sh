@@ -2,7 +2,7 @@
 # ADReSS recipe: Alzheimer's disease detection (cc/cd) and MMSE regression from the picture
 # description recordings of the ADReSS challenge (Interspeech 2020), with the VoxCeleb-pretrained
 # DINO and supervised x-vector networks of egs/voxceleb (Cho, Villalba, Moro-Velazquez, Dehak,
-# IEEE JSTSP 2022), the contrastive + adapter method (Lux, Chen, Vu, SLT 2022), and a
+# IEEE JSTSP 2022), the triplet + Barlow Twins + adapter method (Lux, Chen, Vu, SLT 2022), and a
 # sentencepiece text branch fused with the acoustic scores.
 #
 # usage: egs/adress/run.sh [options]
@@ -29,9 +29,9 @@
 #      pretrained model with a classification head on the participant segments (conf/finetune.conf),
 #      CV over the training speakers' segments and train -> test: exp/<sys>/finetune/<strategy>/{cv,test}
 #      (decided per speaker: the mean posterior of its segments)
-#   8  contrastive + non-contrastive fine-tuning (step 1) then an adapter on the frozen network (step 2),
-#      Lux et al. (conf/contrastive.conf), and the adapter on the frozen pretrained network, on the
-#      same CV folds: exp/<sys>/lux/{contrastive,adapter,adapter_pretrained} (decided per speaker)
+#   8  triplet + Barlow Twins fine-tuning (step 1) then an adapter on the frozen network (step 2),
+#      Lux et al. (conf/triplet_barlow.conf), and the adapter on the frozen pretrained network, on the
+#      same CV folds: exp/<sys>/lux/{triplet_barlow,adapter,adapter_pretrained} (decided per speaker)
 #   9  text branch (sentencepiece subwords, TF-IDF, logistic regression, per speaker), its late fusion
 #      with the speaker scores of the fusion_classifier on frozen embeddings, and MMSE ridge regression
 #      from the text features: exp/text/<sys>/{cv,test,fusion_cv,fusion_test,mmse_cv,mmse_test}
@@ -221,7 +221,7 @@ if run_stage 7; then
   say "stage 7: done: exp/$(set_of $systems)/finetune/$(set_of $finetune_strategies)/{cv,test}/results.json"
 fi
 
-# ---------------------------------------------------------------- 8: contrastive + adapter (Lux et al.)
+# ---------------------------------------------------------------- 8: triplet + Barlow Twins + adapter (Lux et al.)
 if run_stage 8; then lux_stage 8 data/adress_train "$lux_systems" data/adress_train/folds; fi
 
 # ---------------------------------------------------------------- 9: text branch and fusion
@@ -271,7 +271,7 @@ if run_stage 11; then
     done
   done
   for sys in $lux_systems; do
-    add_result lux "$sys/contrastive+adapter" cv exp/$sys/lux/adapter/results.json
+    add_result lux "$sys/triplet-barlow+adapter" cv exp/$sys/lux/adapter/results.json
     add_result lux "$sys/adapter-only" cv exp/$sys/lux/adapter_pretrained/results.json
     for strategy in $finetune_strategies; do
       add_result lux "$sys/fine-tuning-$strategy" cv exp/$sys/finetune/$strategy/cv/results.json

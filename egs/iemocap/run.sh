@@ -26,9 +26,9 @@
 #      ablation strategy on the ablation systems: exp/<sys>/finetune_chunk/<frames>
 #   9  augmentation ablation: the same fine-tuning with the stage-3 copies of each fold's training
 #      utterances as extra data: exp/<sys>/finetune_aug/<strategy> (without: stage 7's run)
-#  10  contrastive + non-contrastive fine-tuning, step 1 (conf/contrastive.conf), then an adapter on
+#  10  triplet + Barlow Twins fine-tuning, step 1 (conf/triplet_barlow.conf), then an adapter on
 #      the frozen step-1 network, step 2 (Lux et al.), and the adapter on the frozen pretrained
-#      network: exp/<sys>/lux/{contrastive,adapter,adapter_pretrained}; compared in RESULTS.md with
+#      network: exp/<sys>/lux/{triplet_barlow,adapter,adapter_pretrained}; compared in RESULTS.md with
 #      stage 7's end-to-end fine-tuning on the same folds
 #  11  RESULTS.md: UA, WA, macro-F1, mean ± std over folds and seeds (published figures from
 #      conf/published.tsv beside them for the real corpus)
@@ -169,7 +169,7 @@ if run_stage 9; then
       "(without augmentation: stage 7's exp/<sys>/finetune/$ablation_strategy)"
 fi
 
-# ---------------------------------------------------------------- 10: contrastive + adapter (Lux et al.)
+# ---------------------------------------------------------------- 10: triplet + Barlow Twins + adapter (Lux et al.)
 if run_stage 10; then lux_stage 10 data/iemocap "$ablation_systems"; fi
 
 # ---------------------------------------------------------------- 11: RESULTS.md
@@ -189,7 +189,7 @@ if run_stage 11; then
     done
     add_result aug "$sys/without-augmentation" loso exp/$sys/finetune/$ablation_strategy/results.json
     add_result aug "$sys/with-augmentation" loso exp/$sys/finetune_aug/$ablation_strategy/results.json
-    add_result lux "$sys/contrastive+adapter" loso exp/$sys/lux/adapter/results.json
+    add_result lux "$sys/triplet-barlow+adapter" loso exp/$sys/lux/adapter/results.json
     add_result lux "$sys/adapter-only" loso exp/$sys/lux/adapter_pretrained/results.json
     for strategy in $finetune_strategies; do
       add_result lux "$sys/fine-tuning-$strategy" loso exp/$sys/finetune/$strategy/results.json

@@ -178,7 +178,7 @@ fi
 # ---------------------------------------------------------------- 7: back-ends
 # Score directories: exp/<sys>/scores/<list>/scores_{cosine,plda,asnorm} (raw) and
 # scores_<backend>_cal (calibrated); the calibration trials' scores in exp/<sys>/scores/calibration.
-backends="cosine plda asnorm"
+backends=$(python -m utter.bin.scorers)   # cosine plda asnorm: the registry utter.backend.scorers
 score_lists="$trial_lists calibration"
 trials_of() { if [ "$1" = calibration ]; then echo data/calibration/trials; else echo "data/voxceleb1_trials/$1"; fi; }
 emb_of() { if [ "$1" = calibration ]; then echo "exp/$2/emb/voxceleb2_dev_heldout"; else echo "exp/$2/emb/voxceleb1"; fi; }
@@ -208,7 +208,7 @@ if run_stage 7; then
       done
     done
   done
-  say "stage 7: done: exp/{${systems// /,}}/scores/{${score_lists// /,}}/scores_{cosine,plda,asnorm}[_cal]," \
+  say "stage 7: done: exp/{${systems// /,}}/scores/{${score_lists// /,}}/scores_{${backends// /,}}[_cal]," \
       "exp/{${systems// /,}}/{plda/plda.npz,calibration/*/calibration.npz}"
 fi
 
@@ -218,7 +218,7 @@ if run_stage 8; then
     trials=$(trials_of "$list")
     say "stage 8: EER, minDCF(0.01), minDCF(0.05) on $trials"
     for sys in $systems; do
-      for scores in exp/$sys/scores/$list/scores_{cosine,plda,asnorm}{,_cal}; do
+      for scores in $(for b in $backends; do echo "exp/$sys/scores/$list/scores_$b"{,_cal}; done); do
         [ -f "$scores" ] || continue
         if ! python -m utter.stage --what "stage 8 $scores" --inputs "$scores $trials" "$scores.json" 2> /dev/null; then
           python -m utter.bin.evaluate_verification --name "$sys ${scores##*/scores_}" --det-png none \

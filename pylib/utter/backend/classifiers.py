@@ -5,13 +5,14 @@ hinge, as liblinear's default) are fitted by L-BFGS on standardised inputs; cosi
 against class means needs no fitting; PLDA class scoring lets classes play the part of
 speakers in a PLDA model; ridge regression predicts continuous targets (MMSE).
 All share ``fit``/``scores``/``predict``/``save``/``load`` so a stage program can swap them
-by name (:func:`build_classifier`), and every model saves to one npz file.
+by name (:data:`CLASSIFIER_KINDS`, the one list of kinds), and every model saves to one npz file.
 """
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
@@ -308,15 +309,37 @@ def _lbfgs(objective, theta0: np.ndarray, max_iter: int) -> np.ndarray:
     return result.x
 
 
-CLASSIFIERS = {cls.kind: cls for cls in (LogisticRegression, LinearSVM, CosineClassMeans)}
-REGRESSORS = {RidgeRegression.kind: RidgeRegression}
+@dataclass(frozen=True)
+class ClassifierKind:
+    """A classifier kind as every lister shows it: its class, a phrase for ``--help``, whether it
+    predicts continuous targets, the options of :class:`utter.transfer.frozen.FrozenOptions` it takes,
+    and the one a grid search on dev tunes (``""``: none)."""
+
+    cls: type[EmbeddingClassifier]
+    description: str
+    regression: bool = False
+    options: tuple[str, ...] = ()
+    tuned: str = ""
+
+
+#: every classifier and regressor kind by name (``--classifier``, the recipes' ``classifiers`` lists)
+CLASSIFIER_KINDS: dict[str, ClassifierKind] = {k.cls.kind: k for k in (
+    ClassifierKind(LogisticRegression, "logistic regression", options=("c", "balanced"), tuned="c"),
+    ClassifierKind(LinearSVM, "linear SVM", options=("c", "balanced"), tuned="c"),
+    ClassifierKind(CosineClassMeans, "cosine to class means"),
+    ClassifierKind(PLDAClassifier, "PLDA class LLRs", options=("lda_dim",)),
+    ClassifierKind(RidgeRegression, "ridge regression", regression=True, options=("alpha",), tuned="alpha"),
+)}
+
+
+def classifier_kind(kind: str) -> ClassifierKind:
+    """The registry entry of ``kind``; an unknown kind is an error naming the choices."""
+    if kind not in CLASSIFIER_KINDS:
+        raise ValueError(f"unknown classifier '{kind}'; choose from {sorted(CLASSIFIER_KINDS)}")
+    return CLASSIFIER_KINDS[kind]
 
 
 def build_classifier(kind: str, **options) -> EmbeddingClassifier:
-    """A classifier or regressor by name (``logreg``, ``svm``, ``cosine``, ``plda``, ``ridge``)."""
-    if kind == "plda":
-        return PLDAClassifier(**options)
-    registry = {**CLASSIFIERS, **REGRESSORS}
-    if kind not in registry:
-        raise ValueError(f"unknown classifier '{kind}'; choose from {sorted(registry) + ['plda']}")
-    return registry[kind](**options)
+    """A classifier or regressor by name (:data:`CLASSIFIER_KINDS`: ``logreg``, ``svm``, ``cosine``,
+    ``plda``, ``ridge``)."""
+    return classifier_kind(kind).cls(**options)

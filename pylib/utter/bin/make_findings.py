@@ -10,7 +10,8 @@ PATHS: one result file per pretraining seed, comma-separated, in the same seed o
 files whose runs are paired by (fold, seed); ``trials=TRIALS,utt2spk=UTT2SPK``: score files of that
 trial list, compared by EER. DECLARATION, what the row tests, declared before any run:
 ``role=primary|exploratory,test=superiority|noninferiority,margin=M,delta=D,folds=crossed|nested``
-(default exploratory superiority, no delta, crossed folds; see utter.transfer.findings.Declaration).
+(default exploratory superiority, no delta, crossed folds; see utter.transfer.findings.Declaration);
+the grammar is utter.report.spec's, the one spec language of results.conf.
 A finding whose files are missing is listed as "not run". Example::
 
     python -m utter.bin.make_findings --out findings.md \\
@@ -25,44 +26,14 @@ from pathlib import Path
 from utter.atomic import atomic_open
 from utter.bin.common import main_entry, make_parser, str2bool
 from utter.data.datadir import read_table
+from utter.report.spec import parse_finding
 from utter.transfer.findings import (
-    Declaration,
-    Finding,
     FindingResult,
     adjust_and_decide,
     compare_summaries,
     compare_verification,
     findings_table,
 )
-
-
-def parse_spec(spec: str) -> tuple[Finding, list[str], list[str], dict[str, str] | None]:
-    """(finding, paths A, paths B, verification options or None) of one ``|``-separated spec."""
-    fields = spec.split("|")
-    if len(fields) not in (7, 8):
-        raise ValueError(f"finding '{spec}': expected 7 or 8 '|'-separated fields "
-                         "(NAME|CLAIM|A=PATHS|B=PATHS|FIGURE|greater or less|runs or trials=...,utt2spk=..."
-                         "[|role=...,test=...,margin=...,delta=...,folds=...]), "
-                         f"got {len(fields)}")
-    name, claim, a, b, figure, direction, kind = (f.strip() for f in fields[:7])
-    for side in (a, b):
-        if "=" not in side:
-            raise ValueError(f"finding {name}: '{side}' must be LABEL=PATH[,PATH...]")
-    if direction not in ("greater", "less"):
-        raise ValueError(f"finding {name}: direction must be 'greater' or 'less', got '{direction}'")
-    try:
-        declaration = Declaration.parse(fields[7] if len(fields) == 8 else "")
-    except ValueError as e:
-        raise ValueError(f"finding {name}: declaration '{fields[7]}': {e}") from e
-    label_a, paths_a = a.split("=", 1)
-    label_b, paths_b = b.split("=", 1)
-    opts = None
-    if kind != "runs":
-        opts = dict(kv.split("=", 1) for kv in kind.split(",") if "=" in kv)
-        if set(opts) != {"trials", "utt2spk"}:
-            raise ValueError(f"finding {name}: kind must be 'runs' or 'trials=FILE,utt2spk=FILE', got '{kind}'")
-    return (Finding(name, claim, label_a, label_b, figure, direction, declaration),
-            paths_a.split(","), paths_b.split(","), opts)
 
 
 def build_parser():
@@ -81,7 +52,8 @@ def build_parser():
 def main(args) -> None:
     results: list[FindingResult] = []
     for spec in args.findings:
-        finding, paths_a, paths_b, opts = parse_spec(spec)
+        parsed = parse_finding(spec)
+        finding, paths_a, paths_b, opts = parsed.finding, parsed.paths_a, parsed.paths_b, parsed.verification
         missing = [p for p in (*paths_a, *paths_b) if not Path(p).is_file()]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""

@@ -6,10 +6,11 @@ import logging
 from utter.backend.cosine import CosineScorer
 from utter.backend.io import align_scores, read_scores, write_scores
 from utter.backend.norm import METHODS, cohort_embeddings, normalize_scores
+from utter.backend.scorers import load_scorer
 from utter.bin.common import main_entry, make_parser
 from utter.data.datadir import read_table
 from utter.data.kaldi_io import read_embeddings
-from utter.transfer.verification import load_scorer, prepare_trial_inputs
+from utter.transfer.verification import prepare_trial_inputs
 
 log = logging.getLogger("utter")
 

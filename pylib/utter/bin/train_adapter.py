@@ -1,7 +1,7 @@
 """Lux et al.'s step 2 per fold and seed: freeze the network, train an adapter (MLP with dropout) on its embeddings.
 
-  python -m utter.bin.train_adapter --config conf/contrastive.conf --seeds 0,1,2 \
-      exp/dino/lux/contrastive data/iemocap exp/dino/lux/adapter
+  python -m utter.bin.train_adapter --config conf/triplet_barlow.conf --seeds 0,1,2 \
+      exp/dino/lux/triplet_barlow data/iemocap exp/dino/lux/adapter
 
 <model> is a step-1 experiment dir (its fold<k>/final.pt is used for fold k), or one network for
 every fold (an utter checkpoint, a torchaudio wav2vec2 .pt, or a HF checkpoint dir: the adapter
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from utter.bin.common import main_entry, make_parser, str2bool
-from utter.bin.train_contrastive import add_fold_arguments, add_pretrained_arguments
+from utter.bin.train_triplet_barlow import add_fold_arguments, add_pretrained_arguments
 
 log = logging.getLogger("utter")
 

@@ -14,6 +14,7 @@ confusion.png (summed over folds).
 """
 from __future__ import annotations
 
+from utter.backend.classifiers import CLASSIFIER_KINDS
 from utter.bin.common import main_entry, make_parser, str2bool
 from utter.transfer.frozen import FrozenOptions, run_frozen_classifier
 
@@ -27,9 +28,9 @@ def _floats(text: str) -> tuple[float, ...]:
 
 def build_parser():
     p = make_parser(__doc__.splitlines()[0])
-    p.add_argument("--classifier", default="logreg", choices=["logreg", "svm", "cosine", "plda", "ridge"],
-                   help="logistic regression, linear SVM, cosine to class means, PLDA class LLRs, "
-                        "or ridge regression (--task regression)")
+    p.add_argument("--classifier", default="logreg", choices=list(CLASSIFIER_KINDS),
+                   help=", ".join(f"{name}: {k.description}" + (" (--task regression)" if k.regression else "")
+                                  for name, k in CLASSIFIER_KINDS.items()))
     p.add_argument("--task", default="classification", choices=["classification", "regression"],
                    help="regression: continuous targets (utt2mmse) with ridge regression")
     p.add_argument("--label-table", default="utt2emo",
@@ -53,8 +54,9 @@ def build_parser():
 
 def main(args) -> None:
     regression = args.task == "regression"
-    if regression != (args.classifier == "ridge"):
-        raise ValueError("--task regression goes with --classifier ridge (and classification with the others)")
+    if regression != CLASSIFIER_KINDS[args.classifier].regression:
+        regressors = " or ".join(n for n, k in CLASSIFIER_KINDS.items() if k.regression)
+        raise ValueError(f"--task regression goes with --classifier {regressors} (and classification with the others)")
     if bool(args.folds_dir) == bool(args.test_data):
         raise ValueError("give exactly one of --folds-dir (cross-validation) and --test-data (train -> test)")
     if bool(args.test_data) != bool(args.test_emb):

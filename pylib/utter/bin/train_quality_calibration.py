@@ -40,8 +40,9 @@ def quality_inputs(args, enroll, test):
     """Quality vectors of the trials from the arguments' embeddings, durations, cohort and scorer."""
     from utter.backend.cosine import CosineScorer
     from utter.backend.quality import trial_quality_vectors
+    from utter.backend.scorers import load_scorer
     from utter.data.kaldi_io import read_embeddings
-    from utter.transfer.verification import load_scorer, read_durations
+    from utter.transfer.verification import read_durations
 
     ids, x = read_embeddings(args.emb_scp)
     _, cohort = read_embeddings(args.cohort_scp)

@@ -4,7 +4,7 @@ Features are prepared exactly as in training (``utter.data.dataset.FeatureReader
 CMN over the whole utterance, then VAD). Whole utterances are batched by length (the
 loader's :class:`~utter.data.plans.UttPlan`; padding goes to the network through
 ``lengths``). With ``chunk_len`` an utterance's voiced frames are cut into consecutive,
-non-overlapping chunks of ``chunk_len`` frames (see :func:`chunk_bounds`), and its
+non-overlapping chunks of ``chunk_len`` frames (see :func:`frame_chunks`), and its
 embedding is the mean of the chunk embeddings, so memory stays bounded on long recordings.
 
 An utterance whose VAD keeps fewer than ``min_voiced_frames`` frames is embedded whole,
@@ -84,7 +84,7 @@ class ExtractStats:
         return s
 
 
-def chunk_bounds(num_frames: int, chunk_len: int, min_len: int) -> list[tuple[int, int]]:
+def frame_chunks(num_frames: int, chunk_len: int, min_len: int) -> list[tuple[int, int]]:
     """``(start, length)`` of the chunks of an utterance of ``num_frames`` frames.
 
     Consecutive, non-overlapping chunks of ``chunk_len`` frames from frame 0; the remainder
@@ -169,7 +169,7 @@ def plan_items(data_dir: str | os.PathLike, opts: ExtractOptions, utts: Sequence
         ri, n = lengths[u]
         if n < 1:
             raise ValueError(f"{u}: no frames in {corpus.dirs[0].file('feats.scp')}")
-        bounds = chunk_bounds(n, opts.chunk_len, min_len) if opts.chunk_len else [(0, n)]
+        bounds = frame_chunks(n, opts.chunk_len, min_len) if opts.chunk_len else [(0, n)]
         for k, (start, length) in enumerate(bounds):
             items[item_id(u, k)] = (ri, u, start, length)
         per_utt[u] = len(bounds)

@@ -2,7 +2,8 @@
 
 A finding compares system A with system B on one figure (UA, accuracy, EER...) and says which
 way the paper found it (``direction``: A 'greater' or 'less' than B). What is tested is declared
-before any run, in the recipe's ``conf/results.conf`` (:class:`Declaration`): a superiority or a
+before any run, in the recipe's ``conf/results.conf`` (:class:`Declaration`, read by
+:func:`utter.report.spec.parse_declaration`): a superiority or a
 non-inferiority test (with its margin), the smallest effect of interest, and whether the row is
 the finding's one primary row (Holm over the primary rows of a table) or exploratory.
 
@@ -74,17 +75,6 @@ class Declaration:
             raise ValueError(f"a non-inferiority test needs a margin > 0, got {self.margin}")
         if not (math.isnan(self.delta) or self.delta > 0):
             raise ValueError(f"delta (the smallest effect of interest) must be > 0, got {self.delta}")
-
-    @classmethod
-    def parse(cls, text: str) -> Declaration:
-        """From ``key=value,...`` (role, test, margin, delta, folds); empty text: the defaults."""
-        kw: dict = {}
-        for item in filter(None, (t.strip() for t in text.split(","))):
-            key, sep, value = item.partition("=")
-            if not sep or key not in ("role", "test", "margin", "delta", "folds"):
-                raise ValueError(f"'{item}': expected role=, test=, margin=, delta= or folds=")
-            kw[key] = float(value) if key in ("margin", "delta") else value
-        return cls(**kw)
 
     def as_dict(self) -> dict:
         return {"role": self.role, "test": self.test, "margin": self.margin,

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from utter.atomic import atomic_open
-from utter.backend.classifiers import EmbeddingClassifier, build_classifier
+from utter.backend.classifiers import EmbeddingClassifier, classifier_kind
 from utter.data.datadir import sort_key
 from utter.data.kaldi_io import read_embeddings
 from utter.progress import bar as progress_bar
@@ -60,18 +60,21 @@ class FrozenOptions:
 
     @property
     def regression(self) -> bool:
-        return self.kind == "ridge"
+        return classifier_kind(self.kind).regression
+
+    @property
+    def tuned(self) -> str:
+        """The option a grid search tunes (C, alpha), ``""`` when the kind has none."""
+        return classifier_kind(self.kind).tuned
 
     def build(self, value: float | None = None) -> EmbeddingClassifier:
-        """The classifier, with ``value`` as its C (alpha for ridge) instead of the configured one."""
+        """The classifier, with ``value`` as its tuned option (C, alpha) instead of the configured one."""
+        kind = classifier_kind(self.kind)
         opts = dict(self.extra)
-        if self.kind in ("logreg", "svm"):
-            opts.update(c=self.c if value is None else value, balanced=self.balanced)
-        elif self.kind == "ridge":
-            opts.update(alpha=self.alpha if value is None else value)
-        elif self.kind == "plda":
-            opts.update(lda_dim=self.lda_dim)
-        return build_classifier(self.kind, **opts)
+        opts.update({name: getattr(self, name) for name in kind.options})
+        if value is not None and kind.tuned:
+            opts[kind.tuned] = value
+        return kind.cls(**opts)
 
 
 def _embeddings(scp: str) -> dict[str, np.ndarray]:
@@ -98,7 +101,7 @@ def _fit_one(opts: FrozenOptions, x, y, xd, yd, split: str):
 
 def _fit_grid(opts: FrozenOptions, x, y, xd, yd, split: str):
     """Fit on train; with a grid and a dev list keep the value with the best dev UA (regression: RMSE)."""
-    if not opts.grid or xd is None or opts.kind not in ("logreg", "svm", "ridge"):
+    if not opts.grid or xd is None or not opts.tuned:
         return opts.build().fit(x, y), None
     best = None
     for value in opts.grid:

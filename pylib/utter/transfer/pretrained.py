@@ -2,7 +2,7 @@
 
 Pretrained networks are utter checkpoints (DINO teacher, x-vector; any ``final.pt``) or
 wav2vec 2.0 / HuBERT checkpoints (torchaudio ``.pt`` or a Hugging Face directory) pooled
-to one vector per utterance. Lux et al.'s two steps (:mod:`~utter.transfer.contrastive_folds`,
+to one vector per utterance. Lux et al.'s two steps (:mod:`~utter.transfer.triplet_barlow_folds`,
 :mod:`~utter.transfer.adapter`) both load and embed through here.
 """
 from __future__ import annotations

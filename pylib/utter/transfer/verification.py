@@ -2,9 +2,10 @@
 in, scores and figures out.
 
 The back-end models (:mod:`utter.backend`) work on matrices; this module reads what they are
-given: embeddings (``xvector.scp``), ``spk2utt``-style enrolment files (model -> utterances),
-``utt2dur``/``utt2num_frames`` durations for quality measures, and saved scorers of either
-kind. It also reports calibrated scores' figures (:mod:`utter.metrics.verification`).
+given: embeddings (``xvector.scp``), ``spk2utt``-style enrolment files (model -> utterances) and
+``utt2dur``/``utt2num_frames`` durations for quality measures (a saved scorer of any back-end is
+loaded by :func:`utter.backend.scorers.load_scorer`). It also reports calibrated scores' figures
+(:mod:`utter.metrics.verification`).
 """
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from utter.backend.calibration import duration_quality
-from utter.backend.cosine import CosineScorer
-from utter.backend.io import Trials, load_npz, read_trials, write_scores
-from utter.backend.plda import PLDA
+from utter.backend.io import Trials, read_trials, write_scores
 from utter.backend.scoring import Scorer, TrialIndex, index_trials
 from utter.data.datadir import DataDir, read_list_table, read_table
 from utter.data.kaldi_io import read_embeddings
@@ -28,12 +27,6 @@ from utter.metrics.verification import compute_act_dcf, compute_cllr, compute_ee
 def read_enrollment(path: str | os.PathLike) -> OrderedDict[str, list[str]]:
     """Read a ``spk2utt``-style enrolment file: model id -> its enrolment utterances."""
     return read_list_table(path)
-
-
-def load_scorer(path: str | os.PathLike) -> Scorer:
-    """Load a saved cosine or PLDA scorer, whichever the npz file holds."""
-    kind = load_npz(path, ("cosine", "plda"))[0]["kind"]
-    return CosineScorer.load(path) if kind == "cosine" else PLDA.load(path)
 
 
 @dataclass

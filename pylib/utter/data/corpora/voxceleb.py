@@ -26,6 +26,7 @@ from utter.data.corpora import (
     write_data_dir,
 )
 from utter.data.datadir import write_table
+from utter.data.trials import TrialError, read_trial_list
 
 SPK_RE = re.compile(r"^id\d+$")
 TRIAL_PATH_RE = re.compile(r"^(id\d+)/([^/\s]+)/(\d+)\.wav$")
@@ -108,28 +109,25 @@ def scan_audio(base: Path, ext: str) -> OrderedDict[str, Path]:
 
 
 def read_trials(path: Path) -> list[tuple[str, str, str, int]]:
-    """Read a VoxCeleb trial list (``1 id/video/00001.wav id/video/00002.wav``).
+    """Read a VoxCeleb trial list (``1 id/video/00001.wav id/video/00002.wav``): the lines are read by
+    :func:`utter.data.trials.read_trial_list` (the one trial reader of the data room), the audio paths
+    turned into utterance ids here.
 
     Returns (enroll utt, test utt, target|nontarget, line number) tuples.
     """
+    try:
+        trials, _ = read_trial_list(path, "voxceleb")
+    except TrialError as e:
+        raise CorpusError(str(e)) from None
     out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != 3 or fields[0] not in ("0", "1"):
-                raise CorpusError(f"{path}:{lineno}: expected '<0|1> idN/video/NNNNN.wav idN/video/NNNNN.wav', "
-                                  f"got '{line.rstrip()}'")
-            utts = []
-            for p in fields[1:]:
-                m = TRIAL_PATH_RE.match(p)
-                if not m:
-                    raise CorpusError(f"{path}:{lineno}: '{p}' is not of the form idNNNNN/<video>/NNNNN.wav")
-                utts.append(utt_id(*m.groups()))
-            out.append((utts[0], utts[1], "target" if fields[0] == "1" else "nontarget", lineno))
-    if not out:
-        raise CorpusError(f"{path}: empty trial list")
+    for t in trials:
+        utts = []
+        for p in (t.enroll, t.test):
+            m = TRIAL_PATH_RE.match(p)
+            if not m:
+                raise CorpusError(f"{path}:{t.lineno}: '{p}' is not of the form idNNNNN/<video>/NNNNN.wav")
+            utts.append(utt_id(*m.groups()))
+        out.append((utts[0], utts[1], t.label, t.lineno))
     return out
 
 

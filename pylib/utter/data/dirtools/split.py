@@ -32,7 +32,7 @@ def split_scp(lines: Sequence, num: int, utt2spk: dict | None = None, path: str 
     if num < 1:
         raise DataDirError(f"invalid number of splits {num}")
     if utt2spk is None:
-        return [list(lines[a:b]) for a, b in chunk_bounds(len(lines), num, path)]
+        return [list(lines[a:b]) for a, b in piece_bounds(len(lines), num, path)]
     spk_lines: dict = {}
     for i, line in enumerate(lines, 1):
         f = line.split(None, 1)
@@ -47,8 +47,9 @@ def split_scp(lines: Sequence, num: int, utt2spk: dict | None = None, path: str 
     return [[line for j in p for line in spk_lines[spks[j]]] for p in parts]
 
 
-def chunk_bounds(n: int, num: int, path: str = "") -> list[tuple[int, int]]:
-    """split_scp.pl without --utt2spk: ``num`` consecutive chunks of ``n`` lines."""
+def piece_bounds(n: int, num: int, path: str = "") -> list[tuple[int, int]]:
+    """split_scp.pl without --utt2spk: the (start, end) line ranges of ``num`` consecutive pieces of ``n``
+    lines (a job list's pieces; frame chunks of an utterance are :func:`utter.train.extract.frame_chunks`)."""
     if n == 0:
         raise DataDirError(f"{path}: no utterances, nothing to split")
     per, rem = divmod(n, num)
@@ -162,7 +163,7 @@ class _Parts:
         self.num, self.prog, self.say = num, prog, say
         if per_utt:
             rows = None
-            self.bounds = chunk_bounds(len(pairs), num, u2s.path)
+            self.bounds = piece_bounds(len(pairs), num, u2s.path)
         else:
             rows = speaker_rows(pairs, num, u2s.path)
             self.bounds = contiguous_bounds(rows)

@@ -143,10 +143,6 @@ def _lines_simple(lines: Sequence[bytes]) -> bool:
     return not any(c in data for c in BLANKS)
 
 
-def read_table(path: str | os.PathLike) -> Table:
-    return Table.read(path)
-
-
 def write_lines(path: str | os.PathLike, lines: Iterable[bytes]) -> None:
     """Write ``lines`` (bytes, newline added to each) through a temporary name renamed onto ``path``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:

@@ -5,7 +5,7 @@
 * :mod:`~utter.train.objectives.speaker`: supervised speaker classification with AAM-softmax
   (the x-vector baseline);
 * :mod:`~utter.train.objectives.classification`: cross-entropy fine-tuning on a downstream task;
-* :mod:`~utter.train.objectives.contrastive`: triplet + Barlow Twins (Lux et al.);
+* :mod:`~utter.train.objectives.triplet_barlow`: triplet + Barlow Twins (Lux et al.);
 * :mod:`~utter.train.objectives.base`: what they share, the :class:`Objective` base class and the
   parameter groups (:func:`weight_decay_groups`).
 

@@ -1,7 +1,7 @@
 """The :class:`Objective` every training run optimises, and the one weight-decay split of its parameters.
 
 An objective says what is trained and how the loss is computed (one module each beside this one:
-``dino``, ``speaker``, ``classification``, ``contrastive``); :class:`utter.train.trainer.Trainer` runs
+``dino``, ``speaker``, ``classification``, ``triplet_barlow``); :class:`utter.train.trainer.Trainer` runs
 any of them the same way. Its optimiser groups come from :func:`weight_decay_groups`.
 """
 from __future__ import annotations

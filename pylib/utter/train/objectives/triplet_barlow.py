@@ -2,11 +2,11 @@
 L = L_triplet + lambda * L_BT.
 
 The losses: a triplet loss on cosine distance (margin 1.0) and Barlow Twins (Zbontar et al.
-2021) on a projector, combined in :class:`ContrastiveNonContrastiveLoss`.
-:class:`ContrastiveObjective` runs them in the one trainer over class-aware triplet batches
+2021) on a projector, combined in :class:`TripletBarlowLoss`.
+:class:`TripletBarlowObjective` runs them in the one trainer over class-aware triplet batches
 (:mod:`utter.data.triplets`): time masking on the inputs, the network embeds anchor, positive
 and negative crops in one forward pass, and the loss takes the three embeddings. The fold
-runner that trains one model per fold is :mod:`utter.transfer.contrastive_folds`.
+runner that trains one model per fold is :mod:`utter.transfer.triplet_barlow_folds`.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, offdiag_weight: float 
     return on + offdiag_weight * off
 
 
-class ContrastiveNonContrastiveLoss(nn.Module):
+class TripletBarlowLoss(nn.Module):
     """L = L_triplet + lambda_bt * L_BT (Lux et al.), owning the Barlow Twins projector.
 
     Barlow Twins compares projector(anchor) with projector(positive) (each batch through the
@@ -103,7 +103,7 @@ class ContrastiveNonContrastiveLoss(nn.Module):
 
 # ---------------------------------------------------------------- objective
 
-class ContrastiveObjective(Objective):
+class TripletBarlowObjective(Objective):
     """Triplet (cosine, margin) + lambda * Barlow Twins (projector) over triplet batches.
 
     ``time_mask_prob``/``time_mask_len``: wav2vec 2.0 span masking of the inputs in training
@@ -116,7 +116,7 @@ class ContrastiveObjective(Objective):
                  proj_layers: int = 3, offdiag_weight: float = 0.0051, triplet_on: str = "projector",
                  time_mask_prob: float = 0.2, time_mask_len: int = 0):
         self.model = network
-        self.criterion = ContrastiveNonContrastiveLoss(network.embed_dim, lambda_bt=lambda_bt, margin=margin,
+        self.criterion = TripletBarlowLoss(network.embed_dim, lambda_bt=lambda_bt, margin=margin,
                                                        proj_dim=proj_dim, proj_layers=proj_layers,
                                                        offdiag_weight=offdiag_weight, triplet_on=triplet_on)
         self.waveform = input_kind(network) == "waveform"

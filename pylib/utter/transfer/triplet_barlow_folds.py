@@ -1,7 +1,7 @@
 """Lux et al.'s step 1 per cross-validation fold, with the embedding space measured before and after.
 
-:func:`run_contrastive_folds` trains one model per fold with the
-:class:`~utter.train.objectives.contrastive.ContrastiveObjective` (triplet + lambda * Barlow
+:func:`run_triplet_barlow_folds` trains one model per fold with the
+:class:`~utter.train.objectives.triplet_barlow.TripletBarlowObjective` (triplet + lambda * Barlow
 Twins) on the fold's training list only, and reports the embedding-space figures
 (:mod:`utter.metrics.embedding_space`) of the fold's train/test embeddings before and after.
 Step 2 (an adapter on the frozen step-1 networks) is :mod:`utter.transfer.adapter`.
@@ -25,7 +25,7 @@ from utter.metrics.results import read_results_json, write_results_json
 from utter.nnet.ssl_frontends import input_kind
 from utter.train.checkpoint import load_embedder
 from utter.train.config import TrainConfig
-from utter.train.objectives.contrastive import ContrastiveObjective
+from utter.train.objectives.triplet_barlow import TripletBarlowObjective
 from utter.train.rng import seed_everything
 from utter.train.trainer import Trainer
 from utter.transfer.folds import Split, read_labels
@@ -77,12 +77,12 @@ def train_fold(pretrained: PretrainedSpec, data_dir: str | os.PathLike, fold: Sp
                                      num_workers=opts.num_workers, min_frames=opts.min_frames,
                                      waveform=input_kind(net) == "waveform", apply_vad=opts.apply_vad,
                                      cmn_window=opts.cmn_window)
-    objective = ContrastiveObjective(net, **objective_opts)
+    objective = TripletBarlowObjective(net, **objective_opts)
     result = Trainer(objective, factory, config, out_dir, run_config=dict(run_config or {})).train(resume=resume)
     return result if result is not None else final
 
 
-def run_contrastive_folds(pretrained: PretrainedSpec, data_dir: str | os.PathLike, folds: Sequence[Split],
+def run_triplet_barlow_folds(pretrained: PretrainedSpec, data_dir: str | os.PathLike, folds: Sequence[Split],
                           exp_dir: str | os.PathLike, opts: DataOptions, config: TrainConfig,
                           objective_opts: Mapping[str, Any], *, resume: bool = True,
                           run_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def run_contrastive_folds(pretrained: PretrainedSpec, data_dir: str | os.PathLik
         write_results_json(space, figures)
         per_fold[fold.name] = figures
     runs = list(per_fold.values())
-    results = {"stage": "contrastive", "pretrained": pretrained.path, "label_table": opts.label_table,
+    results = {"stage": "triplet_barlow", "pretrained": pretrained.path, "label_table": opts.label_table,
                "folds": per_fold,
                "before": mean_std([r["before"] for r in runs]), "after": mean_std([r["after"] for r in runs])}
     write_results_json(exp_dir / "results.json", results)

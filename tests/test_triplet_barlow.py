@@ -81,11 +81,11 @@ def test_sampler_needs_two_classes():
 
 def test_objective_loss_is_triplet_plus_lambda_bt():
     from utter.nnet import build_network
-    from utter.train.objectives.contrastive import ContrastiveObjective
+    from utter.train.objectives.triplet_barlow import TripletBarlowObjective
 
     torch.manual_seed(0)
     net = build_network({"arch": "tdnn", "feat_dim": 10, "channels": [16, 16, 16, 16, 32], "embed_dim": 12})
-    obj = ContrastiveObjective(net, lambda_bt=0.3, time_mask_prob=0.0)
+    obj = TripletBarlowObjective(net, lambda_bt=0.3, time_mask_prob=0.0)
     net.eval()                       # fixed batch-norm statistics, so per-group forwards match the joint one
     obj.criterion.train()
     g = torch.Generator().manual_seed(1)
@@ -114,11 +114,11 @@ def test_objective_loss_is_triplet_plus_lambda_bt():
 
 def test_objective_time_masking_changes_inputs_in_training_only():
     from utter.nnet import build_network
-    from utter.train.objectives.contrastive import ContrastiveObjective
+    from utter.train.objectives.triplet_barlow import TripletBarlowObjective
 
     torch.manual_seed(0)
     net = build_network({"arch": "tdnn", "feat_dim": 10, "channels": [8, 8, 8, 8, 16], "embed_dim": 8})
-    obj = ContrastiveObjective(net, time_mask_prob=0.2)
+    obj = TripletBarlowObjective(net, time_mask_prob=0.2)
     assert obj.specaug is not None and obj.specaug.opts["time_mask_len"] == 4
     seen = []
     net.forward = lambda x, lengths: seen.append(x.clone()) or torch.ones(x.shape[0], 8)  # noqa: ARG005
@@ -184,16 +184,16 @@ def synth(tmp_path_factory):
 
 
 def test_step1_then_step2_end_to_end(synth, capsys):
-    from utter.bin import train_adapter, train_contrastive
+    from utter.bin import train_adapter, train_triplet_barlow
     from utter.bin.common import run
     from utter.train.checkpoint import load_embedder as load_network
 
     root, data, model = synth
-    exp = root / "exp" / "contrastive"
+    exp = root / "exp" / "triplet_barlow"
     argv = ["--init-model", str(model), "--exp-dir", str(exp), "--apply-vad", "false", "--batch-size", "8",
             "--chunk-frames", "50", "--max-steps", "60", "--lr", "3e-3", "--seed", "1", "--log-interval", "20",
             str(data)]
-    assert run(train_contrastive.main, train_contrastive.build_parser(), argv) == 0
+    assert run(train_triplet_barlow.main, train_triplet_barlow.build_parser(), argv) == 0
     res = json.loads((exp / "results.json").read_text())
     assert set(res["folds"]) == {"1", "2"}
     for fold in ("1", "2"):
@@ -238,16 +238,16 @@ def test_step1_then_step2_end_to_end(synth, capsys):
 
 
 def test_steps_scripts_with_shared_config(synth, root, shell_env, tmp_path):
-    """steps/train_contrastive.sh then steps/train_adapter.sh with one config holding both stages' options."""
+    """steps/train_triplet_barlow.sh then steps/train_adapter.sh with one config holding both stages' options."""
     import subprocess
 
     _, data, model = synth
-    conf = tmp_path / "contrastive.conf"
-    conf.write_text((root / "egs/iemocap/conf/mini/contrastive.conf").read_text()
+    conf = tmp_path / "triplet_barlow.conf"
+    conf.write_text((root / "egs/iemocap/conf/mini/triplet_barlow.conf").read_text()
                     + "--apply-vad=false\n--max-folds=1\n--max-steps=4\n--batch-size=8\n--chunk-frames=50\n"
                     "--adapter-epochs=5\n")
     exp, out = tmp_path / "c", tmp_path / "a"
-    for cmd in ([root / "steps/train_contrastive.sh", "--train-config", conf, model, data, exp],
+    for cmd in ([root / "steps/train_triplet_barlow.sh", "--train-config", conf, model, data, exp],
                 [root / "steps/train_adapter.sh", "--train-config", conf, "--seeds", "3", exp, data, out]):
         r = subprocess.run([str(c) for c in cmd], env=shell_env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr + "".join(p.read_text() for p in (exp / "log").glob("*.log"))

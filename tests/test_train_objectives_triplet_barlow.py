@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from utter.train.objectives.contrastive import ContrastiveNonContrastiveLoss, barlow_twins_loss, triplet_loss
+from utter.train.objectives.triplet_barlow import TripletBarlowLoss, barlow_twins_loss, triplet_loss
 
 
 def _cos(a, b):
@@ -84,7 +84,7 @@ def test_barlow_twins_closed_form():
 @pytest.mark.parametrize("triplet_on", ["projector", "embedding"])
 def test_combined_loss(triplet_on):
     torch.manual_seed(2)
-    loss_fn = ContrastiveNonContrastiveLoss(12, lambda_bt=0.01, margin=1.0, triplet_on=triplet_on)
+    loss_fn = TripletBarlowLoss(12, lambda_bt=0.01, margin=1.0, triplet_on=triplet_on)
     a, p, n = (torch.randn(8, 12, requires_grad=True) for _ in range(3))
     loss, parts = loss_fn(a, p, n)
     proj = loss_fn.projector

@@ -1,7 +1,7 @@
 """Lux et al.'s step 1 per fold: triplet (cosine, margin) + lambda * Barlow Twins training of a pretrained network.
 
-  python -m utter.bin.train_contrastive --config conf/contrastive.conf --init-model exp/pretrained/dino/final.pt \
-      --exp-dir exp/dino/lux/contrastive data/iemocap
+  python -m utter.bin.train_triplet_barlow --config conf/triplet_barlow.conf --init-model exp/pretrained/dino/final.pt \
+      --exp-dir exp/dino/lux/triplet_barlow data/iemocap
 
 For every fold of ``<data-dir>/folds`` (``--max-folds``) the network starts from
 ``--init-model`` (an utter checkpoint, a torchaudio-format wav2vec 2.0 / HuBERT ``.pt``, or a
@@ -74,9 +74,9 @@ def main(args) -> None:
     from pathlib import Path
 
     from utter.bin.train_common import train_config_from_args
-    from utter.transfer.contrastive_folds import DataOptions, run_contrastive_folds
     from utter.transfer.folds import read_folds
     from utter.transfer.pretrained import PretrainedSpec
+    from utter.transfer.triplet_barlow_folds import DataOptions, run_triplet_barlow_folds
 
     folds = read_folds(args.folds_dir or Path(args.data_dir) / "folds", args.max_folds or None)
     config = train_config_from_args(args, **({"total_steps": args.max_steps} if args.max_steps else {}))
@@ -88,7 +88,7 @@ def main(args) -> None:
                           triplet_on=args.triplet_on, time_mask_prob=args.time_mask_prob,
                           time_mask_len=args.time_mask_len)
     pretrained = PretrainedSpec(args.init_model, ssl_layer=args.ssl_layer, ssl_pooling=args.ssl_pooling)
-    results = run_contrastive_folds(pretrained, args.data_dir, folds, args.exp_dir, opts, config, objective_opts,
+    results = run_triplet_barlow_folds(pretrained, args.data_dir, folds, args.exp_dir, opts, config, objective_opts,
                                     resume=args.resume, run_config=run_config(args))
     for when in ("before", "after"):
         figs = results[when]
