@@ -29,7 +29,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "nnet": set(),
     "train": {"data", "nnet", "metrics"},
     "transfer": {"data", "nnet", "train", "backend", "metrics"},
-    "report": {"backend", "metrics", "transfer"},
+    "report": {"backend", "metrics", "train", "transfer"},
     "bin": None,
 }
 

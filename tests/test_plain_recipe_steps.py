@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from utter.bin import make_results_table as mrt
+from utter.report.document import plan_sentence
 
 
 def _sh(root, env, script, *args, cwd=None):
@@ -84,7 +84,7 @@ def test_training_plan_in_words_as_results_md_says_it(tmp_path):
     done = subprocess.run([sys.executable, "-m", "utter.bin.describe_train_plan", f"dino_small={plan}"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == mrt.plan_sentence(f"dino_small={plan}") == (
+    assert done.stdout.strip() == plan_sentence(f"dino_small={plan}") == (
         "dino_small: 300 training steps (1.9 epochs) on 20 of 24 utterances (4 with fewer than 50 voiced frames "
         "left out; 7 shorter than the 120-frame global crop, cropped whole)")
     plan.write_text("{}")
