@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -eq 1 ] || { echo "usage: $0 [--seeds \"0 1\"] [--variants FILE] [--only \"a b\"] RUN_DIR" >&2; exit 1; }
-here=$(cd "$(dirname "$0")" && pwd)
+bench_dir=$(cd "$(dirname "$0")" && pwd)   # (path.sh sets $here)
 variants=$(cd "$(dirname "$variants")" && pwd)/$(basename "$variants")
 cd "$1"
 for f in data/train/feats.scp data/eval/feats.scp data/eval_trials/main conf/dino_small.conf; do
@@ -58,8 +58,8 @@ grep -v '^\s*#' "$variants" | grep -v '^\s*$' | while IFS='|' read -r name opts;
     nice -n 10 steps/extract_embeddings.sh --config "$extract_conf" --nj 2 --num-threads 1 \
       "$dir/final.pt" data/eval "$dir/emb/eval" > "$dir.extract.out" 2>&1 \
       || { tail -n 20 "$dir.extract.out" >&2; echo "$0: $dir: extraction failed" >&2; exit 1; }
-    python "$here/score_ablation.py" --name "$name" --seed "$seed" --options "$opts" --train-seconds "$trained" \
+    python "$bench_dir/score_ablation.py" --name "$name" --seed "$seed" --options "$opts" --train-seconds "$trained" \
       "$dir" data/eval_trials/main
   done
 done
-python "$here/score_ablation.py" --table exp/abl
+python "$bench_dir/score_ablation.py" --table exp/abl

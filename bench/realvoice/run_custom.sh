@@ -11,17 +11,24 @@
 # egs/voxceleb/conf by absolute path; egs/custom itself is not touched. A second call resumes
 # (run.sh skips finished stages); remove WORK for a fresh run.
 #
-# usage: bench/realvoice/run_custom.sh [--half dev|eval] [--work DIR] [--baselines DIR] CORPUS [-- run.sh options]
+# --dev-files N adds a dev_trials line to conf/corpus.conf: the half's trials among a seeded draw of N of
+# its recordings (dev_subset.py), scored by the DINO teacher every dino_dev_interval steps (the dev-EER
+# curve in exp/<sys>/loss.png). They are trials of the half itself: on the dev half that is what a dev
+# corpus is for; never use it on the eval half.
+#
+# usage: bench/realvoice/run_custom.sh [--half dev|eval] [--work DIR] [--baselines DIR] [--dev-files N] CORPUS [-- run.sh options]
 #  e.g.: bench/realvoice/run_custom.sh bench/out/realvoice
 set -euo pipefail
 half=dev
 work=
 baselines=
+dev_files=0
 while [ $# -gt 0 ]; do
   case $1 in
     --half) half=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --baselines) baselines=$2; shift 2 ;;
+    --dev-files) dev_files=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "$0: unknown option $1" >&2; exit 1 ;;
     *) break ;;
@@ -57,6 +64,11 @@ backend_audio=
 musan_root=
 rirs_root=
 EOF
+if [ "$dev_files" -gt 0 ]; then
+  [ "$half" = dev ] || { echo "$0: --dev-files is for the dev half only (its trials are the half's own)" >&2; exit 1; }
+  python3 "$root/bench/realvoice/dev_subset.py" "$corpus/$half/trials.txt" "$dev_files" "$work/conf/dev_trials.txt"
+  echo "dev_trials=$work/conf/dev_trials.txt" >> "$work/conf/corpus.conf"
+fi
 
 echo "$0: egs/custom (shipped settings) on $corpus/$half in $work; log $work/run.log"
 start=$(date +%s)
