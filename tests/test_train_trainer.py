@@ -195,3 +195,19 @@ def test_every_checkpoint_damaged_stops_instead_of_starting_over(tmp_path):
                                            r"training step with --restart true"):
         make_trainer(exp).train(resume=True)
     assert (exp / "ckpt-00000004.pt").read_bytes() == b"" and not (exp / "final.pt").exists()
+
+
+@pytest.mark.parametrize("epochs,min_steps,total,num_epochs", [(2, 0, 12, 2), (2, 15, 15, 3), (2, 5, 12, 2),
+                                                               (3, 18, 18, 3)])
+def test_length_in_epochs_with_a_floor_in_steps(tmp_path, epochs, min_steps, total, num_epochs):
+    """epochs x steps per epoch, raised to min_steps for a tiny corpus (worked out by hand: 6 steps an epoch)."""
+    trainer = Trainer(_toy_objective(), lambda *a: [None] * 6, TrainConfig(epochs=epochs, min_steps=min_steps),
+                      tmp_path)
+    trainer._setup()  # what train() does first: the optimiser, the length and the schedules
+    assert (trainer.steps_per_epoch, trainer.total_steps, trainer.num_epochs) == (6, total, num_epochs)
+    assert len(trainer.lr_values) == total  # the schedules span the whole run
+
+
+def test_min_steps_is_not_negative():
+    with pytest.raises(ValueError, match="must not be negative"):
+        TrainConfig(min_steps=-1)

@@ -29,6 +29,7 @@ log = logging.getLogger("utter")
 _TRAIN_OPTION_HELP = {
     "epochs": "training epochs (ignored when --total-steps is set)",
     "total_steps": "optimiser steps in all (0: epochs x steps per epoch)",
+    "min_steps": "with a length in epochs: at least this many steps (a tiny corpus still trains enough)",
     "steps_per_epoch": "optimiser steps per epoch (0: the loader's length)",
     "optimizer": "adam, adamw or sgd",
     "lr": "peak learning rate (after warm-up)",

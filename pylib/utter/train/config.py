@@ -10,7 +10,8 @@ from typing import Any
 class TrainConfig:
     """Everything the loop needs; schedules are per optimiser step so a resumed run is exact.
 
-    Length: ``total_steps`` if set, else ``epochs * steps_per_epoch``; ``steps_per_epoch``
+    Length: ``total_steps`` if set, else ``epochs * steps_per_epoch`` but at least ``min_steps`` (a
+    length in epochs that still gives a tiny corpus enough steps); ``steps_per_epoch``
     defaults to ``len()`` of epoch 0's loader. Warm-up: ``warmup_steps``, or
     ``warmup_epochs`` (times steps per epoch) when that is 0. The stage programs' options
     for these fields are ``utter.bin.train_common.add_train_arguments``.
@@ -18,6 +19,7 @@ class TrainConfig:
 
     epochs: int = 1
     total_steps: int = 0
+    min_steps: int = 0
     steps_per_epoch: int = 0
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -49,7 +51,8 @@ class TrainConfig:
              f"optimizer must be adam, adamw or sgd, got '{self.optimizer}'"),
             (self.amp in ("none", "bf16", "fp16"), f"amp must be none, bf16 or fp16, got '{self.amp}'"),
             (self.epochs >= 1 or self.total_steps >= 1, "need epochs >= 1 or total_steps >= 1"),
-            (self.total_steps >= 0 and self.steps_per_epoch >= 0, "steps must not be negative"),
+            (self.total_steps >= 0 and self.steps_per_epoch >= 0 and self.min_steps >= 0,
+             "steps must not be negative"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.warmup_steps >= 0 and self.warmup_epochs >= 0, "warm-up steps and epochs must not be negative"),
             (self.keep_last >= 1, f"keep_last must be at least 1, got {self.keep_last}"),

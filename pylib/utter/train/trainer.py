@@ -159,8 +159,8 @@ class Trainer:
             self.total_steps = cfg.total_steps
             self.num_epochs = math.ceil(cfg.total_steps / self.steps_per_epoch)
         else:
-            self.total_steps = cfg.epochs * self.steps_per_epoch
-            self.num_epochs = cfg.epochs
+            self.total_steps = max(cfg.epochs * self.steps_per_epoch, cfg.min_steps)
+            self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         warmup = schedule_steps(cfg.warmup_steps, cfg.warmup_epochs, self.steps_per_epoch, self.total_steps)
         self.lr_values = cosine_schedule(cfg.lr, cfg.min_lr, self.total_steps, warmup, cfg.warmup_start_lr)
         wd_end = cfg.weight_decay if cfg.weight_decay_end is None else cfg.weight_decay_end
