@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "pylib" / "utter"
+PKG = Path(__file__).resolve().parents[2] / "pylib" / "utter"
 
 #: The base floor: small stdlib-only helpers every room may use.
 BASE = {"utter", "utter.atomic", "utter.config", "utter.stage", "utter.progress", "utter.trials",
