@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection, the slow cases (issue 19; tests/test_faults.py runs the reduced forms): a real
+# Fault injection, the slow cases (issue 19; tests/faults/test_faults.py runs the reduced forms): a real
 # trainer run through its step (steps/train_xvector.sh -> utils/run.py -> python -m utter.bin.train_xvector
 # on a tiny TDNN) is
 #   1. cut off by kill -9 of utils/run.py          -> no process of the step survives; rerun resumes

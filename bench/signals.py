@@ -1,6 +1,6 @@
 """Benchmark utils/run.py's clean-up when the terminal closes; prints tasks left and run.py hung.
 
-Each iteration runs what tests/test_faults.py::test_tasks_die_when_the_terminal_hangs_up runs: a
+Each iteration runs what tests/faults/test_faults.py::test_tasks_die_when_the_terminal_hangs_up runs: a
 shell in its own session (a terminal's) running ``run.py JOB=1:N`` whose tasks write their pid (their
 marker that they started) and sleep 120 s; once every task has started, SIGHUP to the session's
 process group (``--also-term``: SIGTERM to run.py right after, as when the step's shell dies; or

@@ -314,7 +314,7 @@ class BackgroundRuns:
 
 
 BACKGROUND = pytest.StashKey[BackgroundRuns]()
-#: More run definitions: tests/recipes_downstream.py and tests/test_custom_corpus.py add theirs here
+#: More run definitions: tests/recipes_downstream.py and tests/egs/test_custom_corpus.py add theirs here
 #: (``pytest_configure``, or at import), each a function that calls :meth:`BackgroundRuns.define`.
 DEFINERS = pytest.StashKey[list]()
 

@@ -1,4 +1,4 @@
-"""The reduced egs/custom run of tests/test_custom_corpus.py, as a background session run
+"""The reduced egs/custom run of tests/egs/test_custom_corpus.py, as a background session run
 (tests/recipes.py): three small corpora of the simulator's audio in foreign layouts, the recipe's
 conf/corpus.conf naming them, a tiny DINO, all stages.
 
@@ -13,7 +13,7 @@ from recipes import DEFINERS, BackgroundRuns, background, recipe_copy
 
 from utter.sim.corpora.plain import build_plain
 
-TINY_DINO = """# tiny DINO for the test suite (tests/test_custom_corpus.py)
+TINY_DINO = """# tiny DINO for the test suite (tests/egs/test_custom_corpus.py)
 --arch=tdnn
 --channels=32,32,32,32,64
 --embed-dim=16

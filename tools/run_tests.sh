@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: creates or updates tools/venv when needed, then runs the whole pytest
 # suite. Extra arguments go to pytest (e.g. tools/run_tests.sh -k fbank -x); naming test files or
-# directories (tools/run_tests.sh tests/test_features.py) runs those only.
+# directories (tools/run_tests.sh tests/data/test_features.py, tests/data) runs those only.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/tools/install.sh"

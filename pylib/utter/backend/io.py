@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from utter.atomic import atomic_open, atomic_path
-
-LABELS = {"target": True, "nontarget": False}
+from utter.trials import TrialError, parse_trials
 
 
 class MissingEmbeddingError(ValueError):
@@ -57,34 +56,15 @@ class Trials:
 
 
 def read_trials(path: str | os.PathLike, require_labels: bool = False) -> Trials:
-    """Read ``enroll test [target|nontarget]`` lines; all lines must agree on having a label."""
-    enroll: list[str] = []
-    test: list[str] = []
-    labels: list[bool] = []
-    n_fields = None
+    """Read ``enroll test [target|nontarget]`` lines (:func:`utter.trials.parse_trials`, strict: no
+    empty line, Kaldi's two labels only); all lines must agree on having a label."""
     with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                raise ValueError(f"{path}:{lineno}: empty line")
-            if len(parts) not in (2, 3):
-                raise ValueError(f"{path}:{lineno}: expected 'enroll test [target|nontarget]', got '{line.strip()}'")
-            if n_fields is None:
-                n_fields = len(parts)
-            elif len(parts) != n_fields:
-                raise ValueError(f"{path}:{lineno}: {len(parts)} fields but the first line had {n_fields}")
-            if len(parts) == 3:
-                if parts[2] not in LABELS:
-                    raise ValueError(f"{path}:{lineno}: label must be 'target' or 'nontarget', got '{parts[2]}'")
-                labels.append(LABELS[parts[2]])
-            enroll.append(parts[0])
-            test.append(parts[1])
-    if not enroll:
-        raise ValueError(f"{path}: no trials")
-    if require_labels and n_fields != 3:
-        raise ValueError(f"{path}: trials have no target/nontarget labels")
-    lab = np.array(labels, dtype=bool) if n_fields == 3 else None
-    return Trials(enroll, test, lab)
+        trials = parse_trials(f, path, "kaldi", strict=True)
+    labelled = trials.label[0] is not None
+    if require_labels and not labelled:
+        raise TrialError(f"{path}: trials have no target/nontarget labels")
+    lab = np.array([lab == "target" for lab in trials.label], dtype=bool) if labelled else None
+    return Trials(trials.enroll, trials.test, lab)
 
 
 def write_scores(path: str | os.PathLike, enroll: Sequence[str], test: Sequence[str], scores: np.ndarray) -> None:

@@ -55,7 +55,7 @@ class ResNet(EmbeddingNetwork):
     _last_affine_prefixes = ("embedding.", "embedding_bn.")
     #: Run the convolutions after the first in channels-last memory order on CUDA (see the class doc).
     #: Not on the CPU: this torch build's oneDNN backward aborts the process (SIGABRT) on the tiny
-    #: ResNets of the test suite (tests/test_beyond_pseudo.py), so the CPU keeps NCHW.
+    #: ResNets of the test suite (tests/transfer/test_beyond_pseudo.py), so the CPU keeps NCHW.
     channels_last: bool = True
 
     def __init__(self, arch: str = "resnet", feat_dim: int = 80, base_channels: int = 32,

@@ -26,7 +26,7 @@ from utter.data.corpora import (
     write_data_dir,
 )
 from utter.data.datadir import write_table
-from utter.data.trials import TrialError, read_trial_list
+from utter.trials import TrialError, read_trial_list
 
 SPK_RE = re.compile(r"^id\d+$")
 TRIAL_PATH_RE = re.compile(r"^(id\d+)/([^/\s]+)/(\d+)\.wav$")
@@ -110,7 +110,7 @@ def scan_audio(base: Path, ext: str) -> OrderedDict[str, Path]:
 
 def read_trials(path: Path) -> list[tuple[str, str, str, int]]:
     """Read a VoxCeleb trial list (``1 id/video/00001.wav id/video/00002.wav``): the lines are read by
-    :func:`utter.data.trials.read_trial_list` (the one trial reader of the data room), the audio paths
+    :func:`utter.trials.read_trial_list` (the one trial parser), the audio paths
     turned into utterance ids here.
 
     Returns (enroll utt, test utt, target|nontarget, line number) tuples.

@@ -1,4 +1,4 @@
-"""Corpus preparation on hand-written fixtures in the real formats (tests/fixtures/corpora).
+"""Corpus preparation on hand-written fixtures in the real formats (tests/data/fixtures/corpora).
 
 Expected outputs are written out by hand from the fixture text (the reference); the audio
 is tiny wav files made here, whose durations are known by construction.
@@ -19,7 +19,7 @@ from utter.data.corpora import CorpusError, adress, iemocap, musan, rirs, voxcel
 from utter.data.datadir import DataDir, read_id_list, read_table
 
 FIX = Path(__file__).parent / "fixtures" / "corpora"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wav(path: Path, seconds: float = 0.25, rate: int = 16000) -> Path:

@@ -14,7 +14,7 @@ import pytest
 
 from utter.data.corpora.adress import speaker_folds
 
-LIB = Path(__file__).resolve().parents[1] / "utils" / "recipe_lib.sh"
+LIB = Path(__file__).resolve().parents[2] / "utils" / "recipe_lib.sh"
 
 
 def _lib(script: str, seeds: str) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ from utter.data.corpora.plain import prepare_plain, recording_id, speaker_id
 from utter.data.datadir import read_table
 from utter.data.trials import TrialError, convert_trials, read_trial_list
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def audio(path: Path, seconds: float = 0.5, rate: int = 16000, fmt: str | None = None, channels: int = 1) -> Path:

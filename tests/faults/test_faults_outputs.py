@@ -20,7 +20,7 @@ import numpy as np
 from utter.atomic import content_problem, outputs_problem
 from utter.stage import skip_if_complete
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_npz(path: Path) -> bytes:

@@ -73,6 +73,6 @@ def test_finding_and_declaration():
 
 def test_results_table_program_is_parsing_and_a_call():
     """bin/ holds argument parsing and a call (DESIGN.md): the program defines build_parser and main only."""
-    source = (Path(__file__).resolve().parents[1] / "pylib/utter/bin/make_results_table.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "pylib/utter/bin/make_results_table.py").read_text()
     defs = [n.name for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     assert defs == ["build_parser", "main"]

@@ -1,5 +1,5 @@
 """DINO under torchrun: 2 CPU processes (gloo) with B utterances each follow the loss curve of one
-process with 2B, in reduced form: 4 steps of a tiny batch-norm-free network (tests/dino_ddp_toy.py).
+process with 2B, in reduced form: 4 steps of a tiny batch-norm-free network (tests/train/dino_ddp_toy.py).
 
 What must agree, and to what tolerance (fp32, sums taken in another order):
 * each step's loss of the single process == the mean of the two ranks' losses, to 1e-5 (absolute);

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted(p.parent.name for p in (ROOT / "egs").glob("*/run.sh"))
 STEPS = sorted(p.name for p in (ROOT / "steps").glob("*.sh"))
 

@@ -14,13 +14,13 @@ from train_toy import ToyNet
 
 from utter.train.checkpoint import list_checkpoints, load_checkpoint
 
-HERE = Path(__file__).resolve().parent
-TOY = str(HERE / "train_toy.py")
+TESTS = Path(__file__).resolve().parents[1]   # train_toy.py, shared with base/test_progress.py
+TOY = str(TESTS / "train_toy.py")
 
 
 def _env() -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = f"{HERE}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env["PYTHONPATH"] = f"{TESTS}{os.pathsep}{env.get('PYTHONPATH', '')}"
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_faults import XVEC, write_feats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "pylib" / "utter"
+PKG = Path(__file__).resolve().parents[2] / "pylib" / "utter"
 
 #: The base floor: small stdlib-only helpers every room may use.
-BASE = {"utter", "utter.atomic", "utter.config", "utter.stage", "utter.progress",
+BASE = {"utter", "utter.atomic", "utter.config", "utter.stage", "utter.progress", "utter.trials",
         "utter.jobs", "utter.jobs.__main__", "utter.jobs.spec", "utter.jobs.local", "utter.jobs.guard",
         "utter.jobs.cluster"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path(__file__).resolve().parents[1] / "pylib" / "utter" / "bin"
+BIN = Path(__file__).resolve().parents[2] / "pylib" / "utter" / "bin"
 #: stages whose --help may import torch (their parsers take network options built from torch modules)
 HELP_NEEDS_TORCH = {"export_model", "extract_embeddings", "finetune", "speaker_means", "train_adapter", "train_common",
                     "train_triplet_barlow", "train_dino", "train_ssl", "train_xvector"}

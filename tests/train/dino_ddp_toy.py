@@ -5,7 +5,7 @@ its 1/N share of the same utterances (every view of an utterance stays on one ra
 writes ``losses_rank{r}.json`` (its own per-step losses) and ``params_rank{r}.pt`` (student,
 teacher, heads and centre after training) into EXP_DIR.
 
-usage: python tests/dino_ddp_toy.py EXP_DIR [--steps 4] [--global-batch 8]
+usage: python tests/train/dino_ddp_toy.py EXP_DIR [--steps 4] [--global-batch 8]
 """
 from __future__ import annotations
 

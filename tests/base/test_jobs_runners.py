@@ -15,7 +15,7 @@ import pytest
 
 from utter.jobs.spec import JobError, parse_args, quote_args
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UTILS = ROOT / "utils"
 
 

@@ -21,7 +21,7 @@ import pytest
 from utter.data.dirtools.split import split_scp
 from utter.data.dirtools.subset import shuffle_list, subset_scp
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sh(args, cwd, check=True):

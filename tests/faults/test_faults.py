@@ -21,7 +21,7 @@ import pytest
 
 from utter.bin.common import error_reason, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIM = 20
 TDNN = ["--arch", "tdnn", "--feat-dim", str(DIM), "--channels", "8,8,8,8,16", "--embed-dim", "8",
         "--num-threads", "1"]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETUP = ('from setuptools import find_packages, setup\n'
          'setup(name="utter", version="0.1.0", package_dir={"": "pylib"}, packages=find_packages("pylib"))\n')
 

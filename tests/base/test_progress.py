@@ -15,7 +15,7 @@ import pytest
 
 from utter import progress as pg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'pylib'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
        "PATH": f"{ROOT / 'utils'}{os.pathsep}{os.environ['PATH']}"}
 
