@@ -742,9 +742,8 @@ def test_outputs_made_from_a_corpus_at_another_scale_are_redone(tmp_path):
     assert check(str(corpus / "dev"), "seed=0").returncode == 0
 
 
-def test_train_step_refuses_a_final_pt_trained_from_other_inputs_or_damaged(tmp_path, shell_env):
-    """A final.pt of other inputs, or damaged (empty, unreadable), is never used: the step stops naming
-    what changed and the two ways out (issue 26 point 3); --overwrite true trains again."""
+def _a_trained_model(tmp_path):
+    """An exp dir with a loadable final.pt (no stamp yet) and a two-speaker data dir: (exp, data)."""
     from utter.train.checkpoint import FORMAT_VERSION, REQUIRED_KEYS, save_checkpoint
 
     exp, data = tmp_path / "exp", tmp_path / "data"
@@ -754,6 +753,13 @@ def test_train_step_refuses_a_final_pt_trained_from_other_inputs_or_damaged(tmp_
     state = {k: {} for k in REQUIRED_KEYS}
     state.update(format_version=FORMAT_VERSION, step=1)
     save_checkpoint(exp / "final.pt", state)
+    return exp, data
+
+
+def test_train_step_refuses_a_final_pt_trained_from_other_inputs_or_damaged(tmp_path, shell_env):
+    """A final.pt of other inputs, or damaged (empty, unreadable), is never used: the step stops naming
+    what changed and the two ways out (issue 26 point 3); --overwrite true trains again."""
+    exp, data = _a_trained_model(tmp_path)
     model = (exp / "final.pt").read_bytes()
     (tmp_path / "conf").mkdir()
     conf = tmp_path / "conf" / "xvector.conf"
@@ -781,15 +787,7 @@ def test_train_step_refuses_a_final_pt_trained_from_other_inputs_or_damaged(tmp_
 def test_validation_options_are_not_inputs_of_a_model(tmp_path, shell_env):
     """--dev-data/--dev-trials/--dev-interval only watch a training, so adding them (egs/voxceleb now watches
     DINO by default) keeps a trained final.pt; --keep-best-dev picks another final.pt, so it is an input."""
-    from utter.train.checkpoint import FORMAT_VERSION, REQUIRED_KEYS, save_checkpoint
-
-    exp, data = tmp_path / "exp", tmp_path / "data"
-    exp.mkdir()
-    data.mkdir()
-    (data / "utt2spk").write_text("a s1\nb s2\n")
-    state = {k: {} for k in REQUIRED_KEYS}
-    state.update(format_version=FORMAT_VERSION, step=1)
-    save_checkpoint(exp / "final.pt", state)
+    exp, data = _a_trained_model(tmp_path)
     env = dict(shell_env, PYTHONPATH=str(ROOT / "pylib"))
 
     def step(opts):
