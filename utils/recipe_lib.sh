@@ -13,7 +13,9 @@
 #
 # Common options (run.sh documents them): --stage N --stop-stage N --nj N --mini true|false
 # --mini-scale K --device cpu|cuda --ngpu N --overwrite true|false (the training steps train again
-# over a model of other inputs; what is made from a model is redone after it, being older).
+# over a model of other inputs; what is made from a model is redone after it, being older)
+# --restart true|false (systems trained by train_system: start over from step 1 when no checkpoint is
+# usable, the removed checkpoints said in the log; without it such a training stops, listing them).
 #
 # A new recipe (say a speaker corpus beside egs/voxceleb): egs/<name>/run.sh (its options and
 # stages, from a copy of the nearest recipe's; conf_base=../voxceleb/conf after recipe_enter),
@@ -98,6 +100,7 @@ mini_scale=1
 device=
 ngpu=0
 overwrite=false
+restart=false
 
 # ---------------------------------------------------------------- options and directory
 recipe_enter() {  # recipe_enter "$@": no local variables before the options are set
@@ -350,7 +353,7 @@ train_system() {  # train_system SYS DATA "MORE PROGRAM OPTIONS" [steps/train_nn
   cfg=$(conf "$(pretrain_base "$sys").conf")
   say "stage ${_rl_stage:-?}: training exp/$sys (train_$kind, $cfg, seed $(pretrain_seed_of "$sys")) on $data"
   steps/train_nnet.sh --program "train_$kind" --cmd "$train_cmd_now" --ngpu "$ngpu" --device "$device" \
-    --num-threads "$train_threads" --num-workers "${train_workers:-0}" --overwrite "$overwrite" \
+    --num-threads "$train_threads" --num-workers "${train_workers:-0}" --overwrite "$overwrite" --restart "$restart" \
     --train-config "$cfg" --train-opts "--seed $(pretrain_seed_of "$sys")${opts:+ $opts}" "$@" "$data" "exp/$sys"
 }
 

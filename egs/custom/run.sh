@@ -31,8 +31,8 @@
 #   --mini-scale K             simulated corpus size multiplier (default 1; small = 0.3)
 #   --device cpu|cuda          device for training and extraction (default cpu; cuda with --ngpu)
 #   --ngpu N                   GPUs per training (N > 1: torchrun DistributedDataParallel)
-#   --overwrite true|false     train DINO again over a model of other inputs (a changed conf or corpus
-#                              stops stage 4 otherwise, naming what changed); later stages redo what is older
+#   --overwrite true|false     train again over a model of other inputs (else stage 4 stops, naming them)
+#   --restart true|false       no usable checkpoint: start over, said in the log (false: stop, listing them)
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
 # Settings of every stage are in conf/ (conf/mini/ overrides with --mini true); what conf/ lacks
 # (fbank.conf, vad.conf, extract.conf, dino.conf) comes from egs/voxceleb/conf.

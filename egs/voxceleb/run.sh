@@ -41,6 +41,8 @@
 #   --overwrite true|false     train again over models trained from other inputs (a changed conf or
 #                              corpus stops stage 4 otherwise, naming what changed); later stages redo
 #                              what is older than the new models
+#   --restart true|false       a training with no usable checkpoint left starts over from step 1 (the
+#                              removed checkpoints said in its log); false: it stops, listing them
 #   --seed S                   training, augmentation and calibration-split seed (default 0)
 #   --pretrain-seeds "S0 S1 ..." train every model once per seed (default: --seed): the first seed's in
 #                              exp/<sys>, each other's in exp/<sys>_p<S>, each evaluated in stages 6-8 (the

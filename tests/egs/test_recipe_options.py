@@ -26,6 +26,8 @@ def voxceleb_copy(tmp_path_factory):
     (["--nj", "0"], "--nj must be a positive integer, got '0'"),
     (["--mini-scale", "big"], "--mini-scale must be a number (or small), got 'big'"),
     (["--pretrain-seeds", "0 0"], "--pretrain-seeds '0 0' repeats 0"),
+    (["--overwrite", "yes"], 'expected "true" or "false": --overwrite yes'),
+    (["--restart", "1"], 'expected "true" or "false": --restart 1'),
 ])
 def test_bad_option_values_are_refused_before_anything_runs(voxceleb_copy, args, message):
     done = run_recipe(voxceleb_copy, args, check=False, log_name="bad.log")
