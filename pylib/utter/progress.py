@@ -428,7 +428,8 @@ def _pump(pipe: Any, out: Any, display: Display) -> None:
 
 def watch(step: str, argv: Sequence[str], *, how: str | None = None, stream: TextIO | None = None,
           interval: float | None = None, tick: float = 1.0) -> int:
-    """Run the runner command ``argv``, showing the step's progress; its exit status."""
+    """Run the runner command ``argv``, showing the step's progress; its exit status. A Ctrl-C that
+    reaches this wrapper too, wherever it is, waits for the runner to stop."""
     stream = sys.stderr if stream is None else stream
     how = how or mode(stream)
     spec = parse_runner(argv)
@@ -462,23 +463,23 @@ def watch(step: str, argv: Sequence[str], *, how: str | None = None, stream: Tex
     try:
         while True:
             try:
-                rc = proc.wait(timeout=tick)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            except KeyboardInterrupt:  # the terminal sent SIGINT to the runner as well: let it stop
+                try:
+                    rc = proc.wait(timeout=tick)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if os.getppid() != parent and proc.poll() is None:
+                    proc.terminate()
+                    parent = os.getppid()
+                now = time.monotonic()
+                if tty or now >= next_line:
+                    states = [task_state(p, start_wall) for p in logs]
+                    display.show(summarise(step, states, now - start, spec.where()))
+                    next_line = now + interval
+            except KeyboardInterrupt:  # the terminal sent SIGINT to the runner as well: wait for it to stop
                 interrupts += 1
                 if interrupts > 1 and proc.poll() is None:
                     proc.terminate()
-                continue
-            if os.getppid() != parent and proc.poll() is None:
-                proc.terminate()
-                parent = os.getppid()
-            now = time.monotonic()
-            if tty or now >= next_line:
-                states = [task_state(p, start_wall) for p in logs]
-                display.show(summarise(step, states, now - start, spec.where()))
-                next_line = now + interval
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

@@ -92,16 +92,18 @@ def test_ctrl_c_in_a_step_is_said_as_such(tmp_path):
     slow = tmp_path / "slow.sh"   # stands in for the job runner: a job that takes long
     slow.write_text(f"#!/bin/bash\ntouch {started}\nsleep 30\n")
     slow.chmod(0o755)
+    # SIGINT at its default in the step (a suite started in the background, e.g. under nohup ... &, has
+    # it ignored, and an ignored SIGINT is inherited: nothing would be interrupted)
     proc = subprocess.Popen(["bash", str(ROOT / "steps/make_fbank.sh"), "--cmd", str(slow), "data"], cwd=tmp_path,
                             env=recipe_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 60
         while not started.exists() and time.time() < deadline:
             time.sleep(0.1)
         assert started.exists(), "the job never started"
         os.killpg(proc.pid, signal.SIGINT)
-        out, _ = proc.communicate(timeout=90)  # generous: a loaded machine is slow, a hang still fails
+        out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
