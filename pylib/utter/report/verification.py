@@ -38,14 +38,19 @@ class Evaluation:
     figures: dict
 
 
+def _read_spec(spec: str) -> tuple[str, str, str, str, dict]:
+    """``SYSTEM:BACKEND:TRIALS=JSON`` and the figures of that file; a missing file is named."""
+    system, backend, trials, path = parse_evaluation(spec)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such results file (for {system} {backend} {trials})")
+    return system, backend, trials, path, read_results_json(path)
+
+
 def read_evaluations(specs: Sequence[str]) -> list[Evaluation]:
     """Read each named results file; an error names a missing file or a file without an EER."""
     out = []
     for spec in specs:
-        system, backend, trials, path = parse_evaluation(spec)
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: no such results file (for {system} {backend} {trials})")
-        figures = read_results_json(path)
+        system, backend, trials, path, figures = _read_spec(spec)
         if "EER" not in figures:
             raise ValueError(f"{path}: no EER in the results file")
         out.append(Evaluation(system, backend, trials, figures))
@@ -187,10 +192,7 @@ def quality_calibration_table(specs: Sequence[str], labels: Mapping[str, str] | 
     labels = labels or {}
     rows = []
     for spec in specs:
-        system, backend, trials, path = parse_evaluation(spec)
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: no such results file (for {system} {backend} {trials})")
-        figs = read_results_json(path)
+        system, backend, trials, path, figs = _read_spec(spec)
         for name, key in (("score only", "score_only"), ("quality-aware", "quality")):
             if key not in figs:
                 continue
